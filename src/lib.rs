@@ -1,1 +1,4 @@
-//! rev
+//! rev: Alembic-style schema migrations for branching histories.
+#![warn(missing_docs)]
+
+pub mod step;
