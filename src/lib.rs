@@ -1,4 +1,5 @@
 //! rev: Alembic-style schema migrations for branching histories.
 #![warn(missing_docs)]
 
+pub mod revision;
 pub mod step;

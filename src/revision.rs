@@ -1,0 +1,803 @@
+//! One revision file: its header, its two SQL sections and its checksum.
+//!
+//! This module owns the on-disk format of DESIGN.md and nothing else: it
+//! parses one file's text into a [`Revision`] and never looks at other files
+//! (the graph module checks parents, duplicates and cycles).
+//!
+//! Format decisions that DESIGN.md leaves open, written down here:
+//! - Header lines are the `-- key: value` comment lines before the
+//!   `-- +upgrade` marker; every value is one line of YAML. A comment line
+//!   without `key:` is free text and ignored; a blank line is allowed.
+//! - Any other text before `-- +upgrade` is an error, as is a second marker of
+//!   either kind or `-- +downgrade` before `-- +upgrade`.
+//! - `revision` is required; `down_revision` is required too (write `null` for
+//!   a base), because a forgotten parent would silently create a second base.
+//! - Ids are read as the text the file holds, never as YAML numbers, so
+//!   `000000000012` stays `000000000012`.
+//! - Unknown keys are kept as warnings, not errors, so a file written by a
+//!   newer `rev` still loads.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// Files larger than this are refused: a revision is hand-written SQL, and a
+/// multi-gigabyte file in `versions/` is almost certainly a mistake that would
+/// otherwise be read into memory whole.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A parsed revision file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revision {
+    /// The revision id (`revision:` header).
+    pub id: String,
+    /// Parents (`down_revision:`); empty for a base, several for a merge.
+    pub down_revisions: Vec<String>,
+    /// Branch labels this revision carries.
+    pub branch_labels: Vec<String>,
+    /// Cross-branch dependencies.
+    pub depends_on: Vec<String>,
+    /// Human description.
+    pub message: String,
+    /// Creation date as written in the file, if any.
+    pub create_date: Option<String>,
+    /// Whether the upgrade and downgrade run inside a transaction.
+    pub transactional: bool,
+    /// The upgrade section, as written.
+    pub upgrade_sql: String,
+    /// The downgrade section; `None` when absent or empty (irreversible).
+    pub downgrade_sql: Option<String>,
+    /// Where the file is.
+    pub path: PathBuf,
+    /// Lowercase hex SHA-256 of the normalised upgrade section.
+    pub checksum: String,
+    /// Header keys this version of rev does not know, with their lines.
+    pub unknown_keys: Vec<(usize, String)>,
+}
+
+impl Revision {
+    /// Whether the revision can be downgraded.
+    pub fn is_reversible(&self) -> bool {
+        self.downgrade_sql.is_some()
+    }
+}
+
+/// A problem in one revision file, with its position.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{}: {kind}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct ParseError {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line, when the problem has one.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub kind: ParseErrorKind,
+}
+
+/// What is wrong with a revision file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseErrorKind {
+    /// The file could not be read.
+    #[error("cannot read the file: {0}")]
+    Io(String),
+    /// The file is larger than [`MAX_FILE_BYTES`].
+    #[error("the file is {size} bytes; revision files are limited to {limit} bytes")]
+    TooLarge {
+        /// Size of the file.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The file is not UTF-8 text (a binary file, or another encoding).
+    #[error("not UTF-8 text (a binary file, or another encoding?); revision files must be UTF-8")]
+    NotUtf8,
+    /// No `-- revision:` header: the file is not a revision.
+    #[error("not a revision file: no `-- revision: <id>` header line")]
+    NotARevision,
+    /// A header value is not valid YAML.
+    #[error("{key}: invalid YAML value: {message}")]
+    BadYaml {
+        /// The header key.
+        key: String,
+        /// The YAML parser's message.
+        message: String,
+    },
+    /// A header value has the wrong shape.
+    #[error("{key}: expected {expected}")]
+    WrongType {
+        /// The header key.
+        key: String,
+        /// What was expected, e.g. `a string or a list`.
+        expected: &'static str,
+    },
+    /// An id that is not `[A-Za-z0-9_]+`.
+    #[error("{key}: `{value}` is not a valid revision id (letters, digits and `_` only)")]
+    BadId {
+        /// The header key.
+        key: String,
+        /// The offending text.
+        value: String,
+    },
+    /// A branch label with characters that would be ambiguous in a target.
+    #[error("branch_labels: `{value}` is not a valid label (letters, digits, `_` and `-` only)")]
+    BadLabel {
+        /// The offending text.
+        value: String,
+    },
+    /// A required header key is missing.
+    #[error("missing `-- {key}:` header line{hint}")]
+    MissingKey {
+        /// The key.
+        key: &'static str,
+        /// Extra advice.
+        hint: &'static str,
+    },
+    /// The same header key twice.
+    #[error("`{key}` is given twice (first on line {first_line})")]
+    DuplicateKey {
+        /// The key.
+        key: String,
+        /// Where it was first given.
+        first_line: usize,
+    },
+    /// SQL or other text before `-- +upgrade`.
+    #[error("text before the `-- +upgrade` marker: header lines must be `-- key: value` comments")]
+    TextBeforeUpgrade,
+    /// No `-- +upgrade` marker.
+    #[error("no `-- +upgrade` marker line")]
+    MissingUpgrade,
+    /// A marker given twice or out of order.
+    #[error("unexpected `{marker}` marker: {why}")]
+    MisplacedMarker {
+        /// The marker line.
+        marker: &'static str,
+        /// Why it is wrong here.
+        why: &'static str,
+    },
+}
+
+/// Header keys this version understands.
+const KNOWN_KEYS: &[&str] = &[
+    "revision",
+    "down_revision",
+    "branch_labels",
+    "depends_on",
+    "message",
+    "create_date",
+    "transactional",
+];
+
+const UPGRADE_MARKER: &str = "-- +upgrade";
+const DOWNGRADE_MARKER: &str = "-- +downgrade";
+
+/// Reads and parses one revision file.
+pub fn read(path: &Path) -> Result<Revision, ParseError> {
+    let err = |kind| ParseError {
+        path: path.to_path_buf(),
+        line: None,
+        kind,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| err(ParseErrorKind::Io(e.to_string())))?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(err(ParseErrorKind::TooLarge {
+            size: meta.len(),
+            limit: MAX_FILE_BYTES,
+        }));
+    }
+    let bytes = std::fs::read(path).map_err(|e| err(ParseErrorKind::Io(e.to_string())))?;
+    let text = String::from_utf8(bytes).map_err(|_| err(ParseErrorKind::NotUtf8))?;
+    parse(&text, path)
+}
+
+/// Splits text into lines, accepting `\n`, `\r\n` and lone `\r`.
+fn split_lines(text: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        match rest.find(['\n', '\r']) {
+            Some(i) => {
+                lines.push(&rest[..i]);
+                let skip = if rest[i..].starts_with("\r\n") { 2 } else { 1 };
+                rest = &rest[i + skip..];
+            }
+            None => {
+                lines.push(rest);
+                rest = "";
+            }
+        }
+    }
+    lines
+}
+
+/// Parses the text of a revision file. `path` is only used in errors and
+/// stored in the result.
+pub fn parse(text: &str, path: &Path) -> Result<Revision, ParseError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let at = |line: usize, kind| ParseError {
+        path: path.to_path_buf(),
+        line: Some(line),
+        kind,
+    };
+    if text.contains('\0') {
+        return Err(ParseError {
+            path: path.to_path_buf(),
+            line: None,
+            kind: ParseErrorKind::NotUtf8,
+        });
+    }
+    let lines = split_lines(text);
+
+    let mut header: Vec<(usize, String, String)> = Vec::new();
+    let mut upgrade_start = None;
+    let mut downgrade_start = None;
+    let mut first_text_line = None;
+    for (i, raw) in lines.iter().enumerate() {
+        let line_no = i + 1;
+        let line = raw.trim_end();
+        if line == UPGRADE_MARKER {
+            if upgrade_start.is_some() {
+                return Err(at(
+                    line_no,
+                    ParseErrorKind::MisplacedMarker {
+                        marker: UPGRADE_MARKER,
+                        why: "the file already has one",
+                    },
+                ));
+            }
+            if downgrade_start.is_some() {
+                return Err(at(
+                    line_no,
+                    ParseErrorKind::MisplacedMarker {
+                        marker: UPGRADE_MARKER,
+                        why: "it must come before `-- +downgrade`",
+                    },
+                ));
+            }
+            upgrade_start = Some(i + 1);
+            continue;
+        }
+        if line == DOWNGRADE_MARKER {
+            if downgrade_start.is_some() {
+                return Err(at(
+                    line_no,
+                    ParseErrorKind::MisplacedMarker {
+                        marker: DOWNGRADE_MARKER,
+                        why: "the file already has one",
+                    },
+                ));
+            }
+            if upgrade_start.is_none() {
+                return Err(at(
+                    line_no,
+                    ParseErrorKind::MisplacedMarker {
+                        marker: DOWNGRADE_MARKER,
+                        why: "it must come after `-- +upgrade`",
+                    },
+                ));
+            }
+            downgrade_start = Some(i + 1);
+            continue;
+        }
+        if upgrade_start.is_some() {
+            continue;
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        let Some(comment) = line.trim_start().strip_prefix("--") else {
+            first_text_line.get_or_insert(line_no);
+            continue;
+        };
+        if let Some((key, value)) = header_key_value(comment) {
+            header.push((line_no, key.to_string(), value.to_string()));
+        }
+    }
+
+    // A file with no `revision:` header at all is "not a revision" before it
+    // is anything else: that message is the useful one for a stray .sql file.
+    if !header.iter().any(|(_, k, _)| k == "revision") {
+        return Err(ParseError {
+            path: path.to_path_buf(),
+            line: None,
+            kind: ParseErrorKind::NotARevision,
+        });
+    }
+    if let Some(line_no) = first_text_line {
+        return Err(at(line_no, ParseErrorKind::TextBeforeUpgrade));
+    }
+    let Some(upgrade_start) = upgrade_start else {
+        return Err(ParseError {
+            path: path.to_path_buf(),
+            line: None,
+            kind: ParseErrorKind::MissingUpgrade,
+        });
+    };
+
+    let mut fields = Fields::default();
+    let mut seen: Vec<(&str, usize)> = Vec::new();
+    for (line_no, key, value) in &header {
+        if let Some((_, first_line)) = seen.iter().find(|(k, _)| k == key) {
+            return Err(at(
+                *line_no,
+                ParseErrorKind::DuplicateKey {
+                    key: key.clone(),
+                    first_line: *first_line,
+                },
+            ));
+        }
+        seen.push((key, *line_no));
+        fields
+            .set(key, value, *line_no)
+            .map_err(|kind| at(*line_no, kind))?;
+    }
+
+    let missing = |key, hint| ParseError {
+        path: path.to_path_buf(),
+        line: None,
+        kind: ParseErrorKind::MissingKey { key, hint },
+    };
+    let id = fields.revision.ok_or_else(|| missing("revision", ""))?;
+    let down_revisions = fields.down_revision.ok_or_else(|| {
+        missing(
+            "down_revision",
+            " (write `-- down_revision: null` for a first revision)",
+        )
+    })?;
+
+    let upgrade_end = downgrade_start.map(|d| d - 1).unwrap_or(lines.len());
+    let upgrade_lines = &lines[upgrade_start..upgrade_end];
+    let upgrade_sql = join_section(upgrade_lines);
+    let downgrade_sql = downgrade_start
+        .map(|d| join_section(&lines[d..]))
+        .filter(|sql| !normalise(sql).is_empty());
+
+    Ok(Revision {
+        checksum: checksum(&upgrade_sql),
+        id,
+        down_revisions,
+        branch_labels: fields.branch_labels.unwrap_or_default(),
+        depends_on: fields.depends_on.unwrap_or_default(),
+        message: fields.message.unwrap_or_default(),
+        create_date: fields.create_date,
+        transactional: fields.transactional.unwrap_or(true),
+        upgrade_sql,
+        downgrade_sql,
+        path: path.to_path_buf(),
+        unknown_keys: fields.unknown,
+    })
+}
+
+fn join_section(lines: &[&str]) -> String {
+    let mut out = String::new();
+    for line in lines {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Splits `key: value` out of a comment's text; `None` for free text.
+fn header_key_value(comment: &str) -> Option<(&str, &str)> {
+    let comment = comment.trim_start();
+    let (key, value) = comment.split_once(':')?;
+    let mut chars = key.chars();
+    let first = chars.next()?;
+    if !(first.is_ascii_alphabetic() || first == '_')
+        || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return None;
+    }
+    Some((key, value.trim()))
+}
+
+#[derive(Default)]
+struct Fields {
+    revision: Option<String>,
+    down_revision: Option<Vec<String>>,
+    branch_labels: Option<Vec<String>>,
+    depends_on: Option<Vec<String>>,
+    message: Option<String>,
+    create_date: Option<String>,
+    transactional: Option<bool>,
+    unknown: Vec<(usize, String)>,
+}
+
+impl Fields {
+    fn set(&mut self, key: &str, raw: &str, line: usize) -> Result<(), ParseErrorKind> {
+        let value = yaml(key, raw)?;
+        match key {
+            "revision" => {
+                let ids = ids(key, raw, &value)?;
+                match ids.as_slice() {
+                    [one] => self.revision = Some(one.clone()),
+                    _ => {
+                        return Err(ParseErrorKind::WrongType {
+                            key: key.into(),
+                            expected: "one revision id",
+                        })
+                    }
+                }
+            }
+            "down_revision" => self.down_revision = Some(ids(key, raw, &value)?),
+            "depends_on" => self.depends_on = Some(ids(key, raw, &value)?),
+            "branch_labels" => {
+                let labels = scalars(key, raw, &value)?;
+                for label in &labels {
+                    if label.is_empty()
+                        || !label
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                    {
+                        return Err(ParseErrorKind::BadLabel {
+                            value: label.clone(),
+                        });
+                    }
+                }
+                self.branch_labels = Some(labels);
+            }
+            "message" => {
+                self.message = Some(match value {
+                    serde_yaml::Value::Null => String::new(),
+                    serde_yaml::Value::String(s) => s,
+                    serde_yaml::Value::Number(_) | serde_yaml::Value::Bool(_) => {
+                        strip_comment(raw).to_string()
+                    }
+                    _ => {
+                        return Err(ParseErrorKind::WrongType {
+                            key: key.into(),
+                            expected: "a string",
+                        })
+                    }
+                })
+            }
+            "create_date" => {
+                self.create_date = match value {
+                    serde_yaml::Value::Null => None,
+                    serde_yaml::Value::String(s) => Some(s),
+                    serde_yaml::Value::Number(_) => Some(strip_comment(raw).to_string()),
+                    _ => {
+                        return Err(ParseErrorKind::WrongType {
+                            key: key.into(),
+                            expected: "a date string",
+                        })
+                    }
+                }
+            }
+            "transactional" => match value {
+                serde_yaml::Value::Bool(b) => self.transactional = Some(b),
+                _ => {
+                    return Err(ParseErrorKind::WrongType {
+                        key: key.into(),
+                        expected: "true or false",
+                    })
+                }
+            },
+            _ => self.unknown.push((line, key.to_string())),
+        }
+        Ok(())
+    }
+}
+
+fn yaml(key: &str, raw: &str) -> Result<serde_yaml::Value, ParseErrorKind> {
+    if !KNOWN_KEYS.contains(&key) {
+        return Ok(serde_yaml::Value::Null);
+    }
+    serde_yaml::from_str(raw).map_err(|e| ParseErrorKind::BadYaml {
+        key: key.into(),
+        message: e.to_string(),
+    })
+}
+
+/// The scalar text of a one-line YAML value with its trailing comment removed.
+fn strip_comment(raw: &str) -> &str {
+    let mut in_single = false;
+    let mut in_double = false;
+    let bytes = raw.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'\'' if !in_double => in_single = !in_single,
+            b'"' if !in_single => in_double = !in_double,
+            b'#' if !in_single && !in_double && (i == 0 || bytes[i - 1].is_ascii_whitespace()) => {
+                return raw[..i].trim();
+            }
+            _ => {}
+        }
+    }
+    raw.trim()
+}
+
+fn unquote(s: &str) -> &str {
+    let s = s.trim();
+    if s.len() >= 2
+        && ((s.starts_with('"') && s.ends_with('"')) || (s.starts_with('\'') && s.ends_with('\'')))
+    {
+        &s[1..s.len() - 1]
+    } else {
+        s
+    }
+}
+
+/// Reads a value that is null, one scalar, or a flow list of scalars, keeping
+/// the text as written (YAML would turn `000012` into the number 12).
+fn scalars(key: &str, raw: &str, value: &serde_yaml::Value) -> Result<Vec<String>, ParseErrorKind> {
+    use serde_yaml::Value;
+    let wrong = || ParseErrorKind::WrongType {
+        key: key.into(),
+        expected: "a string or a list",
+    };
+    match value {
+        Value::Null => Ok(Vec::new()),
+        Value::String(s) => Ok(vec![s.clone()]),
+        Value::Number(_) | Value::Bool(_) => Ok(vec![strip_comment(raw).to_string()]),
+        Value::Sequence(items) => {
+            if items
+                .iter()
+                .any(|v| !matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_)))
+            {
+                return Err(wrong());
+            }
+            let text = strip_comment(raw);
+            let inner = text
+                .strip_prefix('[')
+                .and_then(|t| t.strip_suffix(']'))
+                .ok_or_else(wrong)?;
+            Ok(inner
+                .split(',')
+                .map(unquote)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect())
+        }
+        _ => Err(wrong()),
+    }
+}
+
+fn ids(key: &str, raw: &str, value: &serde_yaml::Value) -> Result<Vec<String>, ParseErrorKind> {
+    let ids = scalars(key, raw, value)?;
+    for id in &ids {
+        if !is_valid_id(id) {
+            return Err(ParseErrorKind::BadId {
+                key: key.into(),
+                value: id.clone(),
+            });
+        }
+    }
+    Ok(ids)
+}
+
+/// Whether `id` is a valid revision id: `[A-Za-z0-9_]+`.
+pub fn is_valid_id(id: &str) -> bool {
+    !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A new revision id: 12 lowercase hex characters from a UUID v4.
+pub fn generate_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
+}
+
+/// The normalised form of a section that the checksum covers: BOM removed,
+/// line endings unified, trailing white space trimmed from every line,
+/// leading and trailing blank lines dropped.
+pub fn normalise(section: &str) -> String {
+    let section = section.strip_prefix('\u{feff}').unwrap_or(section);
+    let lines: Vec<&str> = split_lines(section)
+        .into_iter()
+        .map(str::trim_end)
+        .collect();
+    let start = lines.iter().position(|l| !l.is_empty());
+    let end = lines.iter().rposition(|l| !l.is_empty());
+    match (start, end) {
+        (Some(s), Some(e)) => lines[s..=e].join("\n"),
+        _ => String::new(),
+    }
+}
+
+/// Lowercase hex SHA-256 of the normalised section.
+pub fn checksum(section: &str) -> String {
+    hex::encode(Sha256::digest(normalise(section).as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(text: &str) -> Result<Revision, ParseError> {
+        parse(text, Path::new("versions/x.sql"))
+    }
+
+    const BASIC: &str = "-- revision: 1975ea83b712\n\
+-- down_revision: ae1027a6acf0          # null for a base; a list for a merge\n\
+-- branch_labels: [billing]\n\
+-- depends_on: [55af2cb1c267]\n\
+-- message: create account table\n\
+-- create_date: 2026-11-21T10:00:00Z\n\
+\n\
+-- +upgrade\n\
+CREATE TABLE account (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n\
+\n\
+-- +downgrade\n\
+DROP TABLE account;\n";
+
+    #[test]
+    fn parses_the_design_example() {
+        let r = p(BASIC).unwrap();
+        assert_eq!(r.id, "1975ea83b712");
+        assert_eq!(r.down_revisions, vec!["ae1027a6acf0"]);
+        assert_eq!(r.branch_labels, vec!["billing"]);
+        assert_eq!(r.depends_on, vec!["55af2cb1c267"]);
+        assert_eq!(r.message, "create account table");
+        assert_eq!(r.create_date.as_deref(), Some("2026-11-21T10:00:00Z"));
+        assert!(r.transactional);
+        assert_eq!(
+            normalise(&r.upgrade_sql),
+            "CREATE TABLE account (id INTEGER PRIMARY KEY, name TEXT NOT NULL);"
+        );
+        assert_eq!(
+            r.downgrade_sql.as_deref().map(normalise).as_deref(),
+            Some("DROP TABLE account;")
+        );
+    }
+
+    #[test]
+    fn checksum_frozen_vectors() {
+        // Frozen: changing these breaks every database's drift detection.
+        assert_eq!(
+            checksum("CREATE TABLE account (id INTEGER PRIMARY KEY, name TEXT NOT NULL);"),
+            "52872fa7d77f82fea23da838984086f7e41c724f332fcde0aba76ba18c7105bc"
+        );
+        assert_eq!(
+            checksum(""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        let lf = "\nCREATE TABLE a (x int);\nINSERT INTO a VALUES (1);\n\n";
+        let crlf = "\r\n\r\nCREATE TABLE a (x int);   \r\nINSERT INTO a VALUES (1);\t\r\n";
+        let cr = "\u{feff}CREATE TABLE a (x int);\rINSERT INTO a VALUES (1);\r\r";
+        assert_eq!(checksum(lf), checksum(crlf));
+        assert_eq!(checksum(lf), checksum(cr));
+        assert_ne!(
+            checksum(lf),
+            checksum("CREATE TABLE a (x int);\nINSERT INTO a VALUES (2);")
+        );
+        assert_ne!(
+            checksum(lf),
+            checksum("CREATE TABLE a (x  int);\nINSERT INTO a VALUES (1);")
+        );
+    }
+
+    #[test]
+    fn crlf_and_bom_files_parse_and_match_lf() {
+        let crlf = format!("\u{feff}{}", BASIC.replace('\n', "\r\n"));
+        let a = p(BASIC).unwrap();
+        let b = p(&crlf).unwrap();
+        assert_eq!(a.id, b.id);
+        assert_eq!(a.checksum, b.checksum);
+    }
+
+    #[test]
+    fn ids_stay_text() {
+        let r = p("-- revision: 000000000012\n-- down_revision: [1234e5678901, 000000000011]\n-- +upgrade\nSELECT 1;\n").unwrap();
+        assert_eq!(r.id, "000000000012");
+        assert_eq!(r.down_revisions, vec!["1234e5678901", "000000000011"]);
+        let r = p("-- revision: 1234e5678901\n-- down_revision: 0012\n-- +upgrade\n").unwrap();
+        assert_eq!(r.id, "1234e5678901");
+        assert_eq!(r.down_revisions, vec!["0012"]);
+    }
+
+    #[test]
+    fn base_merge_and_quoted_forms() {
+        let r = p("-- revision: a\n-- down_revision: null\n-- +upgrade\n").unwrap();
+        assert!(r.down_revisions.is_empty());
+        let r = p("-- revision: 'a'\n-- down_revision: [\"b\", 'c']\n-- +upgrade\n").unwrap();
+        assert_eq!(r.id, "a");
+        assert_eq!(r.down_revisions, vec!["b", "c"]);
+        let r = p("-- revision: a\n-- down_revision: ~\n-- +upgrade\n").unwrap();
+        assert!(r.down_revisions.is_empty());
+    }
+
+    #[test]
+    fn missing_or_empty_downgrade_is_irreversible() {
+        let r = p("-- revision: a\n-- down_revision: null\n-- +upgrade\nSELECT 1;\n").unwrap();
+        assert!(!r.is_reversible());
+        let r = p(
+            "-- revision: a\n-- down_revision: null\n-- +upgrade\nSELECT 1;\n-- +downgrade\n\n  \n",
+        )
+        .unwrap();
+        assert!(!r.is_reversible());
+    }
+
+    fn kind(text: &str) -> (Option<usize>, ParseErrorKind) {
+        let e = p(text).unwrap_err();
+        (e.line, e.kind)
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let (line, k) = kind("-- revision: a\n-- down_revision: {x: 1}\n-- +upgrade\n");
+        assert_eq!(line, Some(2));
+        assert_eq!(
+            k,
+            ParseErrorKind::WrongType {
+                key: "down_revision".into(),
+                expected: "a string or a list"
+            }
+        );
+        let e = p("-- revision: a\n-- down_revision: {x: 1}\n-- +upgrade\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "versions/x.sql:2: down_revision: expected a string or a list"
+        );
+        assert!(matches!(
+            kind("-- revision: a-b\n-- down_revision: null\n-- +upgrade\n").1,
+            ParseErrorKind::BadId { .. }
+        ));
+        assert!(matches!(
+            kind("-- revision: a\n-- down_revision: null\nCREATE TABLE x();\n-- +upgrade\n"),
+            (Some(3), ParseErrorKind::TextBeforeUpgrade)
+        ));
+        assert!(matches!(
+            kind("-- revision: a\n-- down_revision: null\n"),
+            (None, ParseErrorKind::MissingUpgrade)
+        ));
+        assert!(matches!(
+            kind("-- revision: a\n-- +upgrade\n").1,
+            ParseErrorKind::MissingKey {
+                key: "down_revision",
+                ..
+            }
+        ));
+        assert!(matches!(
+            kind("-- revision: a\n-- revision: b\n-- down_revision: null\n-- +upgrade\n"),
+            (Some(2), ParseErrorKind::DuplicateKey { .. })
+        ));
+        assert!(matches!(
+            kind("-- revision: a\n-- down_revision: null\n-- +downgrade\n-- +upgrade\n"),
+            (Some(3), ParseErrorKind::MisplacedMarker { .. })
+        ));
+        assert!(matches!(
+            kind("-- revision: a\n-- down_revision: null\n-- +upgrade\n-- +upgrade\n"),
+            (Some(4), ParseErrorKind::MisplacedMarker { .. })
+        ));
+        assert!(matches!(
+            kind("CREATE TABLE x (a int);\n").1,
+            ParseErrorKind::NotARevision
+        ));
+        assert!(matches!(
+            kind("-- revision: a\n-- down_revision: null\n-- transactional: maybe\n-- +upgrade\n"),
+            (Some(3), ParseErrorKind::WrongType { .. })
+        ));
+        assert!(matches!(
+            kind("-- revision: a\n-- down_revision: [b\n-- +upgrade\n"),
+            (Some(2), ParseErrorKind::BadYaml { .. })
+        ));
+        assert!(matches!(
+            kind("-- revision: a\n-- down_revision: null\n-- branch_labels: [a@b]\n-- +upgrade\n"),
+            (Some(3), ParseErrorKind::BadLabel { .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_keys_and_free_comments() {
+        let r = p("-- A free comment line.\n-- revision: a\n-- down_revision: null\n-- author: me\n-- +upgrade\n").unwrap();
+        assert_eq!(r.unknown_keys, vec![(4, "author".to_string())]);
+        let r = p("-- revision: a\n-- down_revision: null\n-- transactional: false\n-- +upgrade\n")
+            .unwrap();
+        assert!(!r.transactional);
+    }
+
+    #[test]
+    fn comment_lines_inside_sections_are_sql() {
+        let r = p("-- revision: a\n-- down_revision: null\n-- +upgrade\n-- message: not a header\nSELECT 1;\n").unwrap();
+        assert_eq!(r.message, "");
+        assert!(r.upgrade_sql.contains("not a header"));
+    }
+
+    #[test]
+    fn generated_ids_are_12_hex() {
+        let id = generate_id();
+        assert_eq!(id.len(), 12);
+        assert!(id
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    }
+}
