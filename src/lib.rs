@@ -1,5 +1,6 @@
 //! rev: Alembic-style schema migrations for branching histories.
 #![warn(missing_docs)]
 
+pub mod graph;
 pub mod revision;
 pub mod step;

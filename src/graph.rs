@@ -1,0 +1,995 @@
+//! The revision graph: every revision of a script directory and the edges
+//! between them, with the questions the planner and the CLI ask of it.
+//!
+//! petgraph stays private to this module; callers address revisions by
+//! [`RevIndex`] (an index valid for one [`Graph`]) or by id.
+//!
+//! Edges point from parent to child. A `down_revision` edge makes the parent
+//! a non-head; a `depends_on` edge only orders (the dependency must be applied
+//! first) and never changes which revisions are heads or bases, as in Alembic.
+//!
+//! Topological order (used for plans and `history`): parents and dependencies
+//! before children, and among revisions that are ready at the same time, the
+//! smallest id first. So the order depends only on the graph, never on file
+//! names or the order the file system lists them.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::path::{Path, PathBuf};
+
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
+use petgraph::Direction as PgDirection;
+
+use crate::revision::{self, ParseError, Revision};
+
+/// Index of a revision inside one [`Graph`].
+pub type RevIndex = usize;
+
+/// The kind of an edge between two revisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdgeKind {
+    /// The child names the parent in `down_revision`.
+    Parent,
+    /// The child names the other in `depends_on`.
+    Dependency,
+}
+
+/// A problem that stops the graph from loading.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GraphError {
+    /// A file could not be parsed.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// Two files declare the same id.
+    #[error("revision `{id}` is defined twice: in {} and in {}", first.display(), second.display())]
+    DuplicateId {
+        /// The id.
+        id: String,
+        /// The first file.
+        first: PathBuf,
+        /// The second file.
+        second: PathBuf,
+    },
+    /// A parent or dependency names a revision no file defines.
+    #[error("{}: {relation} names `{missing}`, which no file in the script directory defines", path.display())]
+    MissingReference {
+        /// The revision that refers.
+        id: String,
+        /// Its file.
+        path: PathBuf,
+        /// `down_revision` or `depends_on`.
+        relation: &'static str,
+        /// The id it names.
+        missing: String,
+    },
+    /// The edges form a cycle.
+    #[error("the revisions form a cycle: {}", cycle.join(" -> "))]
+    Cycle {
+        /// The ids along the cycle, first repeated at the end.
+        cycle: Vec<String>,
+    },
+    /// A branch label is carried by two revisions.
+    #[error("branch label `{label}` is used by both `{first}` and `{second}`")]
+    DuplicateLabel {
+        /// The label.
+        label: String,
+        /// The first revision carrying it.
+        first: String,
+        /// The second.
+        second: String,
+    },
+    /// A branch label equals a revision id, which would make targets ambiguous.
+    #[error("branch label `{label}` of `{id}` is also a revision id")]
+    LabelIsRevisionId {
+        /// The label.
+        label: String,
+        /// The revision carrying it.
+        id: String,
+    },
+    /// The script directory cannot be read.
+    #[error("cannot read the script directory {}: {message}", path.display())]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// The OS message.
+        message: String,
+    },
+}
+
+impl GraphError {
+    /// A stable name for scripts (`-f json`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            GraphError::Parse(_) => "parse",
+            GraphError::DuplicateId { .. } => "duplicate_revision",
+            GraphError::MissingReference { .. } => "missing_revision",
+            GraphError::Cycle { .. } => "cycle",
+            GraphError::DuplicateLabel { .. } => "duplicate_label",
+            GraphError::LabelIsRevisionId { .. } => "label_is_revision_id",
+            GraphError::Dir { .. } => "script_directory",
+        }
+    }
+}
+
+/// Every problem found while loading, so a user fixes them in one pass.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", display_all(.0))]
+pub struct LoadError(pub Vec<GraphError>);
+
+fn display_all(errors: &[GraphError]) -> String {
+    match errors {
+        [one] => one.to_string(),
+        many => {
+            let mut s = format!("{} problems in the revision files:", many.len());
+            for e in many {
+                s.push_str("\n  ");
+                s.push_str(&e.to_string());
+            }
+            s
+        }
+    }
+}
+
+impl LoadError {
+    /// The kind of the first problem, or `load` for several.
+    pub fn kind(&self) -> &'static str {
+        match self.0.as_slice() {
+            [one] => one.kind(),
+            _ => "load",
+        }
+    }
+}
+
+/// A warning that does not stop loading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// The file.
+    pub path: PathBuf,
+    /// The line.
+    pub line: usize,
+    /// What is odd.
+    pub message: String,
+}
+
+/// The loaded, validated revision graph.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    revisions: Vec<Revision>,
+    by_id: HashMap<String, RevIndex>,
+    dag: DiGraph<(), EdgeKind, u32>,
+    parents: Vec<Vec<RevIndex>>,
+    children: Vec<Vec<RevIndex>>,
+    dependencies: Vec<Vec<RevIndex>>,
+    dependents: Vec<Vec<RevIndex>>,
+    labels: BTreeMap<String, RevIndex>,
+    topo: Vec<RevIndex>,
+    topo_pos: Vec<usize>,
+    warnings: Vec<Warning>,
+}
+
+impl Graph {
+    /// Reads every `*.sql` file of `dir` (not recursively) and builds the
+    /// graph. Every problem is reported, not just the first.
+    pub fn load(dir: &Path) -> Result<Graph, LoadError> {
+        let entries = std::fs::read_dir(dir).map_err(|e| {
+            LoadError(vec![GraphError::Dir {
+                path: dir.to_path_buf(),
+                message: e.to_string(),
+            }])
+        })?;
+        let mut paths = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| {
+                LoadError(vec![GraphError::Dir {
+                    path: dir.to_path_buf(),
+                    message: e.to_string(),
+                }])
+            })?;
+            let path = entry.path();
+            let is_sql = path.extension().is_some_and(|e| e == "sql");
+            let hidden = entry.file_name().to_string_lossy().starts_with('.');
+            if is_sql && !hidden && path.is_file() {
+                paths.push(path);
+            }
+        }
+        paths.sort();
+        let mut errors = Vec::new();
+        let mut revisions = Vec::with_capacity(paths.len());
+        for path in &paths {
+            match revision::read(path) {
+                Ok(r) => revisions.push(r),
+                Err(e) => errors.push(GraphError::Parse(e)),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(LoadError(errors));
+        }
+        Graph::build(revisions)
+    }
+
+    /// Builds the graph from parsed revisions, checking ids, references,
+    /// labels and cycles.
+    pub fn build(revisions: Vec<Revision>) -> Result<Graph, LoadError> {
+        let n = revisions.len();
+        let mut errors = Vec::new();
+        let mut by_id: HashMap<String, RevIndex> = HashMap::with_capacity(n);
+        for (i, r) in revisions.iter().enumerate() {
+            if let Some(&first) = by_id.get(&r.id) {
+                errors.push(GraphError::DuplicateId {
+                    id: r.id.clone(),
+                    first: revisions[first].path.clone(),
+                    second: r.path.clone(),
+                });
+            } else {
+                by_id.insert(r.id.clone(), i);
+            }
+        }
+        if !errors.is_empty() {
+            return Err(LoadError(errors));
+        }
+
+        let mut dag: DiGraph<(), EdgeKind, u32> = DiGraph::with_capacity(n, n + n / 4);
+        for _ in 0..n {
+            dag.add_node(());
+        }
+        let mut parents = vec![Vec::new(); n];
+        let mut children = vec![Vec::new(); n];
+        let mut dependencies = vec![Vec::new(); n];
+        let mut dependents = vec![Vec::new(); n];
+        for (i, r) in revisions.iter().enumerate() {
+            for (relation, ids, kind) in [
+                ("down_revision", &r.down_revisions, EdgeKind::Parent),
+                ("depends_on", &r.depends_on, EdgeKind::Dependency),
+            ] {
+                for id in ids {
+                    match by_id.get(id) {
+                        Some(&p) => {
+                            dag.add_edge(NodeIndex::new(p), NodeIndex::new(i), kind);
+                            match kind {
+                                EdgeKind::Parent => {
+                                    if !parents[i].contains(&p) {
+                                        parents[i].push(p);
+                                        children[p].push(i);
+                                    }
+                                }
+                                EdgeKind::Dependency => {
+                                    if !dependencies[i].contains(&p) {
+                                        dependencies[i].push(p);
+                                        dependents[p].push(i);
+                                    }
+                                }
+                            }
+                        }
+                        None => errors.push(GraphError::MissingReference {
+                            id: r.id.clone(),
+                            path: r.path.clone(),
+                            relation,
+                            missing: id.clone(),
+                        }),
+                    }
+                }
+            }
+        }
+
+        let mut labels: BTreeMap<String, RevIndex> = BTreeMap::new();
+        for (i, r) in revisions.iter().enumerate() {
+            for label in &r.branch_labels {
+                if let Some(&first) = labels.get(label) {
+                    if first != i {
+                        errors.push(GraphError::DuplicateLabel {
+                            label: label.clone(),
+                            first: revisions[first].id.clone(),
+                            second: r.id.clone(),
+                        });
+                    }
+                } else {
+                    labels.insert(label.clone(), i);
+                }
+                if by_id.contains_key(label) {
+                    errors.push(GraphError::LabelIsRevisionId {
+                        label: label.clone(),
+                        id: r.id.clone(),
+                    });
+                }
+            }
+        }
+
+        let warnings = revisions
+            .iter()
+            .flat_map(|r| {
+                r.unknown_keys.iter().map(|(line, key)| Warning {
+                    path: r.path.clone(),
+                    line: *line,
+                    message: format!("unknown header key `{key}` is ignored"),
+                })
+            })
+            .collect();
+
+        let mut graph = Graph {
+            revisions,
+            by_id,
+            dag,
+            parents,
+            children,
+            dependencies,
+            dependents,
+            labels,
+            topo: Vec::new(),
+            topo_pos: Vec::new(),
+            warnings,
+        };
+        if errors.is_empty() {
+            match graph.topological_order() {
+                Ok(topo) => {
+                    let mut pos = vec![0; n];
+                    for (k, &i) in topo.iter().enumerate() {
+                        pos[i] = k;
+                    }
+                    graph.topo = topo;
+                    graph.topo_pos = pos;
+                }
+                Err(cycle) => errors.push(GraphError::Cycle { cycle }),
+            }
+        }
+        if errors.is_empty() {
+            Ok(graph)
+        } else {
+            Err(LoadError(errors))
+        }
+    }
+
+    /// Kahn's algorithm with a min-heap on the id, so ties break the same way
+    /// on every machine. On a cycle, returns its path.
+    fn topological_order(&self) -> Result<Vec<RevIndex>, Vec<String>> {
+        let n = self.revisions.len();
+        let mut indegree: Vec<usize> = (0..n)
+            .map(|i| {
+                self.dag
+                    .edges_directed(NodeIndex::new(i), PgDirection::Incoming)
+                    .count()
+            })
+            .collect();
+        let mut ready: BinaryHeap<Reverse<(&str, RevIndex)>> = indegree
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| **d == 0)
+            .map(|(i, _)| Reverse((self.revisions[i].id.as_str(), i)))
+            .collect();
+        let mut order = Vec::with_capacity(n);
+        while let Some(Reverse((_, i))) = ready.pop() {
+            order.push(i);
+            for e in self
+                .dag
+                .edges_directed(NodeIndex::new(i), PgDirection::Outgoing)
+            {
+                let t = e.target().index();
+                indegree[t] -= 1;
+                if indegree[t] == 0 {
+                    ready.push(Reverse((self.revisions[t].id.as_str(), t)));
+                }
+            }
+        }
+        if order.len() == n {
+            return Ok(order);
+        }
+        Err(self.find_cycle(&indegree))
+    }
+
+    /// Walks backwards along incoming edges among the nodes Kahn could not
+    /// order (all of them lie on or behind a cycle) until a node repeats.
+    fn find_cycle(&self, indegree: &[usize]) -> Vec<String> {
+        let Some(start) = (0..indegree.len())
+            .filter(|&i| indegree[i] > 0)
+            .min_by_key(|&i| &self.revisions[i].id)
+        else {
+            return Vec::new();
+        };
+        let mut seen_at: HashMap<RevIndex, usize> = HashMap::new();
+        let mut path = vec![start];
+        let mut node = start;
+        loop {
+            seen_at.insert(node, path.len() - 1);
+            let Some(prev) = self
+                .dag
+                .edges_directed(NodeIndex::new(node), PgDirection::Incoming)
+                .map(|e| e.source().index())
+                .filter(|&s| indegree[s] > 0)
+                .min_by_key(|&s| &self.revisions[s].id)
+            else {
+                return Vec::new();
+            };
+            if let Some(&at) = seen_at.get(&prev) {
+                // Edges run from path[k + 1] to path[k], and prev (which is
+                // path[at]) is a parent of the last node: read forwards, the
+                // cycle is path[at] -> path[last] -> ... -> path[at].
+                let cycle: Vec<String> = std::iter::once(prev)
+                    .chain(path[at..].iter().rev().copied())
+                    .map(|i| self.revisions[i].id.clone())
+                    .collect();
+                return cycle;
+            }
+            path.push(prev);
+            node = prev;
+        }
+    }
+
+    /// Number of revisions.
+    pub fn len(&self) -> usize {
+        self.revisions.len()
+    }
+
+    /// Whether there are no revisions.
+    pub fn is_empty(&self) -> bool {
+        self.revisions.is_empty()
+    }
+
+    /// All revisions, indexed by [`RevIndex`].
+    pub fn revisions(&self) -> &[Revision] {
+        &self.revisions
+    }
+
+    /// The revision at `i`.
+    pub fn rev(&self, i: RevIndex) -> &Revision {
+        &self.revisions[i]
+    }
+
+    /// The index of the revision with exactly this id.
+    pub fn index_of(&self, id: &str) -> Option<RevIndex> {
+        self.by_id.get(id).copied()
+    }
+
+    /// Warnings found while loading (unknown header keys).
+    pub fn warnings(&self) -> &[Warning] {
+        &self.warnings
+    }
+
+    /// `down_revision` parents.
+    pub fn parents(&self, i: RevIndex) -> &[RevIndex] {
+        &self.parents[i]
+    }
+
+    /// Revisions naming `i` as a `down_revision`.
+    pub fn children(&self, i: RevIndex) -> &[RevIndex] {
+        &self.children[i]
+    }
+
+    /// `depends_on` targets.
+    pub fn dependencies(&self, i: RevIndex) -> &[RevIndex] {
+        &self.dependencies[i]
+    }
+
+    /// Revisions naming `i` in `depends_on`.
+    pub fn dependents(&self, i: RevIndex) -> &[RevIndex] {
+        &self.dependents[i]
+    }
+
+    /// Whether no revision names `i` as a `down_revision`.
+    pub fn is_head(&self, i: RevIndex) -> bool {
+        self.children[i].is_empty()
+    }
+
+    /// Whether `i` has no `down_revision`.
+    pub fn is_base(&self, i: RevIndex) -> bool {
+        self.parents[i].is_empty()
+    }
+
+    /// Whether `i` has several parents.
+    pub fn is_merge(&self, i: RevIndex) -> bool {
+        self.parents[i].len() > 1
+    }
+
+    /// Whether several revisions name `i` as their parent.
+    pub fn is_branch_point(&self, i: RevIndex) -> bool {
+        self.children[i].len() > 1
+    }
+
+    /// All revisions in topological order (see the module docs for ties).
+    pub fn topo_order(&self) -> &[RevIndex] {
+        &self.topo
+    }
+
+    /// Position of `i` in [`Graph::topo_order`].
+    pub fn topo_position(&self, i: RevIndex) -> usize {
+        self.topo_pos[i]
+    }
+
+    /// Sorts revisions into topological order.
+    pub fn sort_topo(&self, revs: &mut [RevIndex]) {
+        revs.sort_by_key(|&i| self.topo_pos[i]);
+    }
+
+    /// The heads, in topological order.
+    pub fn heads(&self) -> Vec<RevIndex> {
+        self.topo
+            .iter()
+            .copied()
+            .filter(|&i| self.is_head(i))
+            .collect()
+    }
+
+    /// The bases (no `down_revision`, with or without `depends_on`), in
+    /// topological order.
+    pub fn bases(&self) -> Vec<RevIndex> {
+        self.topo
+            .iter()
+            .copied()
+            .filter(|&i| self.is_base(i))
+            .collect()
+    }
+
+    /// Every branch label and the revision that carries it, by label.
+    pub fn labels(&self) -> &BTreeMap<String, RevIndex> {
+        &self.labels
+    }
+
+    /// The revision carrying `label`.
+    pub fn label_owner(&self, label: &str) -> Option<RevIndex> {
+        self.labels.get(label).copied()
+    }
+
+    /// Marks `from` and everything reachable from it by `step`.
+    fn closure<'a, F>(&'a self, from: impl IntoIterator<Item = RevIndex>, step: F) -> Vec<bool>
+    where
+        F: Fn(RevIndex) -> Box<dyn Iterator<Item = RevIndex> + 'a>,
+    {
+        let mut marked = vec![false; self.len()];
+        let mut stack: Vec<RevIndex> = Vec::new();
+        for i in from {
+            if !marked[i] {
+                marked[i] = true;
+                stack.push(i);
+            }
+        }
+        while let Some(i) = stack.pop() {
+            for j in step(i) {
+                if !marked[j] {
+                    marked[j] = true;
+                    stack.push(j);
+                }
+            }
+        }
+        marked
+    }
+
+    /// `from` and all their ancestors through `down_revision` and
+    /// `depends_on`: what must be applied for `from` to be applied.
+    pub fn ancestors_with_deps(&self, from: impl IntoIterator<Item = RevIndex>) -> Vec<bool> {
+        self.closure(from, |i| {
+            Box::new(
+                self.parents[i]
+                    .iter()
+                    .chain(self.dependencies[i].iter())
+                    .copied(),
+            )
+        })
+    }
+
+    /// `from` and all their ancestors through `down_revision` only.
+    pub fn ancestors(&self, from: impl IntoIterator<Item = RevIndex>) -> Vec<bool> {
+        self.closure(from, |i| Box::new(self.parents[i].iter().copied()))
+    }
+
+    /// `from` and all their descendants through `down_revision` only.
+    pub fn descendants(&self, from: impl IntoIterator<Item = RevIndex>) -> Vec<bool> {
+        self.closure(from, |i| Box::new(self.children[i].iter().copied()))
+    }
+
+    /// `from` and everything that needs one of them: descendants through
+    /// `down_revision` and `depends_on`.
+    pub fn dependents_closure(&self, from: impl IntoIterator<Item = RevIndex>) -> Vec<bool> {
+        self.closure(from, |i| {
+            Box::new(
+                self.children[i]
+                    .iter()
+                    .chain(self.dependents[i].iter())
+                    .copied(),
+            )
+        })
+    }
+
+    /// The revisions on the branch `label`, following Alembic: the labelled
+    /// revision, all its descendants, and its ancestors down to (not
+    /// including) the nearest branch point or merge.
+    pub fn branch_members(&self, owner: RevIndex) -> Vec<bool> {
+        let mut members = self.descendants([owner]);
+        let mut node = owner;
+        while let [parent] = self.parents[node].as_slice() {
+            let parent = *parent;
+            if self.is_branch_point(parent) || self.is_merge(parent) {
+                break;
+            }
+            members[parent] = true;
+            node = parent;
+        }
+        members
+    }
+
+    /// The labels whose branch contains `i`.
+    pub fn labels_of(&self, i: RevIndex) -> Vec<&str> {
+        self.labels
+            .iter()
+            .filter(|(_, &owner)| self.branch_members(owner)[i])
+            .map(|(l, _)| l.as_str())
+            .collect()
+    }
+
+    /// Revisions whose id starts with `prefix`, an exact match winning over
+    /// longer ids.
+    pub fn resolve_prefix(&self, prefix: &str) -> PrefixMatch {
+        if let Some(i) = self.index_of(prefix) {
+            return PrefixMatch::One(i);
+        }
+        let mut found: Vec<RevIndex> = self
+            .revisions
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.id.starts_with(prefix))
+            .map(|(i, _)| i)
+            .collect();
+        match found.len() {
+            0 => PrefixMatch::None,
+            1 => PrefixMatch::One(found[0]),
+            _ => {
+                found.sort_by(|&a, &b| self.revisions[a].id.cmp(&self.revisions[b].id));
+                PrefixMatch::Many(found)
+            }
+        }
+    }
+
+    /// Ids close to `text`, for "did you mean" hints.
+    pub fn similar_ids(&self, text: &str) -> Vec<String> {
+        let mut scored: Vec<(f64, &str)> = self
+            .revisions
+            .iter()
+            .map(|r| r.id.as_str())
+            .chain(self.labels.keys().map(String::as_str))
+            .map(|id| (strsim::jaro_winkler(text, id), id))
+            .filter(|(s, _)| *s > 0.75)
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+        scored
+            .into_iter()
+            .take(3)
+            .map(|(_, id)| id.to_string())
+            .collect()
+    }
+
+    /// Graphviz dot text for the graph.
+    pub fn to_dot(&self) -> String {
+        let mut out = String::from("digraph revisions {\n  rankdir=BT;\n  node [shape=box];\n");
+        for &i in &self.topo {
+            let r = &self.revisions[i];
+            out.push_str(&format!(
+                "  \"{}\" [label=\"{}\\n{}\"];\n",
+                r.id,
+                r.id,
+                escape_dot(&r.message)
+            ));
+        }
+        for &i in &self.topo {
+            for &p in &self.parents[i] {
+                out.push_str(&format!(
+                    "  \"{}\" -> \"{}\";\n",
+                    self.revisions[i].id, self.revisions[p].id
+                ));
+            }
+            for &d in &self.dependencies[i] {
+                out.push_str(&format!(
+                    "  \"{}\" -> \"{}\" [style=dashed, label=\"depends_on\"];\n",
+                    self.revisions[i].id, self.revisions[d].id
+                ));
+            }
+        }
+        out.push_str("}\n");
+        out
+    }
+
+    /// Mermaid flowchart text for the graph.
+    pub fn to_mermaid(&self) -> String {
+        let mut out = String::from("flowchart BT\n");
+        for &i in &self.topo {
+            let r = &self.revisions[i];
+            out.push_str(&format!(
+                "  {}[\"{}<br/>{}\"]\n",
+                r.id,
+                r.id,
+                r.message.replace('"', "#quot;")
+            ));
+        }
+        for &i in &self.topo {
+            for &p in &self.parents[i] {
+                out.push_str(&format!(
+                    "  {} --> {}\n",
+                    self.revisions[i].id, self.revisions[p].id
+                ));
+            }
+            for &d in &self.dependencies[i] {
+                out.push_str(&format!(
+                    "  {} -. depends_on .-> {}\n",
+                    self.revisions[i].id, self.revisions[d].id
+                ));
+            }
+        }
+        out
+    }
+}
+
+fn escape_dot(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// The result of a prefix lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrefixMatch {
+    /// No revision matches.
+    None,
+    /// Exactly one.
+    One(RevIndex),
+    /// Several, sorted by id.
+    Many(Vec<RevIndex>),
+}
+
+/// Builds revisions from a compact description, for tests in this crate.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// `spec` is `id:parent,parent[:dep,dep][:label]` per entry, separated by
+    /// spaces; `-` for no parents.
+    pub fn graph(spec: &str) -> Graph {
+        try_graph(spec).unwrap_or_else(|e| panic!("test graph does not build: {e}"))
+    }
+
+    pub fn try_graph(spec: &str) -> Result<Graph, LoadError> {
+        let revisions = spec
+            .split_whitespace()
+            .map(|entry| {
+                let mut parts = entry.split(':');
+                let id = parts.next().unwrap_or_default().to_string();
+                let list = |s: Option<&str>| -> Vec<String> {
+                    match s {
+                        None | Some("-") | Some("") => Vec::new(),
+                        Some(s) => s.split(',').map(str::to_string).collect(),
+                    }
+                };
+                let down_revisions = list(parts.next());
+                let depends_on = list(parts.next());
+                let branch_labels = list(parts.next());
+                Revision {
+                    path: PathBuf::from(format!("versions/{id}.sql")),
+                    checksum: revision::checksum(""),
+                    id,
+                    down_revisions,
+                    branch_labels,
+                    depends_on,
+                    message: String::new(),
+                    create_date: None,
+                    transactional: true,
+                    upgrade_sql: String::new(),
+                    downgrade_sql: Some("SELECT 1;".into()),
+                    unknown_keys: Vec::new(),
+                }
+            })
+            .collect();
+        Graph::build(revisions)
+    }
+
+    pub fn ids(g: &Graph, revs: &[RevIndex]) -> Vec<String> {
+        revs.iter().map(|&i| g.rev(i).id.clone()).collect()
+    }
+
+    pub fn marked(g: &Graph, marks: &[bool]) -> Vec<String> {
+        let mut v: Vec<String> = marks
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| **m)
+            .map(|(i, _)| g.rev(i).id.clone())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::*;
+    use super::*;
+
+    #[test]
+    fn linear() {
+        // c
+        // |
+        // b
+        // |
+        // a
+        let g = graph("c:b b:a a:-");
+        assert_eq!(ids(&g, g.topo_order()), ["a", "b", "c"]);
+        assert_eq!(ids(&g, &g.heads()), ["c"]);
+        assert_eq!(ids(&g, &g.bases()), ["a"]);
+        assert_eq!(
+            marked(&g, &g.ancestors([g.index_of("b").unwrap()])),
+            ["a", "b"]
+        );
+    }
+
+    #[test]
+    fn branch_and_merge() {
+        //   m
+        //  / \
+        // b   c
+        //  \ /
+        //   a
+        let g = graph("a:- b:a c:a m:b,c");
+        let a = g.index_of("a").unwrap();
+        let m = g.index_of("m").unwrap();
+        assert!(g.is_branch_point(a));
+        assert!(g.is_merge(m));
+        assert_eq!(ids(&g, &g.heads()), ["m"]);
+        assert_eq!(ids(&g, g.topo_order()), ["a", "b", "c", "m"]);
+        assert_eq!(
+            marked(&g, &g.descendants([g.index_of("b").unwrap()])),
+            ["b", "m"]
+        );
+    }
+
+    #[test]
+    fn two_bases_and_labels() {
+        // y2 (billing)   x2
+        // |              |
+        // y1             x1
+        let g = graph("x1:- x2:x1 y1:- y2:y1::billing");
+        assert_eq!(ids(&g, &g.bases()), ["x1", "y1"]);
+        assert_eq!(ids(&g, &g.heads()), ["x2", "y2"]);
+        let owner = g.label_owner("billing").unwrap();
+        assert_eq!(marked(&g, &g.branch_members(owner)), ["y1", "y2"]);
+        assert_eq!(g.labels_of(g.index_of("y1").unwrap()), ["billing"]);
+        assert!(g.labels_of(g.index_of("x1").unwrap()).is_empty());
+    }
+
+    #[test]
+    fn branch_members_stop_at_branch_point() {
+        // c (billing)  d
+        //  \          /
+        //   b ------ +
+        //   |
+        //   a
+        let g = graph("a:- b:a c:b::billing d:b");
+        let owner = g.label_owner("billing").unwrap();
+        assert_eq!(marked(&g, &g.branch_members(owner)), ["c"]);
+    }
+
+    #[test]
+    fn depends_on_orders_but_keeps_heads() {
+        // x2 ..depends_on..> y1
+        // |                  |
+        // x1                 (base)
+        let g = graph("x1:- x2:x1:y1 y1:-");
+        assert_eq!(ids(&g, &g.heads()), ["y1", "x2"]);
+        let x2 = g.index_of("x2").unwrap();
+        assert_eq!(marked(&g, &g.ancestors_with_deps([x2])), ["x1", "x2", "y1"]);
+        let y1 = g.index_of("y1").unwrap();
+        assert!(g.topo_position(y1) < g.topo_position(x2));
+        assert_eq!(marked(&g, &g.dependents_closure([y1])), ["x2", "y1"]);
+    }
+
+    #[test]
+    fn parentless_revision_with_only_depends_on_is_a_base() {
+        let g = graph("a:- b:-:a");
+        assert_eq!(ids(&g, &g.bases()), ["a", "b"]);
+    }
+
+    #[test]
+    fn merges_of_merges() {
+        //     n
+        //    / \
+        //   m   d
+        //  / \  |
+        // b   c |
+        //  \ /  |
+        //   a --+
+        let g = graph("a:- b:a c:a d:a m:b,c n:m,d");
+        assert_eq!(ids(&g, &g.heads()), ["n"]);
+        assert_eq!(ids(&g, g.topo_order()), ["a", "b", "c", "d", "m", "n"]);
+    }
+
+    #[test]
+    fn errors_are_all_reported() {
+        let e = try_graph("a:- b:zz c:a:yy").unwrap_err();
+        assert_eq!(e.0.len(), 2);
+        assert!(
+            matches!(&e.0[0], GraphError::MissingReference { id, missing, relation: "down_revision", .. } if id == "b" && missing == "zz")
+        );
+        assert!(matches!(
+            &e.0[1],
+            GraphError::MissingReference {
+                relation: "depends_on",
+                ..
+            }
+        ));
+        assert!(e
+            .to_string()
+            .contains("versions/b.sql: down_revision names `zz`"));
+    }
+
+    #[test]
+    fn duplicate_id_names_both_files() {
+        let mut g = try_graph("a:- b:a").unwrap().revisions().to_vec();
+        let mut dup = g[1].clone();
+        dup.path = PathBuf::from("versions/other.sql");
+        g.push(dup);
+        let e = Graph::build(g).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "revision `b` is defined twice: in versions/b.sql and in versions/other.sql"
+        );
+    }
+
+    #[test]
+    fn cycle_prints_its_path() {
+        // a -> b -> c -> a, with d hanging off the cycle
+        let e = try_graph("a:c b:a c:b d:c").unwrap_err();
+        match &e.0[0] {
+            GraphError::Cycle { cycle } => {
+                assert_eq!(cycle.first(), cycle.last());
+                assert_eq!(cycle.len(), 4);
+                let mut inner = cycle[..3].to_vec();
+                inner.sort();
+                assert_eq!(inner, ["a", "b", "c"]);
+            }
+            other => panic!("expected a cycle, got {other}"),
+        }
+        let e = try_graph("a:a").unwrap_err();
+        assert_eq!(e.to_string(), "the revisions form a cycle: a -> a");
+    }
+
+    #[test]
+    fn duplicate_label() {
+        let e = try_graph("a:-::x b:a::x").unwrap_err();
+        assert_eq!(e.0[0].kind(), "duplicate_label");
+        let e = try_graph("a:-::b b:a").unwrap_err();
+        assert_eq!(e.0[0].kind(), "label_is_revision_id");
+    }
+
+    #[test]
+    fn prefixes() {
+        let g = graph("user:- user_foo:user abc1:user_foo abc2:abc1");
+        assert_eq!(
+            g.resolve_prefix("user"),
+            PrefixMatch::One(g.index_of("user").unwrap())
+        );
+        assert_eq!(
+            g.resolve_prefix("user_"),
+            PrefixMatch::One(g.index_of("user_foo").unwrap())
+        );
+        assert!(matches!(g.resolve_prefix("abc"), PrefixMatch::Many(v) if v.len() == 2));
+        assert_eq!(g.resolve_prefix("zzz"), PrefixMatch::None);
+        assert_eq!(g.similar_ids("abc3"), ["abc1", "abc2"]);
+    }
+
+    #[test]
+    fn load_reports_every_bad_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a.sql"),
+            "-- revision: a\n-- down_revision: null\n-- +upgrade\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("b.sql"),
+            "-- revision: b\n-- down_revision: {x: 1}\n-- +upgrade\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("c.sql"), [0xff, 0xfe, 0x00, 0x41]).unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
+        let e = Graph::load(dir.path()).unwrap_err();
+        assert_eq!(e.0.len(), 2);
+        let text = e.to_string();
+        assert!(
+            text.contains("b.sql:2: down_revision: expected a string or a list"),
+            "{text}"
+        );
+        assert!(text.contains("c.sql: not UTF-8"), "{text}");
+    }
+}
