@@ -530,9 +530,10 @@ impl Graph {
     }
 
     /// Marks `from` and everything reachable from it by `step`.
-    fn closure<'a, F>(&'a self, from: impl IntoIterator<Item = RevIndex>, step: F) -> Vec<bool>
+    fn closure<F, I>(&self, from: impl IntoIterator<Item = RevIndex>, step: F) -> Vec<bool>
     where
-        F: Fn(RevIndex) -> Box<dyn Iterator<Item = RevIndex> + 'a>,
+        F: Fn(RevIndex) -> I,
+        I: Iterator<Item = RevIndex>,
     {
         let mut marked = vec![false; self.len()];
         let mut stack: Vec<RevIndex> = Vec::new();
@@ -557,35 +558,31 @@ impl Graph {
     /// `depends_on`: what must be applied for `from` to be applied.
     pub fn ancestors_with_deps(&self, from: impl IntoIterator<Item = RevIndex>) -> Vec<bool> {
         self.closure(from, |i| {
-            Box::new(
-                self.parents[i]
-                    .iter()
-                    .chain(self.dependencies[i].iter())
-                    .copied(),
-            )
+            self.parents[i]
+                .iter()
+                .chain(self.dependencies[i].iter())
+                .copied()
         })
     }
 
     /// `from` and all their ancestors through `down_revision` only.
     pub fn ancestors(&self, from: impl IntoIterator<Item = RevIndex>) -> Vec<bool> {
-        self.closure(from, |i| Box::new(self.parents[i].iter().copied()))
+        self.closure(from, |i| self.parents[i].iter().copied())
     }
 
     /// `from` and all their descendants through `down_revision` only.
     pub fn descendants(&self, from: impl IntoIterator<Item = RevIndex>) -> Vec<bool> {
-        self.closure(from, |i| Box::new(self.children[i].iter().copied()))
+        self.closure(from, |i| self.children[i].iter().copied())
     }
 
     /// `from` and everything that needs one of them: descendants through
     /// `down_revision` and `depends_on`.
     pub fn dependents_closure(&self, from: impl IntoIterator<Item = RevIndex>) -> Vec<bool> {
         self.closure(from, |i| {
-            Box::new(
-                self.children[i]
-                    .iter()
-                    .chain(self.dependents[i].iter())
-                    .copied(),
-            )
+            self.children[i]
+                .iter()
+                .chain(self.dependents[i].iter())
+                .copied()
         })
     }
 
