@@ -4,3 +4,4 @@
 pub mod graph;
 pub mod revision;
 pub mod step;
+pub mod config;

@@ -1,0 +1,285 @@
+//! `config.yaml`: where the revisions are and how to reach the database.
+//!
+//! Relative paths in the file (`script_location`, a SQLite file in
+//! `database_url`) are relative to the folder of the config file, so
+//! `rev -c some/dir/config.yaml` works from anywhere. `${VAR}` in
+//! `database_url` is expanded from the environment; a variable that is not
+//! set is an error naming it, never an empty string (which would silently
+//! produce another URL). Unknown keys are warnings, so a config written for a
+//! newer rev still loads.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The name rev looks for when `-c` is not given.
+pub const DEFAULT_FILE: &str = "config.yaml";
+
+/// Settings from `config.yaml`, with defaults filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The config file this came from, if any.
+    pub path: Option<PathBuf>,
+    /// The folder relative paths are resolved against.
+    pub base_dir: PathBuf,
+    /// The database URL as written, `${VAR}` expanded; may hold a password,
+    /// so never print it (see [`crate::url`]).
+    pub database_url: Option<String>,
+    /// The folder of revision files, absolute or relative to the cwd.
+    pub script_location: PathBuf,
+    /// The tracking table's name (validated when used).
+    pub version_table: String,
+    /// Name of new revision files; `{rev}`, `{slug}`, `{year}`, `{month}`,
+    /// `{day}` are replaced and `.sql` added.
+    pub file_template: String,
+    /// One transaction per revision (true) or for the whole run (false).
+    pub transaction_per_migration: bool,
+    /// How long to wait for another rev to release the database.
+    pub lock_timeout_seconds: u64,
+    /// How long one connection attempt may take.
+    pub connect_timeout_seconds: u64,
+    /// How many times to retry a failed connection.
+    pub connect_retries: u32,
+    /// Keys in the file this version does not know.
+    pub unknown_keys: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(default)]
+struct RawConfig {
+    database_url: Option<String>,
+    script_location: String,
+    version_table: String,
+    file_template: String,
+    transaction_per_migration: bool,
+    lock_timeout_seconds: u64,
+    connect_timeout_seconds: u64,
+    connect_retries: u32,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        RawConfig {
+            database_url: None,
+            script_location: "versions".into(),
+            version_table: "schema_migrations".into(),
+            file_template: "{rev}_{slug}".into(),
+            transaction_per_migration: true,
+            lock_timeout_seconds: 60,
+            connect_timeout_seconds: 30,
+            connect_retries: 3,
+        }
+    }
+}
+
+const KNOWN_KEYS: &[&str] = &[
+    "database_url",
+    "script_location",
+    "version_table",
+    "file_template",
+    "transaction_per_migration",
+    "lock_timeout_seconds",
+    "connect_timeout_seconds",
+    "connect_retries",
+];
+
+/// A problem with the config file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read {}: {message}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS message.
+        message: String,
+    },
+    /// The file is not valid YAML of the expected shape.
+    #[error("{}: {message}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The YAML reader's message, with line and column.
+        message: String,
+    },
+    /// `${VAR}` names a variable that is not set.
+    #[error("{}: database_url uses `${{{var}}}`, but the environment variable `{var}` is not set", path.display())]
+    MissingVariable {
+        /// The file.
+        path: PathBuf,
+        /// The variable.
+        var: String,
+    },
+}
+
+impl ConfigError {
+    /// A stable name for scripts.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ConfigError::Read { .. } => "config_read",
+            ConfigError::Invalid { .. } => "config_invalid",
+            ConfigError::MissingVariable { .. } => "config_variable",
+        }
+    }
+}
+
+impl Config {
+    /// Defaults for a project rooted at `base_dir` with no config file.
+    pub fn defaults(base_dir: &Path) -> Config {
+        Config::from_raw(RawConfig::default(), None, base_dir.to_path_buf(), Vec::new())
+    }
+
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let base_dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Config::parse(&text, path, &base_dir, &|var| std::env::var(var).ok())
+    }
+
+    /// Parses config text; `env` looks up variables for `${VAR}`.
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        base_dir: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let value: serde_yaml::Value =
+            serde_yaml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let mut unknown = Vec::new();
+        match &value {
+            serde_yaml::Value::Null => {}
+            serde_yaml::Value::Mapping(map) => {
+                for key in map.keys() {
+                    let key = key.as_str().map(str::to_string).unwrap_or_else(|| format!("{key:?}"));
+                    if !KNOWN_KEYS.contains(&key.as_str()) {
+                        unknown.push(key);
+                    }
+                }
+            }
+            _ => return Err(invalid("expected a mapping of `key: value` settings".into())),
+        }
+        let mut raw: RawConfig = if value.is_null() {
+            RawConfig::default()
+        } else {
+            // Parse the text again rather than the value: only then does the
+            // message carry the key and the line of a wrongly typed setting.
+            serde_yaml::from_str(text).map_err(|e| invalid(e.to_string()))?
+        };
+        if let Some(url) = raw.database_url.take() {
+            raw.database_url = Some(expand_env(&url, env).map_err(|var| {
+                ConfigError::MissingVariable {
+                    path: path.to_path_buf(),
+                    var,
+                }
+            })?);
+        }
+        Ok(Config::from_raw(
+            raw,
+            Some(path.to_path_buf()),
+            base_dir.to_path_buf(),
+            unknown,
+        ))
+    }
+
+    fn from_raw(raw: RawConfig, path: Option<PathBuf>, base_dir: PathBuf, unknown_keys: Vec<String>) -> Config {
+        Config {
+            script_location: base_dir.join(&raw.script_location),
+            path,
+            base_dir,
+            database_url: raw.database_url.filter(|u| !u.trim().is_empty()),
+            version_table: raw.version_table,
+            file_template: raw.file_template,
+            transaction_per_migration: raw.transaction_per_migration,
+            lock_timeout_seconds: raw.lock_timeout_seconds,
+            connect_timeout_seconds: raw.connect_timeout_seconds,
+            connect_retries: raw.connect_retries,
+            unknown_keys,
+        }
+    }
+
+    /// The project's own templates folder (overrides the built-in template).
+    pub fn template_dir(&self) -> PathBuf {
+        self.base_dir.join("templates")
+    }
+}
+
+/// Replaces `${VAR}`; returns the name of the first unset variable as error.
+/// `$$` is not special and a lone `$` is kept, so passwords with `$` survive.
+pub fn expand_env(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find('}') {
+            Some(end) => {
+                let var = &after[..end];
+                match env(var) {
+                    Some(value) => out.push_str(&value),
+                    None => return Err(var.to_string()),
+                }
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("proj/config.yaml"), Path::new("proj"), &|v| {
+            (v == "DB_PASS").then(|| "s3cr$t".to_string())
+        })
+    }
+
+    #[test]
+    fn defaults_and_relative_paths() {
+        let c = parse("database_url: sqlite://app.db?mode=rwc\n").unwrap();
+        assert_eq!(c.script_location, PathBuf::from("proj/versions"));
+        assert_eq!(c.version_table, "schema_migrations");
+        assert_eq!(c.file_template, "{rev}_{slug}");
+        assert!(c.transaction_per_migration);
+        assert_eq!((c.lock_timeout_seconds, c.connect_timeout_seconds, c.connect_retries), (60, 30, 3));
+        let c = parse("").unwrap();
+        assert_eq!(c.database_url, None);
+    }
+
+    #[test]
+    fn expands_variables() {
+        let c = parse("database_url: postgres://u:${DB_PASS}@h/db\n").unwrap();
+        assert_eq!(c.database_url.as_deref(), Some("postgres://u:s3cr$t@h/db"));
+        let e = parse("database_url: postgres://u:${NOPE}@h/db\n").unwrap_err();
+        assert_eq!(e, ConfigError::MissingVariable { path: "proj/config.yaml".into(), var: "NOPE".into() });
+        assert_eq!(expand_env("a$b${", &|_| None), Ok("a$b${".to_string()));
+    }
+
+    #[test]
+    fn bad_files() {
+        assert_eq!(parse("- a\n- b\n").unwrap_err().kind(), "config_invalid");
+        let e = parse("lock_timeout_seconds: soon\n").unwrap_err();
+        assert!(e.to_string().starts_with("proj/config.yaml: lock_timeout_seconds"), "{e}");
+        assert_eq!(parse("a: [\n").unwrap_err().kind(), "config_invalid");
+        let c = parse("colour: blue\nversion_table: x\n").unwrap();
+        assert_eq!(c.unknown_keys, vec!["colour"]);
+    }
+}
