@@ -127,7 +127,12 @@ impl ConfigError {
 impl Config {
     /// Defaults for a project rooted at `base_dir` with no config file.
     pub fn defaults(base_dir: &Path) -> Config {
-        Config::from_raw(RawConfig::default(), None, base_dir.to_path_buf(), Vec::new())
+        Config::from_raw(
+            RawConfig::default(),
+            None,
+            base_dir.to_path_buf(),
+            Vec::new(),
+        )
     }
 
     /// Reads and validates a config file.
@@ -162,13 +167,20 @@ impl Config {
             serde_yaml::Value::Null => {}
             serde_yaml::Value::Mapping(map) => {
                 for key in map.keys() {
-                    let key = key.as_str().map(str::to_string).unwrap_or_else(|| format!("{key:?}"));
+                    let key = key
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| format!("{key:?}"));
                     if !KNOWN_KEYS.contains(&key.as_str()) {
                         unknown.push(key);
                     }
                 }
             }
-            _ => return Err(invalid("expected a mapping of `key: value` settings".into())),
+            _ => {
+                return Err(invalid(
+                    "expected a mapping of `key: value` settings".into(),
+                ))
+            }
         }
         let mut raw: RawConfig = if value.is_null() {
             RawConfig::default()
@@ -178,12 +190,13 @@ impl Config {
             serde_yaml::from_str(text).map_err(|e| invalid(e.to_string()))?
         };
         if let Some(url) = raw.database_url.take() {
-            raw.database_url = Some(expand_env(&url, env).map_err(|var| {
-                ConfigError::MissingVariable {
-                    path: path.to_path_buf(),
-                    var,
-                }
-            })?);
+            raw.database_url =
+                Some(
+                    expand_env(&url, env).map_err(|var| ConfigError::MissingVariable {
+                        path: path.to_path_buf(),
+                        var,
+                    })?,
+                );
         }
         Ok(Config::from_raw(
             raw,
@@ -193,7 +206,12 @@ impl Config {
         ))
     }
 
-    fn from_raw(raw: RawConfig, path: Option<PathBuf>, base_dir: PathBuf, unknown_keys: Vec<String>) -> Config {
+    fn from_raw(
+        raw: RawConfig,
+        path: Option<PathBuf>,
+        base_dir: PathBuf,
+        unknown_keys: Vec<String>,
+    ) -> Config {
         Config {
             script_location: base_dir.join(&raw.script_location),
             path,
@@ -247,9 +265,12 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
-        Config::parse(text, Path::new("proj/config.yaml"), Path::new("proj"), &|v| {
-            (v == "DB_PASS").then(|| "s3cr$t".to_string())
-        })
+        Config::parse(
+            text,
+            Path::new("proj/config.yaml"),
+            Path::new("proj"),
+            &|v| (v == "DB_PASS").then(|| "s3cr$t".to_string()),
+        )
     }
 
     #[test]
@@ -259,7 +280,14 @@ mod tests {
         assert_eq!(c.version_table, "schema_migrations");
         assert_eq!(c.file_template, "{rev}_{slug}");
         assert!(c.transaction_per_migration);
-        assert_eq!((c.lock_timeout_seconds, c.connect_timeout_seconds, c.connect_retries), (60, 30, 3));
+        assert_eq!(
+            (
+                c.lock_timeout_seconds,
+                c.connect_timeout_seconds,
+                c.connect_retries
+            ),
+            (60, 30, 3)
+        );
         let c = parse("").unwrap();
         assert_eq!(c.database_url, None);
     }
@@ -269,7 +297,13 @@ mod tests {
         let c = parse("database_url: postgres://u:${DB_PASS}@h/db\n").unwrap();
         assert_eq!(c.database_url.as_deref(), Some("postgres://u:s3cr$t@h/db"));
         let e = parse("database_url: postgres://u:${NOPE}@h/db\n").unwrap_err();
-        assert_eq!(e, ConfigError::MissingVariable { path: "proj/config.yaml".into(), var: "NOPE".into() });
+        assert_eq!(
+            e,
+            ConfigError::MissingVariable {
+                path: "proj/config.yaml".into(),
+                var: "NOPE".into()
+            }
+        );
         assert_eq!(expand_env("a$b${", &|_| None), Ok("a$b${".to_string()));
     }
 
@@ -277,7 +311,11 @@ mod tests {
     fn bad_files() {
         assert_eq!(parse("- a\n- b\n").unwrap_err().kind(), "config_invalid");
         let e = parse("lock_timeout_seconds: soon\n").unwrap_err();
-        assert!(e.to_string().starts_with("proj/config.yaml: lock_timeout_seconds"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("proj/config.yaml: lock_timeout_seconds"),
+            "{e}"
+        );
         assert_eq!(parse("a: [\n").unwrap_err().kind(), "config_invalid");
         let c = parse("colour: blue\nversion_table: x\n").unwrap();
         assert_eq!(c.unknown_keys, vec!["colour"]);
