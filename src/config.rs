@@ -213,7 +213,12 @@ impl Config {
         unknown_keys: Vec<String>,
     ) -> Config {
         Config {
-            script_location: base_dir.join(&raw.script_location),
+            // `./versions/x.sql` in every message would be noise.
+            script_location: if base_dir == Path::new(".") {
+                PathBuf::from(&raw.script_location)
+            } else {
+                base_dir.join(&raw.script_location)
+            },
             path,
             base_dir,
             database_url: raw.database_url.filter(|u| !u.trim().is_empty()),
