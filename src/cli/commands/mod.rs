@@ -1,0 +1,476 @@
+//! The commands that need no database: init, new, merge and the graph
+//! inspectors. Database commands live in `db.rs`.
+
+pub mod db;
+
+use std::collections::BTreeSet;
+
+use chrono::Utc;
+use rev::graph::{Graph, RevIndex};
+use rev::revision;
+use rev::target::Target;
+use rev::template::{self, NewRevision};
+
+use super::args::{Format, GlobalArgs, HistoryArgs, InitArgs, MergeArgs, NewArgs, ShowArgs};
+use super::error::{CliError, EXIT_FAILED};
+use super::output::Printer;
+use super::settings::Context;
+
+pub fn init(global: &GlobalArgs, args: &InitArgs) -> Result<u8, CliError> {
+    let written = template::init(&args.dir)?;
+    let printer = Printer {
+        format: global.format,
+        quiet: global.quiet,
+        verbose: global.verbose,
+        base_dir: args.dir.clone(),
+    };
+    if printer.json() {
+        let paths: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+        printer.print_json(&serde_json::json!({ "created": paths }));
+    } else {
+        for p in &written {
+            printer.status(&format!("created {}", p.display()));
+        }
+        printer.status(&format!(
+            "next: edit {} (database_url), then `rev new -m \"first revision\"`",
+            args.dir.join("config.yaml").display()
+        ));
+    }
+    Ok(0)
+}
+
+/// Resolves a target that must name exactly one revision.
+pub fn resolve_one(graph: &Graph, target: &Target, what: &str) -> Result<RevIndex, CliError> {
+    let found = target.resolve(graph, &[]).map_err(CliError::from)?;
+    match found.as_slice() {
+        [one] => Ok(*one),
+        _ => Err(CliError::usage(
+            "ambiguous_revision",
+            format!("{what} `{target}` names {} revisions; name one", found.len()),
+        )),
+    }
+}
+
+fn heads_list(ctx: &Context, graph: &Graph, heads: &[RevIndex]) -> String {
+    heads
+        .iter()
+        .map(|&h| {
+            let r = graph.rev(h);
+            format!(
+                "\n  {} ({}) {}",
+                r.id,
+                ctx.printer.display_path(&r.path),
+                r.message
+            )
+        })
+        .collect()
+}
+
+fn check_new_id(graph: &Graph, id: &str) -> Result<(), CliError> {
+    if !revision::is_valid_id(id) {
+        return Err(CliError::usage(
+            "invalid_revision_id",
+            format!("`{id}` is not a valid revision id: use letters, digits and `_` only"),
+        ));
+    }
+    if graph.index_of(id).is_some() || graph.label_owner(id).is_some() {
+        return Err(CliError::usage(
+            "duplicate_revision",
+            format!("`{id}` is already a revision id or a branch label"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_new_labels(graph: &Graph, labels: &[String]) -> Result<(), CliError> {
+    for label in labels {
+        if label.is_empty()
+            || !label
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(CliError::usage(
+                "invalid_label",
+                format!("`{label}` is not a valid branch label: use letters, digits, `_` and `-`"),
+            ));
+        }
+        if let Some(owner) = graph.label_owner(label) {
+            return Err(CliError::usage(
+                "duplicate_label",
+                format!(
+                    "branch label `{label}` is already carried by `{}`",
+                    graph.rev(owner).id
+                ),
+            )
+            .hint(format!("put the revision on that branch with `--head {label}@head`")));
+        }
+        if graph.index_of(label).is_some() {
+            return Err(CliError::usage(
+                "label_is_revision_id",
+                format!("branch label `{label}` is also a revision id"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn new_id(graph: &Graph, given: &Option<String>) -> Result<String, CliError> {
+    match given {
+        Some(id) => {
+            check_new_id(graph, id)?;
+            Ok(id.clone())
+        }
+        None => loop {
+            let id = revision::generate_id();
+            if graph.index_of(&id).is_none() {
+                break Ok(id);
+            }
+        },
+    }
+}
+
+fn write_revision(ctx: &Context, new: &NewRevision) -> Result<u8, CliError> {
+    let text = template::render(&ctx.config.template_dir(), new)?;
+    let name = template::file_name(&ctx.config.file_template, &new.id, &new.message, new.create_date);
+    let path = ctx.config.script_location.join(name);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path);
+    let io = |e: std::io::Error| {
+        CliError::usage("io", format!("cannot write {}: {e}", ctx.printer.display_path(&path)))
+    };
+    let mut file = file.map_err(io)?;
+    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io)?;
+    let shown = ctx.printer.display_path(&path);
+    if ctx.printer.json() {
+        ctx.printer.print_json(&serde_json::json!({
+            "revision": new.id, "down_revisions": new.down_revisions, "path": shown,
+        }));
+    } else {
+        ctx.printer.data(&shown);
+        ctx.printer.status(&format!(
+            "created revision {} on {}",
+            new.id,
+            if new.down_revisions.is_empty() {
+                "<base>".to_string()
+            } else {
+                new.down_revisions.join(", ")
+            }
+        ));
+    }
+    Ok(0)
+}
+
+pub fn new(ctx: &Context, args: &NewArgs) -> Result<u8, CliError> {
+    let graph = ctx.graph()?;
+    let down_revisions: Vec<String> = match &args.head {
+        Some(Target::Base) => Vec::new(),
+        Some(target) => {
+            let i = resolve_one(&graph, target, "--head")?;
+            if !graph.is_head(i) && !args.splice {
+                let r = graph.rev(i);
+                return Err(CliError::usage(
+                    "not_a_head",
+                    format!(
+                        "`{}` is not a head: it already has children ({})",
+                        r.id,
+                        graph.children(i).iter().map(|&c| graph.rev(c).id.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                )
+                .hint("pass --splice to start a new branch from it on purpose"));
+            }
+            vec![graph.rev(i).id.clone()]
+        }
+        None => {
+            let heads = graph.heads();
+            match heads.as_slice() {
+                [] => Vec::new(),
+                [one] => vec![graph.rev(*one).id.clone()],
+                many => {
+                    return Err(CliError::usage(
+                        "multiple_heads",
+                        format!(
+                            "the graph has {} heads; which one should the new revision follow?{}",
+                            many.len(),
+                            heads_list(ctx, &graph, many)
+                        ),
+                    )
+                    .hint("pick one with `--head REV` or `--head LABEL@head`")
+                    .hint("or join them first with `rev merge heads -m \"merge\"`"))
+                }
+            }
+        }
+    };
+    check_new_labels(&graph, &args.branch_label)?;
+    let mut depends_on = Vec::new();
+    for target in &args.depends_on {
+        let i = resolve_one(&graph, target, "--depends-on")?;
+        depends_on.push(graph.rev(i).id.clone());
+    }
+    let id = new_id(&graph, &args.rev_id)?;
+    write_revision(
+        ctx,
+        &NewRevision {
+            id,
+            down_revisions,
+            branch_labels: args.branch_label.clone(),
+            depends_on,
+            message: args.message.clone(),
+            create_date: Utc::now(),
+            transactional: !args.no_transaction,
+        },
+    )
+}
+
+pub fn merge(ctx: &Context, args: &MergeArgs) -> Result<u8, CliError> {
+    let graph = ctx.graph()?;
+    let targets = if args.revisions.is_empty() {
+        vec![Target::Heads]
+    } else {
+        args.revisions.clone()
+    };
+    let mut picked = BTreeSet::new();
+    for t in &targets {
+        picked.extend(t.resolve(&graph, &[]).map_err(CliError::from)?);
+    }
+    let mut picked: Vec<RevIndex> = picked.into_iter().collect();
+    graph.sort_topo(&mut picked);
+    if picked.len() < 2 {
+        return Err(CliError::usage(
+            "nothing_to_merge",
+            format!(
+                "a merge needs at least two revisions; {} named {}",
+                targets.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(" "),
+                picked.len()
+            ),
+        ));
+    }
+    for &a in &picked {
+        let ancestors = graph.ancestors([a]);
+        if let Some(&b) = picked.iter().find(|&&b| b != a && ancestors[b]) {
+            return Err(CliError::usage(
+                "merge_ancestor",
+                format!(
+                    "`{}` is an ancestor of `{}`: there is nothing to merge between them",
+                    graph.rev(b).id,
+                    graph.rev(a).id
+                ),
+            ));
+        }
+    }
+    check_new_labels(&graph, &args.branch_label)?;
+    let id = new_id(&graph, &args.rev_id)?;
+    write_revision(
+        ctx,
+        &NewRevision {
+            id,
+            down_revisions: picked.iter().map(|&i| graph.rev(i).id.clone()).collect(),
+            branch_labels: args.branch_label.clone(),
+            depends_on: Vec::new(),
+            message: args.message.clone(),
+            create_date: Utc::now(),
+            transactional: true,
+        },
+    )
+}
+
+fn print_revisions(ctx: &Context, graph: &Graph, revs: &[RevIndex]) {
+    if ctx.printer.json() {
+        let objs: Vec<_> = revs.iter().map(|&i| ctx.printer.revision_json(graph, i)).collect();
+        ctx.printer.print_json(&objs);
+    } else {
+        for &i in revs {
+            ctx.printer.data(&ctx.printer.revision_line(graph, i));
+        }
+    }
+}
+
+pub fn heads(ctx: &Context) -> Result<u8, CliError> {
+    let graph = ctx.graph()?;
+    print_revisions(ctx, &graph, &graph.heads());
+    Ok(0)
+}
+
+pub fn branches(ctx: &Context) -> Result<u8, CliError> {
+    let graph = ctx.graph()?;
+    let points: Vec<RevIndex> = graph
+        .topo_order()
+        .iter()
+        .copied()
+        .filter(|&i| graph.is_branch_point(i))
+        .collect();
+    if ctx.printer.json() {
+        print_revisions(ctx, &graph, &points);
+        return Ok(0);
+    }
+    for &i in &points {
+        ctx.printer.data(&ctx.printer.revision_line(&graph, i));
+        for &c in graph.children(i) {
+            let r = graph.rev(c);
+            ctx.printer.data(&format!("    -> {}, {}", r.id, r.message));
+        }
+    }
+    Ok(0)
+}
+
+pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<u8, CliError> {
+    let graph = ctx.graph()?;
+    let mut keep = vec![true; graph.len()];
+    if let Some(range) = &args.range {
+        let Some((lower, upper)) = range.split_once(':') else {
+            return Err(CliError::usage(
+                "invalid_range",
+                format!("`{range}` is not a range: write `A:B`, `A:` or `:B`"),
+            ));
+        };
+        let parse = |s: &str| -> Result<Target, CliError> {
+            s.parse::<Target>()
+                .map_err(|e| CliError::usage("invalid_target", format!("in range `{range}`: {e}")))
+        };
+        if !upper.is_empty() {
+            let upper = parse(upper)?.resolve(&graph, &[]).map_err(CliError::from)?;
+            keep = graph.ancestors(upper);
+        }
+        if !lower.is_empty() {
+            let lower = parse(lower)?;
+            if !matches!(lower, Target::Base) {
+                let lower = lower.resolve(&graph, &[]).map_err(CliError::from)?;
+                let below = graph.descendants(lower);
+                for (k, b) in keep.iter_mut().zip(below) {
+                    *k &= b;
+                }
+            }
+        }
+    }
+    let revs: Vec<RevIndex> = graph
+        .topo_order()
+        .iter()
+        .rev()
+        .copied()
+        .filter(|&i| keep[i])
+        .collect();
+    print_revisions(ctx, &graph, &revs);
+    Ok(0)
+}
+
+pub fn show(ctx: &Context, args: &ShowArgs) -> Result<u8, CliError> {
+    let graph = ctx.graph()?;
+    let revs = args.target.resolve(&graph, &[]).map_err(CliError::from)?;
+    if ctx.printer.json() {
+        match revs.as_slice() {
+            [one] if !matches!(args.target, Target::Heads) => {
+                ctx.printer.print_json(&ctx.printer.revision_json(&graph, *one))
+            }
+            _ => print_revisions(ctx, &graph, &revs),
+        }
+        return Ok(0);
+    }
+    for (n, &i) in revs.iter().enumerate() {
+        if n > 0 {
+            ctx.printer.data("");
+        }
+        let r = graph.rev(i);
+        let labels = graph.labels_of(i);
+        ctx.printer.data(&format!("Rev: {}", r.id));
+        ctx.printer.data(&format!("Parent: {}", if r.down_revisions.is_empty() { "<base>".to_string() } else { r.down_revisions.join(", ") }));
+        if !r.depends_on.is_empty() {
+            ctx.printer.data(&format!("Depends on: {}", r.depends_on.join(", ")));
+        }
+        let children: Vec<&str> = graph.children(i).iter().map(|&c| graph.rev(c).id.as_str()).collect();
+        if !children.is_empty() {
+            ctx.printer.data(&format!("Children: {}", children.join(", ")));
+        }
+        if !labels.is_empty() {
+            ctx.printer.data(&format!("Branches into: {}", labels.join(", ")));
+        }
+        ctx.printer.data(&format!("Path: {}", ctx.printer.display_path(&r.path)));
+        if let Some(date) = &r.create_date {
+            ctx.printer.data(&format!("Created: {date}"));
+        }
+        ctx.printer.data(&format!("Checksum: {}", r.checksum));
+        ctx.printer.data(&format!("Transactional: {}", r.transactional));
+        ctx.printer.data(&format!("\n    {}\n", r.message));
+        ctx.printer.data("-- +upgrade");
+        ctx.printer.data(&revision::normalise(&r.upgrade_sql));
+        match &r.downgrade_sql {
+            Some(sql) => {
+                ctx.printer.data("-- +downgrade");
+                ctx.printer.data(&revision::normalise(sql));
+            }
+            None => ctx.printer.data("-- (no downgrade: irreversible)"),
+        }
+    }
+    Ok(0)
+}
+
+pub fn check(ctx: &Context) -> Result<u8, CliError> {
+    let mut problems: Vec<(String, String)> = Vec::new();
+    let mut summary = String::new();
+    match ctx.graph() {
+        Err(e) if e.kind != "script_directory" => {
+            problems.push((e.kind.to_string(), e.message.clone()));
+        }
+        Err(e) => return Err(e),
+        Ok(graph) => {
+            let heads = graph.heads();
+            let unlabelled: Vec<RevIndex> = heads
+                .iter()
+                .copied()
+                .filter(|&h| graph.labels_of(h).is_empty())
+                .collect();
+            if unlabelled.len() > 1 {
+                problems.push((
+                    "multiple_heads".into(),
+                    format!(
+                        "{} heads carry no branch label:{}\n  merge them with `rev merge heads -m \"merge\"`, or label their branches",
+                        unlabelled.len(),
+                        heads_list(ctx, &graph, &unlabelled)
+                    ),
+                ));
+            }
+            summary = format!(
+                "{} revisions, {} head{}, {} branch label{}",
+                graph.len(),
+                heads.len(),
+                if heads.len() == 1 { "" } else { "s" },
+                graph.labels().len(),
+                if graph.labels().len() == 1 { "" } else { "s" }
+            );
+        }
+    }
+    if ctx.printer.json() {
+        let list: Vec<_> = problems
+            .iter()
+            .map(|(k, m)| serde_json::json!({"kind": k, "message": m}))
+            .collect();
+        ctx.printer
+            .print_json(&serde_json::json!({"ok": problems.is_empty(), "problems": list}));
+    } else if problems.is_empty() {
+        ctx.printer.data(&format!("ok: {summary}"));
+    } else {
+        for (_, message) in &problems {
+            ctx.printer.data(&format!("problem: {message}"));
+        }
+    }
+    Ok(if problems.is_empty() { 0 } else { EXIT_FAILED })
+}
+
+pub fn graph(ctx: &Context) -> Result<u8, CliError> {
+    let graph = ctx.graph()?;
+    let text = match ctx.printer.format {
+        Format::Mermaid => graph.to_mermaid(),
+        Format::Json => {
+            let objs: Vec<_> = graph
+                .topo_order()
+                .iter()
+                .map(|&i| ctx.printer.revision_json(&graph, i))
+                .collect();
+            ctx.printer.print_json(&objs);
+            return Ok(0);
+        }
+        Format::Dot | Format::Text => graph.to_dot(),
+    };
+    ctx.printer.data(text.trim_end());
+    Ok(0)
+}

@@ -1,0 +1,80 @@
+//! The `rev` binary: parse the command line, load the project, run one
+//! command, render its result or error, and choose the exit code.
+//!
+//! Nothing here decides what a migration means; that is the library's job.
+
+mod args;
+mod commands;
+mod error;
+mod output;
+mod settings;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command, Format};
+pub use error::CliError;
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version on stdout with exit 0 and usage
+            // errors on stderr with exit 2, as DESIGN.md wants.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { error::EXIT_USAGE } else { 0 });
+        }
+    };
+    let json = cli.global.format == Format::Json;
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            err.print(json);
+            ExitCode::from(err.exit)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8, CliError> {
+    let global = cli.global;
+    if let Command::Init(args) = &cli.command {
+        return commands::init(&global, args);
+    }
+    let ctx = settings::Context::resolve(global)?;
+    if ctx.printer.format != Format::Text
+        && ctx.printer.format != Format::Json
+        && !matches!(cli.command, Command::Graph)
+    {
+        return Err(CliError::usage(
+            "invalid_format",
+            "`-f dot` and `-f mermaid` are for `rev graph`; other commands take `-f text` or `-f json`",
+        ));
+    }
+    match cli.command {
+        Command::Init(_) => unreachable_init(),
+        Command::New(args) => commands::new(&ctx, &args),
+        Command::Merge(args) => commands::merge(&ctx, &args),
+        Command::Heads => commands::heads(&ctx),
+        Command::Branches => commands::branches(&ctx),
+        Command::History(args) => commands::history(&ctx, &args),
+        Command::Show(args) => commands::show(&ctx, &args),
+        Command::Check => commands::check(&ctx),
+        Command::Graph => commands::graph(&ctx),
+        Command::Upgrade(args) => commands::db::migrate(&ctx, &args, rev::step::Direction::Upgrade),
+        Command::Downgrade(args) => {
+            commands::db::migrate(&ctx, &args, rev::step::Direction::Downgrade)
+        }
+        Command::Stamp(args) => commands::db::stamp(&ctx, &args),
+        Command::Current(args) => commands::db::current(&ctx, &args),
+        Command::Status => commands::db::status(&ctx),
+        Command::Accept(args) => commands::db::accept(&ctx, &args),
+    }
+}
+
+// `init` returns before the project is loaded; this arm exists only so the
+// match stays exhaustive without a wildcard that would hide new commands.
+fn unreachable_init() -> Result<u8, CliError> {
+    Err(CliError::new("internal", "init is handled before loading a project", 1))
+}

@@ -1,0 +1,88 @@
+//! Resolved settings: the one place where flags, the environment and
+//! config.yaml are combined.
+//!
+//! Precedence for the database URL: `--database-url`, then `DATABASE_URL`,
+//! then `database_url` in config.yaml. Config file: `-c PATH`, else
+//! `./config.yaml`, else (when `./versions/` exists) built-in defaults.
+
+use std::path::{Path, PathBuf};
+
+use rev::config::{Config, DEFAULT_FILE};
+use rev::graph::Graph;
+
+use super::args::GlobalArgs;
+use super::error::CliError;
+use super::output::Printer;
+
+/// Everything a command needs besides its own arguments.
+pub struct Context {
+    pub config: Config,
+    pub printer: Printer,
+    pub global: GlobalArgs,
+}
+
+impl Context {
+    pub fn resolve(global: GlobalArgs) -> Result<Context, CliError> {
+        let config = match &global.config {
+            Some(path) => Config::load(path)?,
+            None => {
+                let default = PathBuf::from(DEFAULT_FILE);
+                if default.exists() {
+                    Config::load(&default)?
+                } else if Path::new("versions").is_dir() {
+                    Config::defaults(Path::new("."))
+                } else {
+                    return Err(CliError::usage(
+                        "no_project",
+                        "no config.yaml in the current folder (and no versions/ folder)",
+                    )
+                    .hint("create a project with `rev init`, or point at one with `rev -c path/to/config.yaml`"));
+                }
+            }
+        };
+        let printer = Printer {
+            format: global.format,
+            quiet: global.quiet,
+            verbose: global.verbose,
+            base_dir: config.base_dir.clone(),
+        };
+        for key in &config.unknown_keys {
+            let file = config
+                .path
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            printer.warn(&format!("{file}: unknown setting `{key}` is ignored"));
+        }
+        Ok(Context {
+            config,
+            printer,
+            global,
+        })
+    }
+
+    /// Loads the revision graph, printing its warnings.
+    pub fn graph(&self) -> Result<Graph, CliError> {
+        let dir = &self.config.script_location;
+        if !dir.is_dir() {
+            return Err(CliError::usage(
+                "script_directory",
+                format!(
+                    "the script directory {} does not exist",
+                    self.printer.display_path(dir)
+                ),
+            )
+            .hint("create it, or fix `script_location` in config.yaml"));
+        }
+        let graph = Graph::load(dir)?;
+        for w in graph.warnings() {
+            self.printer.warn(&format!(
+                "{}:{}: {}",
+                self.printer.display_path(&w.path),
+                w.line,
+                w.message
+            ));
+        }
+        Ok(graph)
+    }
+}
