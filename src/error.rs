@@ -1,0 +1,100 @@
+//! The library's top-level error: one variant per phase, each wrapping that
+//! phase's typed error, plus the checks the [`crate::Migrator`] makes itself.
+
+use crate::backend::BackendError;
+use crate::config::ConfigError;
+use crate::executor::ExecError;
+use crate::graph::LoadError;
+use crate::plan::PlanError;
+use crate::target::{ParseTargetError, TargetError};
+use crate::url::UrlError;
+
+/// Anything the library can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// config.yaml is unreadable or invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The revision files do not form a valid graph.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The database URL is invalid.
+    #[error(transparent)]
+    Url(#[from] UrlError),
+    /// The database failed outside a migration step.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// A migration step failed; carries what ran before it.
+    #[error(transparent)]
+    Migration(Box<ExecError>),
+    /// No plan can be made for the target.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// No database URL anywhere.
+    #[error("no database URL: none given with --database-url, DATABASE_URL or `database_url` in config.yaml")]
+    NoDatabaseUrl,
+    /// The tracking table records revisions no file defines.
+    #[error("the database records {} that no file in the script directory defines: {}", if revisions.len() == 1 { "a revision" } else { "revisions" }, quoted(revisions))]
+    UnknownApplied {
+        /// The unknown ids.
+        revisions: Vec<String>,
+        /// The tracking table.
+        table: String,
+    },
+    /// The applied set is not closed under ancestors.
+    #[error("the database records `{revision}` as applied but not its parent `{parent}`: the tracking table was edited by hand or by another tool")]
+    AppliedWithoutParent {
+        /// The applied revision.
+        revision: String,
+        /// Its missing parent or dependency.
+        parent: String,
+    },
+    /// Applied revisions whose files changed.
+    #[error("{} changed since {} applied: {}", if revisions.len() == 1 { "a revision file" } else { "revision files" }, if revisions.len() == 1 { "it was" } else { "they were" }, quoted(revisions))]
+    Drift {
+        /// The drifted ids.
+        revisions: Vec<String>,
+    },
+    /// A revision named for `accept` is not applied.
+    #[error("revision `{revision}` is not applied, so there is no checksum to accept")]
+    NotApplied {
+        /// The id.
+        revision: String,
+    },
+}
+
+fn quoted(ids: &[String]) -> String {
+    ids.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
+}
+
+impl From<TargetError> for Error {
+    fn from(e: TargetError) -> Self {
+        Error::Plan(PlanError::Target(e))
+    }
+}
+
+impl From<ParseTargetError> for Error {
+    fn from(e: ParseTargetError) -> Self {
+        Error::Plan(PlanError::Target(TargetError::Invalid(e)))
+    }
+}
+
+impl Error {
+    /// A stable name for scripts (`-f json`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Config(e) => e.kind(),
+            Error::Load(e) => e.kind(),
+            Error::Url(e) => e.kind(),
+            Error::Backend(e) => e.kind(),
+            Error::Migration(e) => e.kind(),
+            Error::Plan(e) => e.kind(),
+            Error::NoDatabaseUrl => "no_database_url",
+            Error::UnknownApplied { .. } => "unknown_applied_revision",
+            Error::AppliedWithoutParent { .. } => "applied_without_parent",
+            Error::Drift { .. } => "drift",
+            Error::NotApplied { .. } => "not_applied",
+        }
+    }
+}

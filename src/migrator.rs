@@ -1,0 +1,439 @@
+//! The library API: a [`Migrator`] ties a revision graph to a database and
+//! runs upgrades, downgrades and stamps against it.
+//!
+//! Applications that migrate at start-up use this directly:
+//!
+//! ```no_run
+//! # async fn start() -> Result<(), rev::Error> {
+//! let migrator = rev::Migrator::from_config_file("config.yaml".as_ref(), None)?;
+//! let report = migrator.upgrade(&"heads".parse()?).await?;
+//! println!("applied {} revisions", report.applied.len());
+//! # Ok(()) }
+//! ```
+//!
+//! Every method that changes the database follows one order: connect, take
+//! the lock, create the tracking table if needed, read the applied set, check
+//! it, plan from it, run, release the lock. Planning from the set read under
+//! the lock means a process that waited for another one finds nothing left
+//! to do. Read-only methods (`current`, `status`, `plan`) take no lock and
+//! create nothing.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::backend::{AppliedRow, ConnectOptions, Connection, Dialect, ExecStep, TableName};
+use crate::config::Config;
+use crate::error::Error;
+use crate::executor::{self, CancelToken, ExecError, ExecOptions, LockedSession, Report};
+use crate::graph::{Graph, RevIndex};
+use crate::plan::{self, Plan};
+use crate::step::Direction;
+use crate::target::Target;
+use crate::url::DatabaseUrl;
+
+/// How a [`Migrator`] talks to its database.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The tracking table's name.
+    pub version_table: String,
+    /// One transaction per revision (true) or for the whole run (false).
+    pub transaction_per_migration: bool,
+    /// How long to wait for another rev to release the database.
+    pub lock_timeout: Duration,
+    /// Connection timeout and retries.
+    pub connect: ConnectOptions,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            version_table: "schema_migrations".into(),
+            transaction_per_migration: true,
+            lock_timeout: Duration::from_secs(60),
+            connect: ConnectOptions::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// The settings a config file gives.
+    pub fn from_config(config: &Config) -> Settings {
+        Settings {
+            version_table: config.version_table.clone(),
+            transaction_per_migration: config.transaction_per_migration,
+            lock_timeout: Duration::from_secs(config.lock_timeout_seconds),
+            connect: ConnectOptions {
+                connect_timeout: Duration::from_secs(config.connect_timeout_seconds.max(1)),
+                retries: config.connect_retries,
+            },
+        }
+    }
+}
+
+/// The state of a database against the revision files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// Applied heads, in topological order.
+    pub current: Vec<String>,
+    /// Applied revisions, oldest first (in the order they were recorded).
+    pub applied: Vec<String>,
+    /// Unapplied revisions, in the order `upgrade heads` would run them.
+    pub pending: Vec<String>,
+    /// Applied revisions whose upgrade section changed since.
+    pub drifted: Vec<String>,
+    /// Revisions an interrupted non-transactional run left in progress.
+    pub in_progress: Vec<String>,
+}
+
+/// What a stamp changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StampReport {
+    /// Revisions now recorded that were not.
+    pub added: Vec<String>,
+    /// Revisions no longer recorded.
+    pub removed: Vec<String>,
+}
+
+/// Runs revisions of one graph against one database.
+#[derive(Debug)]
+pub struct Migrator {
+    graph: Graph,
+    url: DatabaseUrl,
+    settings: Settings,
+    table: TableName,
+    cancel: CancelToken,
+}
+
+impl Migrator {
+    /// A migrator over `graph` for the database at `url`.
+    pub fn new(graph: Graph, url: DatabaseUrl, settings: Settings) -> Result<Migrator, Error> {
+        let table = TableName::new(&settings.version_table)?;
+        Ok(Migrator {
+            graph,
+            url,
+            settings,
+            table,
+            cancel: CancelToken::new(),
+        })
+    }
+
+    /// Loads a config file and its revisions. `database_url` wins over the
+    /// file's `database_url` (the CLI passes `--database-url` or
+    /// `DATABASE_URL` here).
+    pub fn from_config_file(path: &Path, database_url: Option<&str>) -> Result<Migrator, Error> {
+        let config = Config::load(path)?;
+        Migrator::from_config(&config, database_url)
+    }
+
+    /// Like [`Migrator::from_config_file`], from a loaded config.
+    pub fn from_config(config: &Config, database_url: Option<&str>) -> Result<Migrator, Error> {
+        let url = database_url
+            .map(str::to_string)
+            .or_else(|| config.database_url.clone())
+            .ok_or(Error::NoDatabaseUrl)?;
+        let url = DatabaseUrl::parse(&url, &config.base_dir)?;
+        let graph = Graph::load(&config.script_location)?;
+        Migrator::new(graph, url, Settings::from_config(config))
+    }
+
+    /// The revision graph.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The database URL (its `Display` masks the password).
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    /// A token that stops a running upgrade or downgrade after the revision
+    /// in progress (for a signal handler).
+    pub fn cancel_token(&self) -> CancelToken {
+        self.cancel.clone()
+    }
+
+    /// The SQL dialect of the database, for offline scripts.
+    pub fn dialect(&self) -> Dialect {
+        Dialect::new(self.url.kind(), self.table.clone())
+    }
+
+    async fn connect(&self) -> Result<Connection, Error> {
+        Ok(Connection::connect(&self.url, self.table.clone(), &self.settings.connect).await?)
+    }
+
+    /// Reads the tracking rows without a lock, creating nothing.
+    async fn read_rows(&self) -> Result<Vec<AppliedRow>, Error> {
+        let mut conn = self.connect().await?;
+        let rows = conn.read_applied().await;
+        let _ = conn.close().await;
+        Ok(rows?)
+    }
+
+    /// Checks the rows against the graph: every id must be a revision, and
+    /// the set must hold every revision's parents and dependencies.
+    pub fn applied_indices(&self, rows: &[AppliedRow]) -> Result<Vec<RevIndex>, Error> {
+        let mut unknown = Vec::new();
+        let mut applied = Vec::with_capacity(rows.len());
+        for row in rows {
+            match self.graph.index_of(&row.version) {
+                Some(i) => applied.push(i),
+                None => unknown.push(row.version.clone()),
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(Error::UnknownApplied {
+                revisions: unknown,
+                table: self.table.to_string(),
+            });
+        }
+        let mut is_applied = vec![false; self.graph.len()];
+        for &i in &applied {
+            is_applied[i] = true;
+        }
+        for &i in &applied {
+            let needs = self.graph.parents(i).iter().chain(self.graph.dependencies(i));
+            for &p in needs {
+                if !is_applied[p] {
+                    return Err(Error::AppliedWithoutParent {
+                        revision: self.graph.rev(i).id.clone(),
+                        parent: self.graph.rev(p).id.clone(),
+                    });
+                }
+            }
+        }
+        Ok(applied)
+    }
+
+    /// Applied revisions whose file's checksum differs from the recorded one.
+    fn drifted(&self, rows: &[AppliedRow]) -> Vec<String> {
+        rows.iter()
+            .filter(|row| {
+                self.graph
+                    .index_of(&row.version)
+                    .is_some_and(|i| self.graph.rev(i).checksum != row.checksum)
+            })
+            .map(|row| row.version.clone())
+            .collect()
+    }
+
+    fn plan_from(&self, applied: &[RevIndex], direction: Direction, target: &Target) -> Result<Plan, Error> {
+        Ok(match direction {
+            Direction::Upgrade => plan::upgrade(&self.graph, applied, target)?,
+            Direction::Downgrade => plan::downgrade(&self.graph, applied, target)?,
+        })
+    }
+
+    /// The steps of a plan as the executor runs them.
+    pub fn exec_steps(&self, plan: &Plan) -> Vec<ExecStep> {
+        plan.steps
+            .iter()
+            .map(|s| {
+                let r = self.graph.rev(s.revision);
+                let sql = match s.direction {
+                    Direction::Upgrade => r.upgrade_sql.clone(),
+                    Direction::Downgrade => r.downgrade_sql.clone().unwrap_or_default(),
+                };
+                ExecStep {
+                    revision: r.id.clone(),
+                    direction: s.direction,
+                    sql,
+                    checksum: r.checksum.clone(),
+                    transactional: r.transactional,
+                    down_revisions: r.down_revisions.clone(),
+                }
+            })
+            .collect()
+    }
+
+    /// The plan for `target` from the database's current state, changing
+    /// nothing (`--dry-run`).
+    pub async fn plan(&self, direction: Direction, target: &Target) -> Result<Plan, Error> {
+        let rows = self.read_rows().await?;
+        let applied = self.applied_indices(&rows)?;
+        if direction == Direction::Upgrade {
+            self.refuse_drift(&rows)?;
+        }
+        self.plan_from(&applied, direction, target)
+    }
+
+    /// The plan from a given state (`--sql --from`), with no database.
+    pub fn plan_offline(&self, from: &[RevIndex], direction: Direction, target: &Target) -> Result<Plan, Error> {
+        let closed = self.graph.ancestors_with_deps(from.iter().copied());
+        let applied: Vec<RevIndex> = (0..self.graph.len()).filter(|&i| closed[i]).collect();
+        self.plan_from(&applied, direction, target)
+    }
+
+    fn refuse_drift(&self, rows: &[AppliedRow]) -> Result<(), Error> {
+        let drifted = self.drifted(rows);
+        if drifted.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Drift { revisions: drifted })
+        }
+    }
+
+    /// Applies revisions up to `target`.
+    pub async fn upgrade(&self, target: &Target) -> Result<Report, Error> {
+        self.migrate(Direction::Upgrade, target).await
+    }
+
+    /// Reverts revisions down to `target`.
+    pub async fn downgrade(&self, target: &Target) -> Result<Report, Error> {
+        self.migrate(Direction::Downgrade, target).await
+    }
+
+    async fn migrate(&self, direction: Direction, target: &Target) -> Result<Report, Error> {
+        let conn = self.connect().await?;
+        let opts = ExecOptions {
+            transaction_per_migration: self.settings.transaction_per_migration,
+            cancel: self.cancel.clone(),
+        };
+        executor::run(conn, self.settings.lock_timeout, &opts, |rows| {
+            let applied = self.applied_indices(rows)?;
+            if direction == Direction::Upgrade {
+                self.refuse_drift(rows)?;
+            }
+            let plan = self.plan_from(&applied, direction, target)?;
+            Ok::<_, Error>(self.exec_steps(&plan))
+        })
+        .await
+    }
+
+    /// Records the state `targets` name without running SQL. With `purge`,
+    /// every row is removed first (including rows no file defines).
+    pub async fn stamp(&self, targets: &[Target], purge: bool) -> Result<StampReport, Error> {
+        let conn = self.connect().await?;
+        let mut session = LockedSession::acquire(conn, self.settings.lock_timeout).await?;
+        let result = self.stamp_locked(&mut session, targets, purge).await;
+        let released = session.release().await;
+        let report = result?;
+        released?;
+        Ok(report)
+    }
+
+    async fn stamp_locked(
+        &self,
+        session: &mut LockedSession,
+        targets: &[Target],
+        purge: bool,
+    ) -> Result<StampReport, Error> {
+        let rows = session.applied().to_vec();
+        let applied = if purge { Vec::new() } else { self.applied_indices(&rows)? };
+        let desired = plan::stamp(&self.graph, &applied, targets, purge)?;
+        let mut wanted = vec![false; self.graph.len()];
+        for &i in &desired {
+            wanted[i] = true;
+        }
+        let mut report = StampReport::default();
+        let mut clean = vec![false; self.graph.len()];
+        // Remove first: children before parents, so the table never holds a
+        // revision without its parent even between statements.
+        for row in rows.iter().rev() {
+            match self.graph.index_of(&row.version) {
+                Some(i) if wanted[i] && !row.in_progress => clean[i] = true,
+                Some(i) if wanted[i] => {}
+                _ => {
+                    if session.stamp_removed(&row.version).await? {
+                        report.removed.push(row.version.clone());
+                    }
+                }
+            }
+        }
+        for &i in &desired {
+            if !clean[i] {
+                let r = self.graph.rev(i);
+                session.stamp_applied(&r.id, &r.checksum, &r.down_revisions).await?;
+                report.added.push(r.id.clone());
+            }
+        }
+        Ok(report)
+    }
+
+    /// Applied heads, in topological order. Takes no lock and creates
+    /// nothing: `[]` for a database rev never touched.
+    pub async fn current(&self) -> Result<Vec<String>, Error> {
+        let rows = self.read_rows().await?;
+        let applied = self.applied_indices(&rows)?;
+        Ok(self.ids(&plan::current_heads(&self.graph, &applied)))
+    }
+
+    /// Applied, pending and drifted revisions. Takes no lock.
+    pub async fn status(&self) -> Result<Status, Error> {
+        let rows = self.read_rows().await?;
+        let applied = self.applied_indices(&rows)?;
+        let pending = plan::upgrade(&self.graph, &applied, &Target::Heads)?;
+        Ok(Status {
+            current: self.ids(&plan::current_heads(&self.graph, &applied)),
+            applied: rows.iter().map(|r| r.version.clone()).collect(),
+            pending: pending.steps.iter().map(|s| self.graph.rev(s.revision).id.clone()).collect(),
+            drifted: self.drifted(&rows),
+            in_progress: rows.iter().filter(|r| r.in_progress).map(|r| r.version.clone()).collect(),
+        })
+    }
+
+    /// Records the current checksum of applied revisions whose files changed
+    /// on purpose; returns the ids whose checksum changed.
+    pub async fn accept(&self, targets: &[Target]) -> Result<Vec<String>, Error> {
+        let conn = self.connect().await?;
+        let mut session = LockedSession::acquire(conn, self.settings.lock_timeout).await?;
+        let result = self.accept_locked(&mut session, targets).await;
+        let released = session.release().await;
+        let changed = result?;
+        released?;
+        Ok(changed)
+    }
+
+    async fn accept_locked(&self, session: &mut LockedSession, targets: &[Target]) -> Result<Vec<String>, Error> {
+        let rows = session.applied().to_vec();
+        let applied = self.applied_indices(&rows)?;
+        let mut changed = Vec::new();
+        for target in targets {
+            for i in target.resolve(&self.graph, &applied)? {
+                let r = self.graph.rev(i);
+                let Some(row) = rows.iter().find(|row| row.version == r.id) else {
+                    return Err(Error::NotApplied { revision: r.id.clone() });
+                };
+                if row.checksum != r.checksum {
+                    session.set_checksum(&r.id, &r.checksum).await?;
+                    changed.push(r.id.clone());
+                }
+            }
+        }
+        Ok(changed)
+    }
+
+    /// The SQL script for `target`, tracking statements included, touching
+    /// no database. The starting state is `from` (revision ids or prefixes;
+    /// empty means an empty database).
+    pub fn sql_script(&self, direction: Direction, target: &Target, from: &[RevIndex]) -> Result<String, Error> {
+        let plan = self.plan_offline(from, direction, target)?;
+        Ok(self
+            .dialect()
+            .script(&self.exec_steps(&plan), self.settings.transaction_per_migration))
+    }
+
+    /// The applied set as indices, read without a lock (for `--sql` on a
+    /// downgrade without `--from`).
+    pub async fn applied(&self) -> Result<Vec<RevIndex>, Error> {
+        let rows = self.read_rows().await?;
+        self.applied_indices(&rows)
+    }
+
+    fn ids(&self, revs: &[RevIndex]) -> Vec<String> {
+        revs.iter().map(|&i| self.graph.rev(i).id.clone()).collect()
+    }
+}
+
+impl From<ExecError> for Error {
+    fn from(e: ExecError) -> Self {
+        Error::Migration(Box::new(e))
+    }
+}
+
+/// The report of a failed run, if the error carries one.
+pub fn failed_report(e: &Error) -> Option<&Report> {
+    match e {
+        Error::Migration(e) => Some(&e.report),
+        _ => None,
+    }
+}
