@@ -2,5 +2,7 @@
 #![warn(missing_docs)]
 
 pub mod graph;
+pub mod plan;
 pub mod revision;
 pub mod step;
+pub mod target;
