@@ -1,8 +1,24 @@
 //! rev: Alembic-style schema migrations for branching histories.
+//!
+//! The engine, from the files up:
+//! - [`revision`] parses one revision file; [`graph`] loads a folder of them
+//!   into a checked DAG (petgraph stays inside it).
+//! - [`target`] parses Alembic targets (`head`, `billing@-1`, `ae10+2`) and
+//!   resolves them; [`plan`] turns a target and the applied set into ordered
+//!   steps. Both are pure.
+//! - [`url`], [`backend`] and [`executor`] talk to SQLite, PostgreSQL and
+//!   MySQL/MariaDB: one connection, a lock, the tracking table, one
+//!   transaction per step where the database allows it.
+//! - [`Migrator`] ties these together for applications and for the CLI.
+//! - [`config`] reads config.yaml; [`template`] renders new revision files.
+//!
+//! The library never prints; the `rev` binary (src/cli) does.
 #![warn(missing_docs)]
 
 pub mod config;
 pub mod graph;
+pub mod plan;
 pub mod revision;
 pub mod step;
+pub mod target;
 pub mod template;
