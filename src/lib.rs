@@ -1,4 +1,6 @@
 //! rev: Alembic-style schema migrations for branching histories.
 #![warn(missing_docs)]
 
+pub mod backend;
 pub mod step;
+pub mod url;
