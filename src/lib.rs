@@ -2,5 +2,6 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+pub mod executor;
 pub mod step;
 pub mod url;
