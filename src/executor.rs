@@ -89,8 +89,8 @@ pub struct ExecError {
     /// What went wrong.
     #[source]
     pub error: BackendError,
-    /// What had been committed, and what not.
-    pub report: Report,
+    /// What had been committed, and what not (boxed to keep `Result`s small).
+    pub report: Box<Report>,
 }
 
 impl ExecError {
@@ -189,7 +189,7 @@ impl LockedSession {
                     revision: row.version.clone(),
                     table: self.conn.dialect().table().to_string(),
                 },
-                report,
+                report: Box::new(report),
             });
         }
         let whole_plan = !opts.transaction_per_migration && self.conn.dialect().transactional_ddl();
@@ -292,7 +292,10 @@ fn fail(
     report
         .not_run
         .extend(rest.iter().map(|s| s.revision.clone()));
-    ExecError { error, report }
+    ExecError {
+        error,
+        report: Box::new(report),
+    }
 }
 
 /// Lock, read the applied set, let `plan` choose the steps from it, run
@@ -328,7 +331,7 @@ where
         .map_err(|error| {
             E::from(ExecError {
                 error,
-                report: Report::default(),
+                report: Box::default(),
             })
         })?;
     let result = match plan(session.applied()) {
@@ -338,7 +341,10 @@ where
     let released = session.release().await;
     match (result, released) {
         (Ok(report), Ok(())) => Ok(report),
-        (Ok(report), Err(error)) => Err(E::from(ExecError { error, report })),
+        (Ok(report), Err(error)) => Err(E::from(ExecError {
+            error,
+            report: Box::new(report),
+        })),
         // The run's own error matters more; the lock is gone with the
         // closed connection either way.
         (Err(e), _) => Err(e),
