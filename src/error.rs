@@ -65,7 +65,10 @@ pub enum Error {
 }
 
 fn quoted(ids: &[String]) -> String {
-    ids.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
+    ids.iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl From<TargetError> for Error {

@@ -15,10 +15,18 @@
 //! The library never prints; the `rev` binary (src/cli) does.
 #![warn(missing_docs)]
 
+pub mod backend;
 pub mod config;
+mod error;
+pub mod executor;
 pub mod graph;
+pub mod migrator;
 pub mod plan;
 pub mod revision;
 pub mod step;
 pub mod target;
 pub mod template;
+pub mod url;
+
+pub use error::Error;
+pub use migrator::{Migrator, Settings, StampReport, Status};

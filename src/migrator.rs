@@ -191,7 +191,11 @@ impl Migrator {
             is_applied[i] = true;
         }
         for &i in &applied {
-            let needs = self.graph.parents(i).iter().chain(self.graph.dependencies(i));
+            let needs = self
+                .graph
+                .parents(i)
+                .iter()
+                .chain(self.graph.dependencies(i));
             for &p in needs {
                 if !is_applied[p] {
                     return Err(Error::AppliedWithoutParent {
@@ -216,7 +220,12 @@ impl Migrator {
             .collect()
     }
 
-    fn plan_from(&self, applied: &[RevIndex], direction: Direction, target: &Target) -> Result<Plan, Error> {
+    fn plan_from(
+        &self,
+        applied: &[RevIndex],
+        direction: Direction,
+        target: &Target,
+    ) -> Result<Plan, Error> {
         Ok(match direction {
             Direction::Upgrade => plan::upgrade(&self.graph, applied, target)?,
             Direction::Downgrade => plan::downgrade(&self.graph, applied, target)?,
@@ -257,7 +266,12 @@ impl Migrator {
     }
 
     /// The plan from a given state (`--sql --from`), with no database.
-    pub fn plan_offline(&self, from: &[RevIndex], direction: Direction, target: &Target) -> Result<Plan, Error> {
+    pub fn plan_offline(
+        &self,
+        from: &[RevIndex],
+        direction: Direction,
+        target: &Target,
+    ) -> Result<Plan, Error> {
         let closed = self.graph.ancestors_with_deps(from.iter().copied());
         let applied: Vec<RevIndex> = (0..self.graph.len()).filter(|&i| closed[i]).collect();
         self.plan_from(&applied, direction, target)
@@ -318,7 +332,11 @@ impl Migrator {
         purge: bool,
     ) -> Result<StampReport, Error> {
         let rows = session.applied().to_vec();
-        let applied = if purge { Vec::new() } else { self.applied_indices(&rows)? };
+        let applied = if purge {
+            Vec::new()
+        } else {
+            self.applied_indices(&rows)?
+        };
         let desired = plan::stamp(&self.graph, &applied, targets, purge)?;
         let mut wanted = vec![false; self.graph.len()];
         for &i in &desired {
@@ -342,7 +360,9 @@ impl Migrator {
         for &i in &desired {
             if !clean[i] {
                 let r = self.graph.rev(i);
-                session.stamp_applied(&r.id, &r.checksum, &r.down_revisions).await?;
+                session
+                    .stamp_applied(&r.id, &r.checksum, &r.down_revisions)
+                    .await?;
                 report.added.push(r.id.clone());
             }
         }
@@ -365,9 +385,17 @@ impl Migrator {
         Ok(Status {
             current: self.ids(&plan::current_heads(&self.graph, &applied)),
             applied: rows.iter().map(|r| r.version.clone()).collect(),
-            pending: pending.steps.iter().map(|s| self.graph.rev(s.revision).id.clone()).collect(),
+            pending: pending
+                .steps
+                .iter()
+                .map(|s| self.graph.rev(s.revision).id.clone())
+                .collect(),
             drifted: self.drifted(&rows),
-            in_progress: rows.iter().filter(|r| r.in_progress).map(|r| r.version.clone()).collect(),
+            in_progress: rows
+                .iter()
+                .filter(|r| r.in_progress)
+                .map(|r| r.version.clone())
+                .collect(),
         })
     }
 
@@ -383,7 +411,11 @@ impl Migrator {
         Ok(changed)
     }
 
-    async fn accept_locked(&self, session: &mut LockedSession, targets: &[Target]) -> Result<Vec<String>, Error> {
+    async fn accept_locked(
+        &self,
+        session: &mut LockedSession,
+        targets: &[Target],
+    ) -> Result<Vec<String>, Error> {
         let rows = session.applied().to_vec();
         let applied = self.applied_indices(&rows)?;
         let mut changed = Vec::new();
@@ -391,7 +423,9 @@ impl Migrator {
             for i in target.resolve(&self.graph, &applied)? {
                 let r = self.graph.rev(i);
                 let Some(row) = rows.iter().find(|row| row.version == r.id) else {
-                    return Err(Error::NotApplied { revision: r.id.clone() });
+                    return Err(Error::NotApplied {
+                        revision: r.id.clone(),
+                    });
                 };
                 if row.checksum != r.checksum {
                     session.set_checksum(&r.id, &r.checksum).await?;
@@ -405,11 +439,17 @@ impl Migrator {
     /// The SQL script for `target`, tracking statements included, touching
     /// no database. The starting state is `from` (revision ids or prefixes;
     /// empty means an empty database).
-    pub fn sql_script(&self, direction: Direction, target: &Target, from: &[RevIndex]) -> Result<String, Error> {
+    pub fn sql_script(
+        &self,
+        direction: Direction,
+        target: &Target,
+        from: &[RevIndex],
+    ) -> Result<String, Error> {
         let plan = self.plan_offline(from, direction, target)?;
-        Ok(self
-            .dialect()
-            .script(&self.exec_steps(&plan), self.settings.transaction_per_migration))
+        Ok(self.dialect().script(
+            &self.exec_steps(&plan),
+            self.settings.transaction_per_migration,
+        ))
     }
 
     /// The applied set as indices, read without a lock (for `--sql` on a

@@ -140,7 +140,12 @@ pub struct MigrateArgs {
     #[arg(long)]
     pub sql: bool,
     /// With --sql: the revision(s) the database is at, e.g. `--from ae10,b2c3`
-    #[arg(long, value_name = "REV[,REV]", value_delimiter = ',', requires = "sql")]
+    #[arg(
+        long,
+        value_name = "REV[,REV]",
+        value_delimiter = ',',
+        requires = "sql"
+    )]
     pub from: Vec<String>,
     /// Print the plan and change nothing
     #[arg(long, conflicts_with = "sql")]
@@ -177,7 +182,12 @@ pub struct AcceptArgs {
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
     /// A range `A:B` (either side may be empty: `:B`, `A:`)
-    #[arg(short = 'r', long = "rev-range", value_name = "A:B", allow_hyphen_values = true)]
+    #[arg(
+        short = 'r',
+        long = "rev-range",
+        value_name = "A:B",
+        allow_hyphen_values = true
+    )]
     pub range: Option<String>,
 }
 

@@ -76,5 +76,9 @@ fn run(cli: Cli) -> Result<u8, CliError> {
 // `init` returns before the project is loaded; this arm exists only so the
 // match stays exhaustive without a wildcard that would hide new commands.
 fn unreachable_init() -> Result<u8, CliError> {
-    Err(CliError::new("internal", "init is handled before loading a project", 1))
+    Err(CliError::new(
+        "internal",
+        "init is handled before loading a project",
+        1,
+    ))
 }

@@ -71,7 +71,8 @@ impl Printer {
 
     /// Prints a JSON value on stdout.
     pub fn print_json<T: Serialize + ?Sized>(&self, value: &T) {
-        let text = serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+        let text = serde_json::to_string_pretty(value)
+            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
         self.data(&text);
     }
 
@@ -99,7 +100,11 @@ impl Printer {
             let v = serde_json::json!({"warning": message});
             let _ = writeln!(anstream::stderr().lock(), "{v}");
         } else {
-            let _ = writeln!(anstream::stderr().lock(), "{}: {message}", "warning".yellow().bold());
+            let _ = writeln!(
+                anstream::stderr().lock(),
+                "{}: {message}",
+                "warning".yellow().bold()
+            );
         }
     }
 

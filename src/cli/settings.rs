@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use rev::config::{Config, DEFAULT_FILE};
 use rev::graph::Graph;
+use rev::url::DatabaseUrl;
 
 use super::args::GlobalArgs;
 use super::error::CliError;
@@ -59,6 +60,35 @@ impl Context {
             printer,
             global,
         })
+    }
+
+    /// The database URL: `--database-url`, then `DATABASE_URL`, then
+    /// config.yaml.
+    pub fn database_url(&self) -> Result<DatabaseUrl, CliError> {
+        let text = self
+            .global
+            .database_url
+            .clone()
+            .or_else(|| {
+                std::env::var("DATABASE_URL")
+                    .ok()
+                    .filter(|u| !u.trim().is_empty())
+            })
+            .or_else(|| self.config.database_url.clone());
+        let Some(text) = text else {
+            return Err(CliError::from_rev(rev::Error::NoDatabaseUrl, None, None));
+        };
+        // A URL from the flag or the environment is relative to the cwd, one
+        // from config.yaml to the config's folder.
+        let from_config =
+            self.global.database_url.is_none() && std::env::var("DATABASE_URL").is_err();
+        let base = if from_config {
+            self.config.base_dir.clone()
+        } else {
+            PathBuf::from(".")
+        };
+        let base = std::path::absolute(&base).unwrap_or(base);
+        DatabaseUrl::parse(&text, &base).map_err(|e| CliError::from_rev(e.into(), None, None))
     }
 
     /// Loads the revision graph, printing its warnings.

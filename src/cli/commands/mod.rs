@@ -12,7 +12,7 @@ use rev::target::Target;
 use rev::template::{self, NewRevision};
 
 use super::args::{Format, GlobalArgs, HistoryArgs, InitArgs, MergeArgs, NewArgs, ShowArgs};
-use super::error::{CliError, EXIT_FAILED};
+use super::error::{target_error, CliError, EXIT_FAILED};
 use super::output::Printer;
 use super::settings::Context;
 
@@ -40,13 +40,23 @@ pub fn init(global: &GlobalArgs, args: &InitArgs) -> Result<u8, CliError> {
 }
 
 /// Resolves a target that must name exactly one revision.
-pub fn resolve_one(graph: &Graph, target: &Target, what: &str) -> Result<RevIndex, CliError> {
-    let found = target.resolve(graph, &[]).map_err(CliError::from)?;
+pub fn resolve_one(
+    ctx: &Context,
+    graph: &Graph,
+    target: &Target,
+    what: &str,
+) -> Result<RevIndex, CliError> {
+    let found = target
+        .resolve(graph, &[])
+        .map_err(|e| target_error(e, graph, &ctx.printer))?;
     match found.as_slice() {
         [one] => Ok(*one),
         _ => Err(CliError::usage(
             "ambiguous_revision",
-            format!("{what} `{target}` names {} revisions; name one", found.len()),
+            format!(
+                "{what} `{target}` names {} revisions; name one",
+                found.len()
+            ),
         )),
     }
 }
@@ -102,7 +112,9 @@ fn check_new_labels(graph: &Graph, labels: &[String]) -> Result<(), CliError> {
                     graph.rev(owner).id
                 ),
             )
-            .hint(format!("put the revision on that branch with `--head {label}@head`")));
+            .hint(format!(
+                "put the revision on that branch with `--head {label}@head`"
+            )));
         }
         if graph.index_of(label).is_some() {
             return Err(CliError::usage(
@@ -131,14 +143,22 @@ fn new_id(graph: &Graph, given: &Option<String>) -> Result<String, CliError> {
 
 fn write_revision(ctx: &Context, new: &NewRevision) -> Result<u8, CliError> {
     let text = template::render(&ctx.config.template_dir(), new)?;
-    let name = template::file_name(&ctx.config.file_template, &new.id, &new.message, new.create_date);
+    let name = template::file_name(
+        &ctx.config.file_template,
+        &new.id,
+        &new.message,
+        new.create_date,
+    );
     let path = ctx.config.script_location.join(name);
     let file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(&path);
     let io = |e: std::io::Error| {
-        CliError::usage("io", format!("cannot write {}: {e}", ctx.printer.display_path(&path)))
+        CliError::usage(
+            "io",
+            format!("cannot write {}: {e}", ctx.printer.display_path(&path)),
+        )
     };
     let mut file = file.map_err(io)?;
     std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io)?;
@@ -167,7 +187,7 @@ pub fn new(ctx: &Context, args: &NewArgs) -> Result<u8, CliError> {
     let down_revisions: Vec<String> = match &args.head {
         Some(Target::Base) => Vec::new(),
         Some(target) => {
-            let i = resolve_one(&graph, target, "--head")?;
+            let i = resolve_one(ctx, &graph, target, "--head")?;
             if !graph.is_head(i) && !args.splice {
                 let r = graph.rev(i);
                 return Err(CliError::usage(
@@ -175,7 +195,12 @@ pub fn new(ctx: &Context, args: &NewArgs) -> Result<u8, CliError> {
                     format!(
                         "`{}` is not a head: it already has children ({})",
                         r.id,
-                        graph.children(i).iter().map(|&c| graph.rev(c).id.as_str()).collect::<Vec<_>>().join(", ")
+                        graph
+                            .children(i)
+                            .iter()
+                            .map(|&c| graph.rev(c).id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 )
                 .hint("pass --splice to start a new branch from it on purpose"));
@@ -205,7 +230,7 @@ pub fn new(ctx: &Context, args: &NewArgs) -> Result<u8, CliError> {
     check_new_labels(&graph, &args.branch_label)?;
     let mut depends_on = Vec::new();
     for target in &args.depends_on {
-        let i = resolve_one(&graph, target, "--depends-on")?;
+        let i = resolve_one(ctx, &graph, target, "--depends-on")?;
         depends_on.push(graph.rev(i).id.clone());
     }
     let id = new_id(&graph, &args.rev_id)?;
@@ -232,7 +257,10 @@ pub fn merge(ctx: &Context, args: &MergeArgs) -> Result<u8, CliError> {
     };
     let mut picked = BTreeSet::new();
     for t in &targets {
-        picked.extend(t.resolve(&graph, &[]).map_err(CliError::from)?);
+        picked.extend(
+            t.resolve(&graph, &[])
+                .map_err(|e| target_error(e, &graph, &ctx.printer))?,
+        );
     }
     let mut picked: Vec<RevIndex> = picked.into_iter().collect();
     graph.sort_topo(&mut picked);
@@ -241,7 +269,11 @@ pub fn merge(ctx: &Context, args: &MergeArgs) -> Result<u8, CliError> {
             "nothing_to_merge",
             format!(
                 "a merge needs at least two revisions; {} named {}",
-                targets.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(" "),
+                targets
+                    .iter()
+                    .map(|t| format!("`{t}`"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 picked.len()
             ),
         ));
@@ -277,7 +309,10 @@ pub fn merge(ctx: &Context, args: &MergeArgs) -> Result<u8, CliError> {
 
 fn print_revisions(ctx: &Context, graph: &Graph, revs: &[RevIndex]) {
     if ctx.printer.json() {
-        let objs: Vec<_> = revs.iter().map(|&i| ctx.printer.revision_json(graph, i)).collect();
+        let objs: Vec<_> = revs
+            .iter()
+            .map(|&i| ctx.printer.revision_json(graph, i))
+            .collect();
         ctx.printer.print_json(&objs);
     } else {
         for &i in revs {
@@ -329,13 +364,17 @@ pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<u8, CliError> {
                 .map_err(|e| CliError::usage("invalid_target", format!("in range `{range}`: {e}")))
         };
         if !upper.is_empty() {
-            let upper = parse(upper)?.resolve(&graph, &[]).map_err(CliError::from)?;
+            let upper = parse(upper)?
+                .resolve(&graph, &[])
+                .map_err(|e| target_error(e, &graph, &ctx.printer))?;
             keep = graph.ancestors(upper);
         }
         if !lower.is_empty() {
             let lower = parse(lower)?;
             if !matches!(lower, Target::Base) {
-                let lower = lower.resolve(&graph, &[]).map_err(CliError::from)?;
+                let lower = lower
+                    .resolve(&graph, &[])
+                    .map_err(|e| target_error(e, &graph, &ctx.printer))?;
                 let below = graph.descendants(lower);
                 for (k, b) in keep.iter_mut().zip(below) {
                     *k &= b;
@@ -356,12 +395,15 @@ pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<u8, CliError> {
 
 pub fn show(ctx: &Context, args: &ShowArgs) -> Result<u8, CliError> {
     let graph = ctx.graph()?;
-    let revs = args.target.resolve(&graph, &[]).map_err(CliError::from)?;
+    let revs = args
+        .target
+        .resolve(&graph, &[])
+        .map_err(|e| target_error(e, &graph, &ctx.printer))?;
     if ctx.printer.json() {
         match revs.as_slice() {
-            [one] if !matches!(args.target, Target::Heads) => {
-                ctx.printer.print_json(&ctx.printer.revision_json(&graph, *one))
-            }
+            [one] if !matches!(args.target, Target::Heads) => ctx
+                .printer
+                .print_json(&ctx.printer.revision_json(&graph, *one)),
             _ => print_revisions(ctx, &graph, &revs),
         }
         return Ok(0);
@@ -373,23 +415,39 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> Result<u8, CliError> {
         let r = graph.rev(i);
         let labels = graph.labels_of(i);
         ctx.printer.data(&format!("Rev: {}", r.id));
-        ctx.printer.data(&format!("Parent: {}", if r.down_revisions.is_empty() { "<base>".to_string() } else { r.down_revisions.join(", ") }));
+        ctx.printer.data(&format!(
+            "Parent: {}",
+            if r.down_revisions.is_empty() {
+                "<base>".to_string()
+            } else {
+                r.down_revisions.join(", ")
+            }
+        ));
         if !r.depends_on.is_empty() {
-            ctx.printer.data(&format!("Depends on: {}", r.depends_on.join(", ")));
+            ctx.printer
+                .data(&format!("Depends on: {}", r.depends_on.join(", ")));
         }
-        let children: Vec<&str> = graph.children(i).iter().map(|&c| graph.rev(c).id.as_str()).collect();
+        let children: Vec<&str> = graph
+            .children(i)
+            .iter()
+            .map(|&c| graph.rev(c).id.as_str())
+            .collect();
         if !children.is_empty() {
-            ctx.printer.data(&format!("Children: {}", children.join(", ")));
+            ctx.printer
+                .data(&format!("Children: {}", children.join(", ")));
         }
         if !labels.is_empty() {
-            ctx.printer.data(&format!("Branches into: {}", labels.join(", ")));
+            ctx.printer
+                .data(&format!("Branches into: {}", labels.join(", ")));
         }
-        ctx.printer.data(&format!("Path: {}", ctx.printer.display_path(&r.path)));
+        ctx.printer
+            .data(&format!("Path: {}", ctx.printer.display_path(&r.path)));
         if let Some(date) = &r.create_date {
             ctx.printer.data(&format!("Created: {date}"));
         }
         ctx.printer.data(&format!("Checksum: {}", r.checksum));
-        ctx.printer.data(&format!("Transactional: {}", r.transactional));
+        ctx.printer
+            .data(&format!("Transactional: {}", r.transactional));
         ctx.printer.data(&format!("\n    {}\n", r.message));
         ctx.printer.data("-- +upgrade");
         ctx.printer.data(&revision::normalise(&r.upgrade_sql));

@@ -1,0 +1,589 @@
+//! SQL text for the tracking table, per database, with no connection.
+//!
+//! [`Dialect`] is a pure value built from a [`BackendKind`] and a validated
+//! [`TableName`]. The live backends use it for every statement they send, and
+//! `rev upgrade --sql` uses it to print an offline script, so both paths
+//! share one definition of the table and its rows. Running SQL is not this
+//! module's job; see [`crate::backend::Connection`].
+
+use std::fmt;
+
+use crate::backend::{split, BackendError, ExecStep};
+use crate::step::Direction;
+use crate::url::BackendKind;
+
+/// Longest accepted table name: PostgreSQL truncates identifiers past 63 bytes.
+pub const MAX_TABLE_NAME_LEN: usize = 63;
+
+/// The tracking table's columns, in the order `rev` writes and reads them.
+pub const COLUMNS: [&str; 6] = [
+    "version",
+    "applied_at",
+    "execution_time_ms",
+    "checksum",
+    "down_revisions",
+    "in_progress",
+];
+
+/// A `version_table` name checked to be `[A-Za-z_][A-Za-z0-9_]*` and at most
+/// 63 characters, so it can be quoted safely and never carries SQL.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TableName(String);
+
+impl TableName {
+    /// Validate `name`; the error names the `version_table` setting.
+    pub fn new(name: &str) -> Result<TableName, BackendError> {
+        let reason = if name.is_empty() {
+            Some("it is empty")
+        } else if name.len() > MAX_TABLE_NAME_LEN {
+            Some("it is longer than 63 characters")
+        } else if name.starts_with(|c: char| c.is_ascii_digit()) {
+            Some("it starts with a digit")
+        } else if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            Some("only ASCII letters, digits and `_` are allowed")
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => Err(BackendError::InvalidTableName {
+                name: name.to_owned(),
+                reason,
+            }),
+            None => Ok(TableName(name.to_owned())),
+        }
+    }
+
+    /// The name as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TableName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// SQL text generation for one database family and one tracking table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dialect {
+    kind: BackendKind,
+    table: TableName,
+}
+
+impl Dialect {
+    /// A dialect for `kind` writing to `table`.
+    pub fn new(kind: BackendKind, table: TableName) -> Dialect {
+        Dialect { kind, table }
+    }
+
+    /// The database family.
+    pub fn kind(&self) -> BackendKind {
+        self.kind
+    }
+
+    /// The tracking table's name, unquoted.
+    pub fn table(&self) -> &TableName {
+        &self.table
+    }
+
+    /// Whether DDL can run inside a transaction and be rolled back (PostgreSQL,
+    /// SQLite). MySQL/MariaDB commit implicitly around most DDL.
+    pub fn transactional_ddl(&self) -> bool {
+        !matches!(self.kind, BackendKind::MySql)
+    }
+
+    /// Quote an identifier for this dialect. Embedded quote characters are doubled.
+    pub fn quote_ident(&self, ident: &str) -> String {
+        match self.kind {
+            BackendKind::MySql => format!("`{}`", ident.replace('`', "``")),
+            _ => format!("\"{}\"", ident.replace('"', "\"\"")),
+        }
+    }
+
+    /// A string literal. MySQL also treats `\` as an escape by default, so it is doubled there.
+    pub fn quote_literal(&self, value: &str) -> String {
+        let escaped = value.replace('\'', "''");
+        match self.kind {
+            BackendKind::MySql => format!("'{}'", escaped.replace('\\', "\\\\")),
+            _ => format!("'{escaped}'"),
+        }
+    }
+
+    /// The quoted tracking table name.
+    pub fn quoted_table(&self) -> String {
+        self.quote_ident(self.table.as_str())
+    }
+
+    /// `CREATE TABLE IF NOT EXISTS` for the tracking table.
+    pub fn create_table(&self) -> String {
+        format!(
+            "CREATE TABLE IF NOT EXISTS {} (\n    \
+             version VARCHAR(255) NOT NULL PRIMARY KEY,\n    \
+             applied_at VARCHAR(32) NOT NULL,\n    \
+             execution_time_ms BIGINT NOT NULL,\n    \
+             checksum VARCHAR(64) NOT NULL,\n    \
+             down_revisions TEXT NOT NULL,\n    \
+             in_progress SMALLINT NOT NULL DEFAULT 0\n)",
+            self.quoted_table()
+        )
+    }
+
+    /// An expression for "now, UTC" as RFC 3339 text, evaluated by the
+    /// database so an offline script records when it actually ran.
+    pub fn now_utc_expr(&self) -> &'static str {
+        match self.kind {
+            // clock_timestamp(), not now(): now() is frozen at transaction start,
+            // which would give every row of a whole-plan transaction one time.
+            BackendKind::Postgres => {
+                "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+            }
+            BackendKind::MySql => "DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ')",
+            BackendKind::Sqlite => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+        }
+    }
+
+    /// `INSERT` of an applied row with literal values (for scripts).
+    pub fn insert_row(
+        &self,
+        version: &str,
+        checksum: &str,
+        down_revisions: &[String],
+        execution_time_ms: i64,
+        in_progress: bool,
+    ) -> String {
+        format!(
+            "INSERT INTO {} ({}) VALUES ({}, {}, {}, {}, {}, {})",
+            self.quoted_table(),
+            COLUMNS.join(", "),
+            self.quote_literal(version),
+            self.now_utc_expr(),
+            execution_time_ms,
+            self.quote_literal(checksum),
+            self.quote_literal(&down_revisions.join(",")),
+            i16::from(in_progress),
+        )
+    }
+
+    /// `DELETE` of one row with a literal version (for scripts).
+    pub fn delete_row(&self, version: &str) -> String {
+        format!(
+            "DELETE FROM {} WHERE version = {}",
+            self.quoted_table(),
+            self.quote_literal(version)
+        )
+    }
+
+    /// `UPDATE` of one row's checksum, to accept a changed revision file.
+    pub fn update_checksum(&self, version: &str, checksum: &str) -> String {
+        format!(
+            "UPDATE {} SET checksum = {} WHERE version = {}",
+            self.quoted_table(),
+            self.quote_literal(checksum),
+            self.quote_literal(version)
+        )
+    }
+
+    /// `UPDATE` of one row's in-progress flag (MySQL bookkeeping).
+    pub fn set_in_progress(&self, version: &str, in_progress: bool) -> String {
+        format!(
+            "UPDATE {} SET in_progress = {} WHERE version = {}",
+            self.quoted_table(),
+            i16::from(in_progress),
+            self.quote_literal(version)
+        )
+    }
+
+    /// The statement that opens a transaction, where DDL is transactional.
+    pub fn begin(&self) -> Option<&'static str> {
+        self.transactional_ddl().then_some("BEGIN")
+    }
+
+    /// The statement that commits, where DDL is transactional.
+    pub fn commit(&self) -> Option<&'static str> {
+        self.transactional_ddl().then_some("COMMIT")
+    }
+
+    /// `text` as SQL line comments (every line prefixed with `-- `).
+    pub fn comment(&self, text: &str) -> String {
+        text.lines()
+            .map(|l| {
+                if l.is_empty() {
+                    "--".to_owned()
+                } else {
+                    format!("-- {l}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// An offline script for `steps`: the tracking table, then each step with
+    /// its tracking statements, in the same transactions and order a live run
+    /// uses. With `transaction_per_migration` false, consecutive transactional
+    /// steps share one transaction (MySQL has none to share).
+    pub fn script(&self, steps: &[ExecStep], transaction_per_migration: bool) -> String {
+        let mut out = String::new();
+        out.push_str(&self.comment(&format!(
+            "rev migration script for {} (tracking table `{}`)",
+            self.kind, self.table
+        )));
+        out.push_str("\n\n");
+        out.push_str(&self.create_table());
+        out.push_str(";\n\n");
+        let mut open_tx = false;
+        for step in steps {
+            let wants_tx = step.transactional && self.transactional_ddl();
+            if open_tx && (transaction_per_migration || !wants_tx) {
+                out.push_str("COMMIT;\n\n");
+                open_tx = false;
+            }
+            out.push_str(&self.comment(&format!(
+                "{} {}{}",
+                step.direction,
+                step.revision,
+                if step.transactional {
+                    ""
+                } else {
+                    " (not transactional)"
+                }
+            )));
+            out.push('\n');
+            if wants_tx && !open_tx {
+                out.push_str("BEGIN;\n");
+                open_tx = true;
+            }
+            for stmt in self.step_statements(step) {
+                out.push_str(&stmt);
+                out.push('\n');
+            }
+            out.push('\n');
+        }
+        if open_tx {
+            out.push_str("COMMIT;\n");
+        }
+        out
+    }
+
+    /// The statements of one step in script form, without BEGIN/COMMIT.
+    fn step_statements(&self, step: &ExecStep) -> Vec<String> {
+        let sql = terminated(&step.sql, self.kind);
+        let record = match step.direction {
+            Direction::Upgrade => self.insert_row(
+                &step.revision,
+                &step.checksum,
+                &step.down_revisions,
+                0,
+                false,
+            ),
+            Direction::Downgrade => self.delete_row(&step.revision),
+        };
+        if self.transactional_ddl() {
+            return vec![sql, format!("{record};")];
+        }
+        // MySQL: flag the row first so an interrupted script leaves a visible
+        // in-progress record, as a live run does.
+        let before = match step.direction {
+            Direction::Upgrade => self.insert_row(
+                &step.revision,
+                &step.checksum,
+                &step.down_revisions,
+                0,
+                true,
+            ),
+            Direction::Downgrade => self.set_in_progress(&step.revision, true),
+        };
+        let after = match step.direction {
+            Direction::Upgrade => self.set_in_progress(&step.revision, false),
+            Direction::Downgrade => self.delete_row(&step.revision),
+        };
+        vec![format!("{before};"), sql, format!("{after};")]
+    }
+
+    // Bound-parameter forms for live connections: values never pass through
+    // string formatting there.
+
+    fn placeholder(&self, n: usize) -> String {
+        match self.kind {
+            BackendKind::Postgres => format!("${n}"),
+            _ => "?".to_owned(),
+        }
+    }
+
+    /// Parameters: version, execution_time_ms, checksum, down_revisions, in_progress.
+    pub(crate) fn insert_row_bound(&self) -> String {
+        format!(
+            "INSERT INTO {} ({}) VALUES ({}, {}, {}, {}, {}, {})",
+            self.quoted_table(),
+            COLUMNS.join(", "),
+            self.placeholder(1),
+            self.now_utc_expr(),
+            self.placeholder(2),
+            self.placeholder(3),
+            self.placeholder(4),
+            self.placeholder(5),
+        )
+    }
+
+    /// Parameters: version.
+    pub(crate) fn delete_row_bound(&self) -> String {
+        format!(
+            "DELETE FROM {} WHERE version = {}",
+            self.quoted_table(),
+            self.placeholder(1)
+        )
+    }
+
+    /// Parameters: checksum, version.
+    pub(crate) fn update_checksum_bound(&self) -> String {
+        format!(
+            "UPDATE {} SET checksum = {} WHERE version = {}",
+            self.quoted_table(),
+            self.placeholder(1),
+            self.placeholder(2)
+        )
+    }
+
+    /// Parameters: in_progress, version.
+    pub(crate) fn set_in_progress_bound(&self) -> String {
+        format!(
+            "UPDATE {} SET in_progress = {} WHERE version = {}",
+            self.quoted_table(),
+            self.placeholder(1),
+            self.placeholder(2)
+        )
+    }
+
+    /// Parameters: execution_time_ms, version. Clears the in-progress flag.
+    pub(crate) fn finish_row_bound(&self) -> String {
+        format!(
+            "UPDATE {} SET in_progress = 0, execution_time_ms = {}, applied_at = {} WHERE version = {}",
+            self.quoted_table(),
+            self.placeholder(1),
+            self.now_utc_expr(),
+            self.placeholder(2)
+        )
+    }
+
+    /// Every row, oldest first.
+    pub(crate) fn select_rows(&self) -> String {
+        format!(
+            "SELECT {} FROM {} ORDER BY applied_at, version",
+            COLUMNS.join(", "),
+            self.quoted_table()
+        )
+    }
+
+    /// Column names of the tracking table (empty when it does not exist).
+    /// Parameter: the table name.
+    pub(crate) fn columns_query(&self) -> &'static str {
+        match self.kind {
+            BackendKind::Postgres => {
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = $1"
+            }
+            BackendKind::MySql => {
+                "SELECT CAST(column_name AS CHAR) FROM information_schema.columns \
+                 WHERE table_schema = DATABASE() AND table_name = ?"
+            }
+            BackendKind::Sqlite => "SELECT name FROM pragma_table_info(?)",
+        }
+    }
+}
+
+/// `sql` trimmed and ending in `;` so a following statement stays separate.
+fn terminated(sql: &str, kind: BackendKind) -> String {
+    let trimmed = sql.trim();
+    if split::ends_with_terminator(trimmed, kind) {
+        return trimmed.to_owned();
+    }
+    // Code followed by a trailing comment: the `;` must come after the comment line.
+    let last_line = trimmed.lines().last().unwrap_or("").trim_start();
+    if last_line.starts_with("--") || last_line.starts_with('#') || last_line.contains("*/") {
+        format!("{trimmed}\n;")
+    } else {
+        format!("{trimmed};")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dialect(kind: BackendKind) -> Dialect {
+        Dialect::new(kind, TableName::new("schema_migrations").unwrap())
+    }
+
+    #[test]
+    fn table_names_are_validated() {
+        for ok in ["schema_migrations", "_x", "T1", &"a".repeat(63)] {
+            assert!(TableName::new(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "1abc",
+            "a-b",
+            "a b",
+            "x\"; DROP TABLE y; --",
+            "tbl`",
+            "é",
+            &"a".repeat(64),
+        ] {
+            let err = TableName::new(bad).unwrap_err();
+            assert_eq!(err.kind(), "invalid_table_name", "{bad}");
+            assert!(err.to_string().contains("version_table"), "{err}");
+        }
+    }
+
+    #[test]
+    fn identifiers_are_quoted_per_dialect() {
+        assert_eq!(
+            dialect(BackendKind::Postgres).quoted_table(),
+            "\"schema_migrations\""
+        );
+        assert_eq!(
+            dialect(BackendKind::Sqlite).quoted_table(),
+            "\"schema_migrations\""
+        );
+        assert_eq!(
+            dialect(BackendKind::MySql).quoted_table(),
+            "`schema_migrations`"
+        );
+        assert_eq!(dialect(BackendKind::MySql).quote_ident("a`b"), "`a``b`");
+        assert_eq!(
+            dialect(BackendKind::Postgres).quote_ident("a\"b"),
+            "\"a\"\"b\""
+        );
+    }
+
+    #[test]
+    fn literals_are_escaped_per_dialect() {
+        assert_eq!(
+            dialect(BackendKind::Postgres).quote_literal("it's\\"),
+            "'it''s\\'"
+        );
+        assert_eq!(
+            dialect(BackendKind::MySql).quote_literal("it's\\"),
+            "'it''s\\\\'"
+        );
+    }
+
+    #[test]
+    fn create_table_has_every_column() {
+        for kind in [
+            BackendKind::Sqlite,
+            BackendKind::Postgres,
+            BackendKind::MySql,
+        ] {
+            let sql = dialect(kind).create_table();
+            assert!(sql.starts_with("CREATE TABLE IF NOT EXISTS"));
+            for col in COLUMNS {
+                assert!(sql.contains(col), "{kind}: {col}");
+            }
+        }
+    }
+
+    #[test]
+    fn insert_row_renders_literals() {
+        let sql = dialect(BackendKind::Sqlite).insert_row(
+            "ae1027a6acf0",
+            "abc",
+            &["p1".into(), "p2".into()],
+            12,
+            false,
+        );
+        assert_eq!(
+            sql,
+            "INSERT INTO \"schema_migrations\" (version, applied_at, execution_time_ms, checksum, \
+             down_revisions, in_progress) VALUES ('ae1027a6acf0', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), \
+             12, 'abc', 'p1,p2', 0)"
+        );
+    }
+
+    #[test]
+    fn bound_statements_use_dialect_placeholders() {
+        assert!(dialect(BackendKind::Postgres)
+            .delete_row_bound()
+            .ends_with("= $1"));
+        assert!(dialect(BackendKind::MySql)
+            .delete_row_bound()
+            .ends_with("= ?"));
+    }
+
+    fn step(rev: &str, direction: Direction, transactional: bool) -> ExecStep {
+        ExecStep {
+            revision: rev.into(),
+            direction,
+            sql: "CREATE TABLE a (id INT)".into(),
+            checksum: "c".into(),
+            transactional,
+            down_revisions: vec![],
+        }
+    }
+
+    #[test]
+    fn script_wraps_each_step_in_its_own_transaction() {
+        let d = dialect(BackendKind::Postgres);
+        let s = d.script(
+            &[
+                step("r1", Direction::Upgrade, true),
+                step("r2", Direction::Upgrade, true),
+            ],
+            true,
+        );
+        assert_eq!(s.matches("BEGIN;").count(), 2, "{s}");
+        assert_eq!(s.matches("COMMIT;").count(), 2, "{s}");
+        assert!(s.contains("CREATE TABLE a (id INT);"));
+        assert!(s.contains("VALUES ('r2'"));
+    }
+
+    #[test]
+    fn script_whole_plan_shares_one_transaction_but_not_with_non_transactional_steps() {
+        let d = dialect(BackendKind::Sqlite);
+        let s = d.script(
+            &[
+                step("r1", Direction::Upgrade, true),
+                step("r2", Direction::Upgrade, true),
+                step("r3", Direction::Upgrade, false),
+                step("r4", Direction::Downgrade, true),
+            ],
+            false,
+        );
+        assert_eq!(s.matches("BEGIN;").count(), 2, "{s}");
+        assert_eq!(s.matches("COMMIT;").count(), 2, "{s}");
+        let r3 = s.find("upgrade r3").unwrap();
+        let first_commit = s.find("COMMIT;").unwrap();
+        assert!(first_commit < r3, "{s}");
+        assert!(s.contains("DELETE FROM \"schema_migrations\" WHERE version = 'r4';"));
+    }
+
+    #[test]
+    fn mysql_script_flags_rows_in_progress_and_has_no_transactions() {
+        let d = dialect(BackendKind::MySql);
+        let s = d.script(&[step("r1", Direction::Upgrade, true)], true);
+        assert!(!s.contains("BEGIN"), "{s}");
+        let insert = s.find("INSERT INTO `schema_migrations`").unwrap();
+        let ddl = s.find("CREATE TABLE a").unwrap();
+        let done = s.find("SET in_progress = 0 WHERE version = 'r1'").unwrap();
+        assert!(insert < ddl && ddl < done, "{s}");
+    }
+
+    #[test]
+    fn terminated_adds_semicolon_only_when_needed() {
+        let k = BackendKind::Postgres;
+        assert_eq!(terminated("SELECT 1", k), "SELECT 1;");
+        assert_eq!(terminated("SELECT 1;\n", k), "SELECT 1;");
+        assert_eq!(terminated("SELECT 1;\n-- done", k), "SELECT 1;\n-- done");
+        assert_eq!(terminated("SELECT 1\n-- done", k), "SELECT 1\n-- done\n;");
+        assert_eq!(terminated("  ", k), "");
+    }
+
+    #[test]
+    fn comment_prefixes_every_line() {
+        assert_eq!(
+            dialect(BackendKind::Sqlite).comment("a\n\nb"),
+            "-- a\n--\n-- b"
+        );
+    }
+}

@@ -1,0 +1,894 @@
+//! One connection-bound interface over SQLite, PostgreSQL and MySQL/MariaDB.
+//!
+//! [`Connection`] is a single dedicated sqlx connection (never a pool: the
+//! migration lock is held by a session, so the lock, every step and the
+//! unlock must share it). It offers the primitives the executor needs: lock,
+//! unlock, ensure and read the tracking table, apply a step, stamp rows.
+//! Everything that differs per database lives in `sqlite.rs`, `postgres.rs`
+//! and `mysql.rs` (connecting and locking) and in [`Dialect`] (SQL text);
+//! the step logic here is written once. Ordering steps, cancellation and the
+//! report are [`crate::executor`]'s job, not this module's.
+//!
+//! Every message built here passes through [`mask_secrets`]: drivers may echo
+//! the URL, password included.
+
+pub mod dialect;
+mod mysql;
+mod postgres;
+pub mod split;
+mod sqlite;
+
+use std::time::{Duration, Instant};
+
+use futures_util::TryStreamExt;
+use sqlx::Either;
+
+pub use dialect::{Dialect, TableName};
+
+use crate::step::Direction;
+use crate::url::{mask_secrets, BackendKind, DatabaseUrl};
+
+/// How often a busy lock is tried again.
+const LOCK_POLL: Duration = Duration::from_millis(100);
+/// First wait between connection attempts; doubled after each failure.
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// Longest wait between connection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// A database-layer failure. Messages are lower-case, name what failed, and
+/// never contain a password.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// No connection after every attempt.
+    #[error("cannot connect to {url} after {attempts} attempt(s): {message}; {}", connect_hint(*kind))]
+    Connect {
+        /// The URL, password masked.
+        url: String,
+        /// The backend, to pick the advice.
+        kind: BackendKind,
+        /// How many attempts were made.
+        attempts: u32,
+        /// What the driver or server said on the last attempt.
+        message: String,
+    },
+    /// Another session held the migration lock for the whole timeout.
+    #[error("timed out after {} waiting for the migration lock on {url}; it is held by {}", fmt_duration(*waited), holder.as_deref().unwrap_or("another session (the database does not say which)"))]
+    LockTimeout {
+        /// The URL, password masked.
+        url: String,
+        /// How long we waited.
+        waited: Duration,
+        /// Who holds the lock, where the database can tell.
+        holder: Option<String>,
+    },
+    /// Taking the lock failed for another reason than a timeout.
+    #[error("could not take the migration lock on {url}: {message}")]
+    Lock {
+        /// The URL, password masked.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Releasing the lock failed or the lock was no longer ours.
+    #[error("could not release the migration lock on {url}: {message}")]
+    Unlock {
+        /// The URL, password masked.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A table of the tracking table's name exists with another shape.
+    #[error("table `{table}` exists but is not a rev tracking table (missing columns: {}); rev never alters it: set `version_table` to another name", missing.join(", "))]
+    ForeignVersionTable {
+        /// The table name.
+        table: String,
+        /// Columns rev needs that the table lacks.
+        missing: Vec<String>,
+    },
+    /// The `version_table` setting is not a plain identifier.
+    #[error("invalid `version_table` setting `{name}`: {reason}; use ASCII letters, digits and `_`, at most 63 characters, not starting with a digit")]
+    InvalidTableName {
+        /// The name as configured.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A revision's SQL failed.
+    #[error("{direction} of revision `{revision}` failed at {}: {message}; {}", statement_label(*statement_index, statement), if *rolled_back { "its changes were rolled back and it is not recorded" } else { "it was not transactional: changes made before the failure remain" })]
+    MigrationFailed {
+        /// The revision whose SQL failed.
+        revision: String,
+        /// Which section ran.
+        direction: Direction,
+        /// 1-based position of the failing statement in the section, when known.
+        statement_index: Option<usize>,
+        /// The failing statement's first line (or the section's, when unknown).
+        statement: String,
+        /// The database's message.
+        message: String,
+        /// Whether the database undid the step (transactional DDL).
+        rolled_back: bool,
+    },
+    /// A row is flagged in progress: an earlier run stopped inside a
+    /// non-transactional step (always possible on MySQL).
+    #[error("revision `{revision}` is marked in progress in `{table}`: an earlier run stopped part-way through it; check the schema by hand, then record the real state with `rev stamp`")]
+    InProgress {
+        /// The revision.
+        revision: String,
+        /// The tracking table.
+        table: String,
+    },
+    /// A downgrade or checksum update named a revision with no row.
+    #[error("revision `{revision}` is not recorded in `{table}`")]
+    NotRecorded {
+        /// The revision.
+        revision: String,
+        /// The tracking table.
+        table: String,
+    },
+    /// A statement of rev's own failed.
+    #[error("database error while {operation}: {message}")]
+    Database {
+        /// What rev was doing, e.g. `reading the tracking table`.
+        operation: &'static str,
+        /// The database's message.
+        message: String,
+    },
+}
+
+impl BackendError {
+    /// A stable identifier for JSON error output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BackendError::Connect { .. } => "connect",
+            BackendError::LockTimeout { .. } => "lock_timeout",
+            BackendError::Lock { .. } => "lock",
+            BackendError::Unlock { .. } => "unlock",
+            BackendError::ForeignVersionTable { .. } => "foreign_version_table",
+            BackendError::InvalidTableName { .. } => "invalid_table_name",
+            BackendError::MigrationFailed { .. } => "migration_failed",
+            BackendError::InProgress { .. } => "in_progress",
+            BackendError::NotRecorded { .. } => "not_recorded",
+            BackendError::Database { .. } => "database",
+        }
+    }
+}
+
+fn connect_hint(kind: BackendKind) -> &'static str {
+    match kind {
+        BackendKind::Sqlite => "check that the file's folder exists and is writable, and add `?mode=rwc` to the URL to create a new database",
+        _ => "check that the server is running and reachable at that host and port, and that the user, password and database name are right",
+    }
+}
+
+fn statement_label(index: Option<usize>, statement: &str) -> String {
+    match index {
+        Some(i) => format!("statement {i} `{statement}`"),
+        None => format!("`{statement}`"),
+    }
+}
+
+fn fmt_duration(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
+}
+
+/// One row of the tracking table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedRow {
+    /// The revision id.
+    pub version: String,
+    /// When it was applied: RFC 3339 text in UTC, as the database wrote it.
+    pub applied_at: String,
+    /// How long its SQL took, in milliseconds (0 when stamped or run from a script).
+    pub execution_time_ms: i64,
+    /// The checksum of its upgrade section when applied.
+    pub checksum: String,
+    /// Its parents when applied, to notice a rebased history.
+    pub down_revisions: Vec<String>,
+    /// Set while a non-transactional step runs; still set after a failure or crash.
+    pub in_progress: bool,
+}
+
+/// One revision to run, in one direction, as the planner produced it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecStep {
+    /// The revision id.
+    pub revision: String,
+    /// Upgrade (run upgrade SQL, insert row) or downgrade (run downgrade SQL, delete row).
+    pub direction: Direction,
+    /// The section's SQL, possibly several statements.
+    pub sql: String,
+    /// The revision's checksum, recorded on upgrade.
+    pub checksum: String,
+    /// False for SQL that cannot run in a transaction (`CREATE INDEX CONCURRENTLY`).
+    pub transactional: bool,
+    /// The revision's parents, recorded on upgrade.
+    pub down_revisions: Vec<String>,
+}
+
+/// How to connect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// Limit for one connection attempt.
+    pub connect_timeout: Duration,
+    /// Attempts after the first one, with exponential backoff in between.
+    pub retries: u32,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            connect_timeout: Duration::from_secs(30),
+            retries: 3,
+        }
+    }
+}
+
+enum Inner {
+    Sqlite(sqlite::State),
+    Postgres(postgres::State),
+    MySql(mysql::State),
+}
+
+/// Run `$body` with `$c` bound to the concrete sqlx connection, whichever it is.
+macro_rules! on_conn {
+    ($inner:expr, $c:ident => $body:expr) => {
+        match $inner {
+            Inner::Sqlite(s) => {
+                let $c = &mut s.conn;
+                $body
+            }
+            Inner::Postgres(s) => {
+                let $c = &mut s.conn;
+                $body
+            }
+            Inner::MySql(s) => {
+                let $c = &mut s.conn;
+                $body
+            }
+        }
+    };
+}
+
+/// Decode one tracking row, whatever the database.
+macro_rules! decode_row {
+    ($row:expr) => {{
+        use sqlx::Row;
+        let row = $row;
+        (|| -> Result<AppliedRow, sqlx::Error> {
+            let in_progress: i16 = row.try_get(5)?;
+            let parents: String = row.try_get(4)?;
+            Ok(AppliedRow {
+                version: row.try_get(0)?,
+                applied_at: row.try_get(1)?,
+                execution_time_ms: row.try_get(2)?,
+                checksum: row.try_get(3)?,
+                down_revisions: parents
+                    .split(',')
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                in_progress: in_progress != 0,
+            })
+        })()
+    }};
+}
+
+/// What a failed script run tells about where it failed.
+struct ScriptFailure {
+    statement_index: Option<usize>,
+    statement: String,
+    error: sqlx::Error,
+}
+
+/// A dedicated connection to the database being migrated.
+///
+/// Typical use is through [`crate::executor::LockedSession`], which takes the
+/// lock and guarantees its release; the methods here are the primitives.
+pub struct Connection {
+    url: DatabaseUrl,
+    dialect: Dialect,
+    inner: Inner,
+    /// An explicit transaction we opened is still open.
+    in_tx: bool,
+    /// We hold the migration lock (so `lock` is not taken twice: PostgreSQL
+    /// and MySQL locks nest per session and would need two unlocks).
+    locked: bool,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("url", &self.url)
+            .field("table", &self.dialect.table())
+            .field("in_tx", &self.in_tx)
+            .field("locked", &self.locked)
+            .finish()
+    }
+}
+
+impl Connection {
+    /// Connect to `url`, trying `1 + opts.retries` times with exponential
+    /// backoff, each attempt limited to `opts.connect_timeout`. Errors that
+    /// another try cannot fix (bad password, unknown database) stop at once.
+    /// The error names the masked URL and what the server said last.
+    pub async fn connect(
+        url: &DatabaseUrl,
+        table: TableName,
+        opts: &ConnectOptions,
+    ) -> Result<Connection, BackendError> {
+        let attempts = opts.retries.saturating_add(1);
+        let mut backoff = FIRST_BACKOFF;
+        let mut last = String::new();
+        let mut made = 0;
+        for attempt in 1..=attempts {
+            made = attempt;
+            match tokio::time::timeout(opts.connect_timeout, Self::connect_once(url)).await {
+                Ok(Ok(inner)) => {
+                    return Ok(Connection {
+                        url: url.clone(),
+                        dialect: Dialect::new(url.kind(), table),
+                        inner,
+                        in_tx: false,
+                        locked: false,
+                    })
+                }
+                Ok(Err(e)) => {
+                    last = describe(&e);
+                    if !is_retryable(&e) {
+                        break;
+                    }
+                }
+                Err(_) => {
+                    last = format!("no answer within {}", fmt_duration(opts.connect_timeout));
+                }
+            }
+            if attempt < attempts {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+        Err(BackendError::Connect {
+            url: url.to_string(),
+            kind: url.kind(),
+            attempts: made,
+            message: mask_secrets(&last, url),
+        })
+    }
+
+    async fn connect_once(url: &DatabaseUrl) -> Result<Inner, sqlx::Error> {
+        Ok(match url.kind() {
+            BackendKind::Sqlite => Inner::Sqlite(sqlite::State::connect(url).await?),
+            BackendKind::Postgres => Inner::Postgres(postgres::State::connect(url).await?),
+            BackendKind::MySql => Inner::MySql(mysql::State::connect(url).await?),
+        })
+    }
+
+    /// The URL this connection was made from (masked when printed).
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    /// The SQL dialect, with the tracking table name.
+    pub fn dialect(&self) -> &Dialect {
+        &self.dialect
+    }
+
+    /// Whether this connection holds the migration lock.
+    pub fn is_locked(&self) -> bool {
+        self.locked
+    }
+
+    /// Whether an explicit transaction is open on this connection.
+    pub fn in_transaction(&self) -> bool {
+        self.in_tx
+    }
+
+    fn mask(&self, text: &str) -> String {
+        mask_secrets(text, &self.url)
+    }
+
+    fn db_error(&self, operation: &'static str, e: &sqlx::Error) -> BackendError {
+        BackendError::Database {
+            operation,
+            message: self.mask(&describe(e)),
+        }
+    }
+
+    /// Take the migration lock, waiting at most `timeout`. PostgreSQL polls
+    /// `pg_try_advisory_lock` (a session blocked in `pg_advisory_lock`
+    /// deadlocks with `CREATE INDEX CONCURRENTLY`); MySQL uses `GET_LOCK` with
+    /// its result checked; SQLite locks `<file>.lock`, which the OS releases if
+    /// the process dies. In-memory SQLite needs no lock. Calling it while
+    /// holding the lock does nothing.
+    pub async fn lock(&mut self, timeout: Duration) -> Result<(), BackendError> {
+        if self.locked {
+            return Ok(());
+        }
+        let url = self.url.clone();
+        let table = self.dialect.table().clone();
+        let result = match &mut self.inner {
+            Inner::Sqlite(s) => s.lock(&url, timeout).await,
+            Inner::Postgres(s) => s.lock(&url, &table, timeout).await,
+            Inner::MySql(s) => s.lock(&url, &table, timeout).await,
+        };
+        self.locked = result.is_ok();
+        result
+    }
+
+    /// Release the migration lock, rolling back an open transaction first
+    /// (PostgreSQL refuses `pg_advisory_unlock` in an aborted transaction).
+    /// Fails if the database says the lock was not ours.
+    pub async fn unlock(&mut self) -> Result<(), BackendError> {
+        self.rollback_if_open().await;
+        if !self.locked {
+            return Ok(());
+        }
+        let url = self.url.clone();
+        let result = match &mut self.inner {
+            Inner::Sqlite(s) => s.unlock(&url),
+            Inner::Postgres(s) => s.unlock(&url).await,
+            Inner::MySql(s) => s.unlock(&url).await,
+        };
+        // Whatever the result, we must not try to release it again: a second
+        // release could free a lock re-taken by the same session later.
+        self.locked = false;
+        result
+    }
+
+    /// Open a transaction for several steps (whole-plan mode). Only where DDL
+    /// is transactional; on MySQL it does nothing and returns `false`.
+    pub async fn begin(&mut self) -> Result<bool, BackendError> {
+        if self.in_tx {
+            return Ok(true);
+        }
+        let Some(begin) = self.dialect.begin() else {
+            return Ok(false);
+        };
+        let r = on_conn!(&mut self.inner, c => sqlx::raw_sql(begin).execute(&mut *c).await.map(|r| r.rows_affected()));
+        r.map_err(|e| self.db_error("opening a transaction", &e))?;
+        self.in_tx = true;
+        Ok(true)
+    }
+
+    /// Commit the open transaction, if any.
+    pub async fn commit(&mut self) -> Result<(), BackendError> {
+        if !self.in_tx {
+            return Ok(());
+        }
+        self.in_tx = false;
+        let r = on_conn!(&mut self.inner, c => sqlx::raw_sql("COMMIT").execute(&mut *c).await.map(|r| r.rows_affected()));
+        r.map(|_| ())
+            .map_err(|e| self.db_error("committing a transaction", &e))
+    }
+
+    /// Roll back the open transaction, if any. Errors are ignored: this runs
+    /// on failure paths, and a connection too broken to roll back has lost
+    /// its transaction anyway.
+    pub async fn rollback_if_open(&mut self) {
+        if self.in_tx {
+            self.in_tx = false;
+            let _ = on_conn!(&mut self.inner, c => sqlx::raw_sql("ROLLBACK").execute(&mut *c).await.map(|r| r.rows_affected()));
+        }
+    }
+
+    async fn table_columns(&mut self) -> Result<Vec<String>, BackendError> {
+        let q = self.dialect.columns_query();
+        let table = self.dialect.table().as_str().to_owned();
+        let r = on_conn!(&mut self.inner, c => {
+            sqlx::query_scalar::<_, String>(q).bind(&table).fetch_all(&mut *c).await
+        });
+        r.map_err(|e| self.db_error("inspecting the tracking table", &e))
+    }
+
+    /// `Ok(true)` if the table exists with our columns, `Ok(false)` if absent.
+    async fn check_shape(&mut self) -> Result<bool, BackendError> {
+        let columns = self.table_columns().await?;
+        if columns.is_empty() {
+            return Ok(false);
+        }
+        let missing: Vec<String> = dialect::COLUMNS
+            .iter()
+            .filter(|want| !columns.iter().any(|c| c.eq_ignore_ascii_case(want)))
+            .map(|c| (*c).to_owned())
+            .collect();
+        if missing.is_empty() {
+            Ok(true)
+        } else {
+            Err(BackendError::ForeignVersionTable {
+                table: self.dialect.table().to_string(),
+                missing,
+            })
+        }
+    }
+
+    /// Create the tracking table if absent. A table of that name with another
+    /// shape is an error and is left untouched.
+    pub async fn ensure_table(&mut self) -> Result<(), BackendError> {
+        if self.check_shape().await? {
+            return Ok(());
+        }
+        let sql = self.dialect.create_table();
+        let r = on_conn!(&mut self.inner, c => sqlx::raw_sql(&sql).execute(&mut *c).await.map(|r| r.rows_affected()));
+        r.map(|_| ())
+            .map_err(|e| self.db_error("creating the tracking table", &e))
+    }
+
+    /// Every tracking row, oldest first. A missing table reads as empty and
+    /// is not created.
+    pub async fn read_applied(&mut self) -> Result<Vec<AppliedRow>, BackendError> {
+        if !self.check_shape().await? {
+            return Ok(Vec::new());
+        }
+        let sql = self.dialect.select_rows();
+        let r = on_conn!(&mut self.inner, c => {
+            match sqlx::query(&sql).fetch_all(&mut *c).await {
+                Ok(rows) => rows.iter().map(|row| decode_row!(row)).collect::<Result<Vec<_>, _>>(),
+                Err(e) => Err(e),
+            }
+        });
+        r.map_err(|e| self.db_error("reading the tracking table", &e))
+    }
+
+    /// Run one step and record it; returns how long its SQL took.
+    ///
+    /// - Transactional step where DDL is transactional (PostgreSQL, SQLite):
+    ///   the SQL and the tracking row commit in one transaction, so a crash
+    ///   can never leave a migration applied but unrecorded, or recorded but
+    ///   not applied (the failure sqlx fixed in
+    ///   <https://github.com/launchbadge/sqlx/issues/1966>). If a transaction
+    ///   is already open (whole-plan mode, see [`Connection::begin`]) the step
+    ///   joins it and nothing is committed here.
+    /// - Otherwise (MySQL, whose DDL commits implicitly, or a step marked
+    ///   `transactional: false`): the row is written with `in_progress = 1`
+    ///   *before* the SQL runs (a downgrade flags its existing row), and
+    ///   cleared (or deleted) after. A failure or crash in between leaves a
+    ///   visible in-progress row naming the revision, instead of silently
+    ///   half-applied DDL.
+    pub async fn apply(&mut self, step: &ExecStep) -> Result<Duration, BackendError> {
+        let in_tx = step.transactional && self.dialect.transactional_ddl();
+        if in_tx {
+            let own_tx = !self.in_tx;
+            if own_tx {
+                self.begin().await?;
+            }
+            let result = self.apply_in_tx(step).await;
+            if own_tx {
+                match &result {
+                    Ok(_) => self.commit().await?,
+                    Err(_) => self.rollback_if_open().await,
+                }
+            }
+            result
+        } else {
+            if self.in_tx {
+                // Whole-plan mode: the executor commits before such a step. Running
+                // it inside the transaction would fail on PostgreSQL anyway.
+                self.commit().await?;
+            }
+            self.apply_flagged(step).await
+        }
+    }
+
+    async fn apply_in_tx(&mut self, step: &ExecStep) -> Result<Duration, BackendError> {
+        let start = Instant::now();
+        self.run_script(step, false)
+            .await
+            .map_err(|f| self.step_error(step, f, true))?;
+        let elapsed = start.elapsed();
+        match step.direction {
+            Direction::Upgrade => self.insert_row(step, elapsed, false).await?,
+            Direction::Downgrade => {
+                self.delete_row(&step.revision, true).await?;
+            }
+        }
+        Ok(elapsed)
+    }
+
+    async fn apply_flagged(&mut self, step: &ExecStep) -> Result<Duration, BackendError> {
+        match step.direction {
+            Direction::Upgrade => self.insert_row(step, Duration::ZERO, true).await?,
+            Direction::Downgrade => self.set_in_progress(&step.revision, true).await?,
+        }
+        let start = Instant::now();
+        // PostgreSQL runs a multi-statement string as one implicit transaction,
+        // which `CREATE INDEX CONCURRENTLY` refuses: send statements one by one.
+        let split = self.dialect.kind() == BackendKind::Postgres;
+        self.run_script(step, split)
+            .await
+            .map_err(|f| self.step_error(step, f, false))?;
+        let elapsed = start.elapsed();
+        match step.direction {
+            Direction::Upgrade => {
+                let sql = self.dialect.finish_row_bound();
+                let ms = duration_ms(elapsed);
+                let r = on_conn!(&mut self.inner, c => {
+                    sqlx::query(&sql).bind(ms).bind(&step.revision).execute(&mut *c).await.map(|r| r.rows_affected())
+                });
+                r.map_err(|e| self.db_error("recording an applied revision", &e))?;
+            }
+            Direction::Downgrade => {
+                self.delete_row(&step.revision, true).await?;
+            }
+        }
+        Ok(elapsed)
+    }
+
+    /// Run the step's SQL. With `split`, statement by statement; otherwise as
+    /// one script, counting finished statements to locate a failure.
+    async fn run_script(&mut self, step: &ExecStep, split: bool) -> Result<(), ScriptFailure> {
+        let kind = self.dialect.kind();
+        let statements = split::split_statements(&step.sql, kind);
+        if split {
+            for (i, stmt) in statements.iter().enumerate() {
+                let r = on_conn!(&mut self.inner, c => sqlx::raw_sql(stmt.text).execute(&mut *c).await.map(|r| r.rows_affected()));
+                if let Err(error) = r {
+                    return Err(ScriptFailure {
+                        statement_index: Some(i + 1),
+                        statement: stmt.first_line().to_owned(),
+                        error,
+                    });
+                }
+            }
+            return Ok(());
+        }
+        if statements.is_empty() {
+            // Nothing to run; some drivers reject an empty query string.
+            return Ok(());
+        }
+        let mut done = 0usize;
+        let r: Result<(), sqlx::Error> = on_conn!(&mut self.inner, c => {
+            let mut stream = sqlx::raw_sql(&step.sql).fetch_many(&mut *c);
+            loop {
+                match stream.try_next().await {
+                    Ok(Some(Either::Left(_))) => done += 1,
+                    Ok(Some(Either::Right(_))) => {}
+                    Ok(None) => break Ok(()),
+                    Err(e) => break Err(e),
+                }
+            }
+        });
+        let Err(error) = r else {
+            return Ok(());
+        };
+        // PostgreSQL reports the character position of a syntax error, which
+        // pins the statement exactly; otherwise the count of finished
+        // statements does, as far as our splitting matches the server's.
+        let located = pg_error_offset(&error, &step.sql)
+            .and_then(|off| split::statement_at(&statements, off))
+            .or_else(|| statements.get(done).map(|s| (done, *s)));
+        Err(match located {
+            Some((i, stmt)) => ScriptFailure {
+                statement_index: Some(i + 1),
+                statement: stmt.first_line().to_owned(),
+                error,
+            },
+            None => ScriptFailure {
+                statement_index: None,
+                statement: statements
+                    .first()
+                    .map(|s| s.first_line().to_owned())
+                    .unwrap_or_default(),
+                error,
+            },
+        })
+    }
+
+    fn step_error(&self, step: &ExecStep, f: ScriptFailure, rolled_back: bool) -> BackendError {
+        BackendError::MigrationFailed {
+            revision: step.revision.clone(),
+            direction: step.direction,
+            statement_index: f.statement_index,
+            statement: self.mask(&truncate(&f.statement, 200)),
+            message: self.mask(&describe(&f.error)),
+            rolled_back,
+        }
+    }
+
+    async fn insert_row(
+        &mut self,
+        step: &ExecStep,
+        elapsed: Duration,
+        in_progress: bool,
+    ) -> Result<(), BackendError> {
+        self.insert_values(
+            &step.revision,
+            &step.checksum,
+            &step.down_revisions,
+            duration_ms(elapsed),
+            in_progress,
+        )
+        .await
+    }
+
+    async fn insert_values(
+        &mut self,
+        version: &str,
+        checksum: &str,
+        down_revisions: &[String],
+        ms: i64,
+        in_progress: bool,
+    ) -> Result<(), BackendError> {
+        let sql = self.dialect.insert_row_bound();
+        let parents = down_revisions.join(",");
+        let flag = i16::from(in_progress);
+        let r = on_conn!(&mut self.inner, c => {
+            sqlx::query(&sql)
+                .bind(version)
+                .bind(ms)
+                .bind(checksum)
+                .bind(&parents)
+                .bind(flag)
+                .execute(&mut *c)
+                .await
+                .map(|r| r.rows_affected())
+        });
+        r.map(|_| ())
+            .map_err(|e| self.db_error("recording an applied revision", &e))
+    }
+
+    /// Delete a row; with `must_exist`, a missing row is [`BackendError::NotRecorded`].
+    async fn delete_row(&mut self, version: &str, must_exist: bool) -> Result<bool, BackendError> {
+        let sql = self.dialect.delete_row_bound();
+        let r = on_conn!(&mut self.inner, c => {
+            sqlx::query(&sql).bind(version).execute(&mut *c).await.map(|r| r.rows_affected())
+        });
+        let n = r.map_err(|e| self.db_error("removing a revision's record", &e))?;
+        if n == 0 && must_exist {
+            return Err(self.not_recorded(version));
+        }
+        Ok(n > 0)
+    }
+
+    async fn set_in_progress(&mut self, version: &str, flag: bool) -> Result<(), BackendError> {
+        let sql = self.dialect.set_in_progress_bound();
+        let r = on_conn!(&mut self.inner, c => {
+            sqlx::query(&sql).bind(i16::from(flag)).bind(version).execute(&mut *c).await.map(|r| r.rows_affected())
+        });
+        let n = r.map_err(|e| self.db_error("flagging a revision in progress", &e))?;
+        if n == 0 {
+            return Err(self.not_recorded(version));
+        }
+        Ok(())
+    }
+
+    fn not_recorded(&self, version: &str) -> BackendError {
+        BackendError::NotRecorded {
+            revision: version.to_owned(),
+            table: self.dialect.table().to_string(),
+        }
+    }
+
+    /// Record `version` as applied without running SQL (`rev stamp`). An
+    /// existing row for it (even one left in progress) is replaced.
+    pub async fn stamp_applied(
+        &mut self,
+        version: &str,
+        checksum: &str,
+        down_revisions: &[String],
+    ) -> Result<(), BackendError> {
+        let own_tx = !self.in_tx && self.begin().await?;
+        let result = async {
+            self.delete_row(version, false).await?;
+            self.insert_values(version, checksum, down_revisions, 0, false)
+                .await
+        }
+        .await;
+        if own_tx {
+            match &result {
+                Ok(()) => self.commit().await?,
+                Err(_) => self.rollback_if_open().await,
+            }
+        }
+        result
+    }
+
+    /// Remove `version`'s row without running SQL; `Ok(false)` if there was none.
+    pub async fn stamp_removed(&mut self, version: &str) -> Result<bool, BackendError> {
+        self.delete_row(version, false).await
+    }
+
+    /// Store a new checksum for an applied revision (accepting an edited file).
+    pub async fn set_checksum(
+        &mut self,
+        version: &str,
+        checksum: &str,
+    ) -> Result<(), BackendError> {
+        let sql = self.dialect.update_checksum_bound();
+        let r = on_conn!(&mut self.inner, c => {
+            sqlx::query(&sql).bind(checksum).bind(version).execute(&mut *c).await.map(|r| r.rows_affected())
+        });
+        let n = r.map_err(|e| self.db_error("updating a checksum", &e))?;
+        if n == 0 {
+            return Err(self.not_recorded(version));
+        }
+        Ok(())
+    }
+
+    /// Run SQL text of the caller's with no bookkeeping (tests and setup).
+    pub async fn execute_raw(&mut self, sql: &str) -> Result<(), BackendError> {
+        let r = on_conn!(&mut self.inner, c => sqlx::raw_sql(sql).execute(&mut *c).await.map(|r| r.rows_affected()));
+        r.map(|_| ()).map_err(|e| self.db_error("running SQL", &e))
+    }
+
+    /// Roll back, release the lock if held, and close the connection.
+    /// Returns the unlock error if there was one (the connection is closed
+    /// regardless; closing also ends the session's locks).
+    pub async fn close(mut self) -> Result<(), BackendError> {
+        let unlocked = self.unlock().await;
+        let closed = match self.inner {
+            Inner::Sqlite(s) => sqlx::Connection::close(s.conn).await,
+            Inner::Postgres(s) => sqlx::Connection::close(s.conn).await,
+            Inner::MySql(s) => sqlx::Connection::close(s.conn).await,
+        };
+        unlocked?;
+        closed.map_err(|e| BackendError::Database {
+            operation: "closing the connection",
+            message: mask_secrets(&describe(&e), &self.url),
+        })
+    }
+}
+
+/// The database's own message when there is one, else sqlx's.
+fn describe(e: &sqlx::Error) -> String {
+    match e.as_database_error() {
+        Some(db) => {
+            let mut msg = db.message().to_owned();
+            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                if let Some(detail) = pg.detail() {
+                    msg.push_str(&format!(" ({detail})"));
+                }
+            }
+            match db.code() {
+                Some(code) => format!("{msg} [{code}]"),
+                None => msg,
+            }
+        }
+        None => e.to_string(),
+    }
+}
+
+/// Whether another connection attempt could succeed: not for a wrong
+/// password (SQLSTATE class 28), a missing database (3D) or access denied
+/// (42, MySQL's unknown database), nor for a bad configuration.
+fn is_retryable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Configuration(_) => false,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            if code.len() == 5 {
+                !(code.starts_with("28") || code.starts_with("3D") || code.starts_with("42"))
+            } else {
+                // SQLite codes are numbers; nothing there improves by waiting.
+                false
+            }
+        }
+        _ => true,
+    }
+}
+
+/// The byte offset PostgreSQL gave for an error in `sql`, if any.
+fn pg_error_offset(e: &sqlx::Error, sql: &str) -> Option<usize> {
+    let pg = e
+        .as_database_error()?
+        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()?;
+    match pg.position()? {
+        sqlx::postgres::PgErrorPosition::Original(chars) => sql
+            .char_indices()
+            .nth(chars.saturating_sub(1))
+            .map(|(b, _)| b),
+        _ => None,
+    }
+}
+
+fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((b, _)) => format!("{}…", &s[..b]),
+        None => s.to_owned(),
+    }
+}

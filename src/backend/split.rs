@@ -1,0 +1,334 @@
+//! A small lexer that cuts a SQL script into statements.
+//!
+//! It is used where one statement at a time matters: PostgreSQL runs a
+//! multi-statement string as one implicit transaction, so a
+//! non-transactional step (`CREATE INDEX CONCURRENTLY`) must be sent
+//! statement by statement; and an error message names the statement that
+//! failed. Transactional steps are still sent whole, so a case this lexer
+//! gets wrong can only blur an error message there, never change what runs.
+//!
+//! It knows quotes (`'…'`, `"…"`, backticks), comments (`--`, `#` on MySQL,
+//! nested `/* */`), PostgreSQL dollar quotes, and `BEGIN … END` bodies of
+//! `CREATE TRIGGER` on SQLite and MySQL.
+
+use crate::url::BackendKind;
+
+/// One statement of a script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Statement<'a> {
+    /// The statement text, trimmed, without its `;`.
+    pub text: &'a str,
+    /// Byte offset of `text` in the script.
+    pub offset: usize,
+}
+
+impl Statement<'_> {
+    /// The first line of the statement, for messages.
+    pub fn first_line(&self) -> &str {
+        self.text.lines().next().unwrap_or("").trim()
+    }
+}
+
+/// Split `sql` into statements. Parts holding only white space and comments
+/// are dropped.
+pub fn split_statements<'a>(sql: &'a str, kind: BackendKind) -> Vec<Statement<'a>> {
+    let bytes = sql.as_bytes();
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    let mut has_code = false;
+    // Trigger bodies contain `;`; track BEGIN/CASE … END depth inside them.
+    let mut words_in_stmt = 0usize;
+    let mut saw_create = false;
+    let mut in_trigger = false;
+    let mut depth = 0usize;
+
+    let push = |out: &mut Vec<Statement<'a>>, from: usize, to: usize, has_code: bool| {
+        if has_code {
+            let raw = &sql[from..to];
+            let lead = raw.len() - raw.trim_start().len();
+            out.push(Statement {
+                text: raw.trim(),
+                offset: from + lead,
+            });
+        }
+    };
+
+    while i < bytes.len() {
+        let c = bytes[i];
+        match c {
+            b'\'' | b'"' | b'`' => {
+                has_code = true;
+                i = skip_quoted(bytes, i, c, kind == BackendKind::MySql);
+                continue;
+            }
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                i = skip_line(bytes, i);
+                continue;
+            }
+            b'#' if kind == BackendKind::MySql => {
+                i = skip_line(bytes, i);
+                continue;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i = skip_block_comment(bytes, i, kind == BackendKind::Postgres);
+                continue;
+            }
+            b'$' if kind == BackendKind::Postgres => {
+                if let Some(end) = skip_dollar_quoted(sql, i) {
+                    has_code = true;
+                    i = end;
+                    continue;
+                }
+            }
+            b';' if depth == 0 => {
+                push(&mut out, start, i, has_code);
+                start = i + 1;
+                has_code = false;
+                words_in_stmt = 0;
+                saw_create = false;
+                in_trigger = false;
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        if c.is_ascii_alphabetic() || c == b'_' {
+            let word_end = i + bytes[i..]
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b == b'$')
+                .count();
+            let word = &sql[i..word_end];
+            has_code = true;
+            words_in_stmt += 1;
+            if words_in_stmt == 1 {
+                saw_create = word.eq_ignore_ascii_case("create");
+            } else if saw_create
+                && words_in_stmt <= 5
+                && word.eq_ignore_ascii_case("trigger")
+                && kind != BackendKind::Postgres
+            {
+                in_trigger = true;
+            } else if in_trigger {
+                if word.eq_ignore_ascii_case("begin") || word.eq_ignore_ascii_case("case") {
+                    depth += 1;
+                } else if word.eq_ignore_ascii_case("end") {
+                    let next = next_word(sql, word_end);
+                    let closes_block = !["if", "loop", "while", "repeat"]
+                        .iter()
+                        .any(|w| next.eq_ignore_ascii_case(w));
+                    if closes_block {
+                        depth = depth.saturating_sub(1);
+                    }
+                }
+            }
+            i = word_end;
+            continue;
+        }
+        if !c.is_ascii_whitespace() {
+            has_code = true;
+        }
+        i += 1;
+    }
+    push(&mut out, start, bytes.len(), has_code);
+    out
+}
+
+/// Whether `sql`'s last piece of code is a `;` (comments after it allowed).
+pub fn ends_with_terminator(sql: &str, kind: BackendKind) -> bool {
+    match split_statements(sql, kind).last() {
+        None => true,
+        Some(last) => sql[last.offset + last.text.len()..]
+            .trim_start()
+            .starts_with(';'),
+    }
+}
+
+/// The statement containing byte `offset`, if any.
+pub fn statement_at<'a>(
+    statements: &[Statement<'a>],
+    offset: usize,
+) -> Option<(usize, Statement<'a>)> {
+    statements
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(_, s)| s.offset <= offset)
+        .map(|(i, s)| (i, *s))
+}
+
+fn next_word(sql: &str, from: usize) -> &str {
+    let rest = sql[from..].trim_start();
+    let len = rest
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        .count();
+    &rest[..len]
+}
+
+fn skip_quoted(bytes: &[u8], start: usize, quote: u8, backslash: bool) -> usize {
+    let mut i = start + 1;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if backslash && c == b'\\' && quote != b'`' {
+            i += 2;
+            continue;
+        }
+        if c == quote {
+            // A doubled quote is an escaped quote, not the end.
+            if bytes.get(i + 1) == Some(&quote) {
+                i += 2;
+                continue;
+            }
+            return i + 1;
+        }
+        i += 1;
+    }
+    bytes.len()
+}
+
+fn skip_line(bytes: &[u8], start: usize) -> usize {
+    bytes[start..]
+        .iter()
+        .position(|b| *b == b'\n')
+        .map_or(bytes.len(), |p| start + p + 1)
+}
+
+fn skip_block_comment(bytes: &[u8], start: usize, nested: bool) -> usize {
+    let mut depth = 1;
+    let mut i = start + 2;
+    while i < bytes.len() {
+        if bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/') {
+            depth -= 1;
+            i += 2;
+            if depth == 0 {
+                return i;
+            }
+            continue;
+        }
+        if nested && bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'*') {
+            depth += 1;
+            i += 2;
+            continue;
+        }
+        i += 1;
+    }
+    bytes.len()
+}
+
+/// `$tag$ … $tag$`; `None` when `$` at `start` does not open a dollar quote
+/// (a `$1` parameter, say).
+fn skip_dollar_quoted(sql: &str, start: usize) -> Option<usize> {
+    let bytes = sql.as_bytes();
+    if start > 0 && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_') {
+        return None;
+    }
+    let tag_len = bytes[start + 1..]
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+        .count();
+    let close = start + 1 + tag_len;
+    if bytes.get(close) != Some(&b'$') || bytes.get(start + 1).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    let tag = &sql[start..=close];
+    let body = close + 1;
+    Some(
+        sql[body..]
+            .find(tag)
+            .map_or(sql.len(), |p| body + p + tag.len()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(sql: &str, kind: BackendKind) -> Vec<&str> {
+        split_statements(sql, kind)
+            .into_iter()
+            .map(|s| s.text)
+            .collect()
+    }
+
+    #[test]
+    fn splits_on_semicolons_outside_quotes_and_comments() {
+        let sql = "CREATE TABLE a (x TEXT DEFAULT 'a;b');\n-- c; d\nINSERT INTO a VALUES ('it''s;');\n/* e; */ SELECT \"f;\" FROM a";
+        assert_eq!(
+            texts(sql, BackendKind::Sqlite),
+            vec![
+                "CREATE TABLE a (x TEXT DEFAULT 'a;b')",
+                "-- c; d\nINSERT INTO a VALUES ('it''s;')",
+                "/* e; */ SELECT \"f;\" FROM a",
+            ]
+        );
+    }
+
+    #[test]
+    fn comment_only_parts_are_dropped() {
+        assert!(texts("-- nothing;\n  ;\n/* x */;", BackendKind::Postgres).is_empty());
+    }
+
+    #[test]
+    fn postgres_dollar_quotes_and_nested_comments() {
+        let sql = "CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; $body$ LANGUAGE sql;\n\
+                   /* a /* b; */ c; */ SELECT $1;\nDO $$ BEGIN PERFORM 1; END $$";
+        let t = texts(sql, BackendKind::Postgres);
+        assert_eq!(t.len(), 3, "{t:?}");
+        assert!(t[0].ends_with("LANGUAGE sql"));
+        assert!(t[1].ends_with("SELECT $1"));
+        assert!(t[2].starts_with("DO $$"));
+    }
+
+    #[test]
+    fn sqlite_trigger_body_stays_whole() {
+        let sql = "CREATE TRIGGER t AFTER INSERT ON a BEGIN\n  UPDATE a SET x = CASE WHEN 1 THEN 2 END;\n  DELETE FROM b;\nEND;\nSELECT 1;";
+        let t = texts(sql, BackendKind::Sqlite);
+        assert_eq!(t.len(), 2, "{t:?}");
+        assert!(t[0].ends_with("END"));
+        assert_eq!(t[1], "SELECT 1");
+    }
+
+    #[test]
+    fn mysql_backslash_escapes_and_hash_comments() {
+        let sql = "INSERT INTO a VALUES ('x\\';y');\n# z;\nSELECT `a;b` FROM c";
+        assert_eq!(
+            texts(sql, BackendKind::MySql),
+            vec![
+                "INSERT INTO a VALUES ('x\\';y')",
+                "# z;\nSELECT `a;b` FROM c"
+            ]
+        );
+    }
+
+    #[test]
+    fn postgres_trigger_without_body_splits_normally() {
+        let sql = "CREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW EXECUTE FUNCTION f(); SELECT 1";
+        assert_eq!(texts(sql, BackendKind::Postgres).len(), 2);
+    }
+
+    #[test]
+    fn offsets_point_into_the_script() {
+        let sql = "SELECT 1;\n  SELECT 2";
+        let st = split_statements(sql, BackendKind::Postgres);
+        assert_eq!(&sql[st[1].offset..], "SELECT 2");
+        assert_eq!(statement_at(&st, 14).map(|(i, _)| i), Some(1));
+        assert_eq!(statement_at(&st, 3).map(|(i, _)| i), Some(0));
+    }
+
+    #[test]
+    fn terminator_detection_ignores_trailing_comments() {
+        assert!(ends_with_terminator(
+            "SELECT 1; -- done",
+            BackendKind::Sqlite
+        ));
+        assert!(!ends_with_terminator(
+            "SELECT 1\n-- done",
+            BackendKind::Sqlite
+        ));
+        assert!(ends_with_terminator(
+            "-- only a comment",
+            BackendKind::Sqlite
+        ));
+    }
+}

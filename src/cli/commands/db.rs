@@ -1,0 +1,392 @@
+//! The commands that talk to the database: upgrade, downgrade, stamp,
+//! current, status, accept.
+
+use std::future::Future;
+use std::time::Duration;
+
+use rev::executor::{CancelToken, Report};
+use rev::graph::{Graph, RevIndex};
+use rev::step::Direction;
+use rev::target::Target;
+use rev::{Migrator, Settings};
+
+use super::super::args::{AcceptArgs, CurrentArgs, MigrateArgs, StampArgs};
+use super::super::error::{CliError, EXIT_FAILED, EXIT_INTERRUPTED};
+use super::super::settings::Context;
+
+/// Runs a future on a small runtime: rev does one thing at a time on one
+/// connection, so one thread is enough and starts fastest.
+fn block_on<F: Future>(future: F) -> Result<F::Output, CliError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            CliError::new(
+                "runtime",
+                format!("cannot start the async runtime: {e}"),
+                EXIT_FAILED,
+            )
+        })?;
+    Ok(runtime.block_on(future))
+}
+
+fn migrator(ctx: &Context) -> Result<Migrator, CliError> {
+    let graph = ctx.graph()?;
+    let url = ctx.database_url()?;
+    Migrator::new(graph, url, Settings::from_config(&ctx.config))
+        .map_err(|e| CliError::from_rev(e, None, None))
+}
+
+fn rev_err<'a>(ctx: &'a Context, m: &'a Migrator) -> impl Fn(rev::Error) -> CliError + 'a {
+    let graph: &Graph = m.graph();
+    let printer = &ctx.printer;
+    move |e| CliError::from_rev(e, Some(graph), Some(printer))
+}
+
+/// Stops the run between revisions on SIGINT or SIGTERM. A second signal
+/// while stopping changes nothing: the running revision still finishes or
+/// rolls back, and the lock is still released, so nothing is left half done.
+async fn watch_signals(cancel: CancelToken, ctx_quiet: bool) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return;
+        };
+        let mut count = 0;
+        loop {
+            tokio::select! {
+                _ = int.recv() => {},
+                _ = term.recv() => {},
+            }
+            count += 1;
+            cancel.cancel();
+            if !ctx_quiet {
+                if count == 1 {
+                    eprintln!("rev: stopping after the revision that is running (its transaction finishes or rolls back), then releasing the lock");
+                } else {
+                    eprintln!("rev: still stopping; waiting for the running revision so nothing is left half applied");
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.cancel();
+        }
+        std::future::pending::<()>().await
+    }
+}
+
+fn resolve_from(ctx: &Context, graph: &Graph, from: &[String]) -> Result<Vec<RevIndex>, CliError> {
+    let mut out = Vec::new();
+    for text in from {
+        let target: Target = text
+            .parse()
+            .map_err(|e| CliError::usage("invalid_target", format!("--from: {e}")))?;
+        out.extend(
+            target
+                .resolve(graph, &[])
+                .map_err(|e| super::super::error::target_error(e, graph, &ctx.printer))?,
+        );
+    }
+    Ok(out)
+}
+
+fn print_steps(ctx: &Context, m: &Migrator, steps: &[(RevIndex, Direction)]) {
+    let graph = m.graph();
+    if ctx.printer.json() {
+        let v: Vec<_> = steps
+            .iter()
+            .map(|(i, d)| serde_json::json!({"revision": graph.rev(*i).id, "direction": d}))
+            .collect();
+        ctx.printer.print_json(&v);
+        return;
+    }
+    if steps.is_empty() {
+        ctx.printer.data("nothing to do");
+    }
+    for (i, d) in steps {
+        let r = graph.rev(*i);
+        ctx.printer.data(&format!("{d:<9} {}  {}", r.id, r.message));
+    }
+}
+
+fn print_report(ctx: &Context, m: &Migrator, report: &Report) {
+    let graph = m.graph();
+    if ctx.printer.json() {
+        let applied: Vec<_> = report
+            .applied
+            .iter()
+            .map(|(r, d, t)| serde_json::json!({"revision": r, "direction": d, "execution_time_ms": t.as_millis() as u64}))
+            .collect();
+        ctx.printer.print_json(&serde_json::json!({
+            "applied": applied, "not_run": report.not_run, "interrupted": report.interrupted,
+        }));
+        return;
+    }
+    if report.applied.is_empty() && !report.interrupted {
+        ctx.printer
+            .status("nothing to do: the database is already there");
+    }
+    for (id, d, took) in &report.applied {
+        let message = graph
+            .index_of(id)
+            .map(|i| graph.rev(i).message.as_str())
+            .unwrap_or_default();
+        ctx.printer
+            .status(&format!("{d:<9} {id}  {message} ({})", fmt_ms(*took)));
+    }
+    if report.interrupted {
+        eprintln!(
+            "rev: interrupted; not run: {}",
+            if report.not_run.is_empty() {
+                "nothing".into()
+            } else {
+                report.not_run.join(", ")
+            }
+        );
+    }
+}
+
+fn fmt_ms(d: Duration) -> String {
+    format!("{} ms", d.as_millis())
+}
+
+pub fn migrate(ctx: &Context, args: &MigrateArgs, direction: Direction) -> Result<u8, CliError> {
+    let m = migrator(ctx)?;
+    let err = rev_err(ctx, &m);
+    if args.sql {
+        let from = if !args.from.is_empty() {
+            resolve_from(ctx, m.graph(), &args.from)?
+        } else if direction == Direction::Downgrade {
+            // A downgrade script needs a starting point; without --from it
+            // is read (never written) from the database.
+            block_on(m.applied())?.map_err(&err)?
+        } else {
+            Vec::new()
+        };
+        let script = m.sql_script(direction, &args.target, &from).map_err(&err)?;
+        ctx.printer.data(script.trim_end());
+        return Ok(0);
+    }
+    if args.dry_run {
+        let plan = block_on(m.plan(direction, &args.target))?.map_err(&err)?;
+        let steps: Vec<_> = plan
+            .steps
+            .iter()
+            .map(|s| (s.revision, s.direction))
+            .collect();
+        print_steps(ctx, &m, &steps);
+        return Ok(0);
+    }
+    let cancel = m.cancel_token();
+    let quiet = ctx.printer.quiet;
+    let result = block_on(async {
+        let watcher = tokio::spawn(watch_signals(cancel, quiet));
+        let result = match direction {
+            Direction::Upgrade => m.upgrade(&args.target).await,
+            Direction::Downgrade => m.downgrade(&args.target).await,
+        };
+        watcher.abort();
+        result
+    })?;
+    match result {
+        Ok(report) => {
+            print_report(ctx, &m, &report);
+            Ok(if report.interrupted {
+                EXIT_INTERRUPTED
+            } else {
+                0
+            })
+        }
+        Err(e) => {
+            if let Some(report) = rev::migrator::failed_report(&e) {
+                if !ctx.printer.json() {
+                    for (id, d, took) in &report.applied {
+                        ctx.printer
+                            .status(&format!("{d:<9} {id} ({})", fmt_ms(*took)));
+                    }
+                }
+            }
+            Err(err(e))
+        }
+    }
+}
+
+pub fn stamp(ctx: &Context, args: &StampArgs) -> Result<u8, CliError> {
+    let m = migrator(ctx)?;
+    let err = rev_err(ctx, &m);
+    if args.dry_run {
+        let applied = block_on(m.applied())?.map_err(&err)?;
+        let desired = rev::plan::stamp(
+            m.graph(),
+            if args.purge { &[] } else { &applied },
+            &args.targets,
+            args.purge,
+        )
+        .map_err(|e| err(e.into()))?;
+        let heads = rev::plan::current_heads(m.graph(), &desired);
+        let ids: Vec<&str> = heads
+            .iter()
+            .map(|&i| m.graph().rev(i).id.as_str())
+            .collect();
+        if ctx.printer.json() {
+            ctx.printer.print_json(&ids);
+        } else {
+            ctx.printer.data(&format!(
+                "would record: {}",
+                if ids.is_empty() {
+                    "<base>".to_string()
+                } else {
+                    ids.join(", ")
+                }
+            ));
+        }
+        return Ok(0);
+    }
+    let report = block_on(m.stamp(&args.targets, args.purge))?.map_err(&err)?;
+    if ctx.printer.json() {
+        ctx.printer
+            .print_json(&serde_json::json!({"added": report.added, "removed": report.removed}));
+    } else {
+        for id in &report.removed {
+            ctx.printer.status(&format!("unstamped {id}"));
+        }
+        for id in &report.added {
+            ctx.printer.status(&format!("stamped   {id}"));
+        }
+        if report.added.is_empty() && report.removed.is_empty() {
+            ctx.printer
+                .status("nothing to do: the database already records that state");
+        }
+    }
+    Ok(0)
+}
+
+pub fn current(ctx: &Context, args: &CurrentArgs) -> Result<u8, CliError> {
+    let m = migrator(ctx)?;
+    let err = rev_err(ctx, &m);
+    let current = block_on(m.current())?.map_err(&err)?;
+    if ctx.printer.json() {
+        ctx.printer.print_json(&current);
+    } else if current.is_empty() {
+        ctx.printer.data("<base> (no revision applied)");
+    } else {
+        let graph = m.graph();
+        for id in &current {
+            let i = graph.index_of(id);
+            let head = i.is_some_and(|i| graph.is_head(i));
+            let message = i.map(|i| graph.rev(i).message.as_str()).unwrap_or_default();
+            ctx.printer.data(&format!(
+                "{id}{} {message}",
+                if head { " (head)" } else { "" }
+            ));
+        }
+    }
+    if args.check_heads {
+        let graph = m.graph();
+        let heads: Vec<&str> = graph
+            .heads()
+            .iter()
+            .map(|&i| graph.rev(i).id.as_str())
+            .collect();
+        let mut sorted_current: Vec<&str> = current.iter().map(String::as_str).collect();
+        sorted_current.sort_unstable();
+        let mut sorted_heads = heads.clone();
+        sorted_heads.sort_unstable();
+        if sorted_current != sorted_heads {
+            if !ctx.printer.json() {
+                ctx.printer.status(&format!(
+                    "not at every head: heads are {}",
+                    heads.join(", ")
+                ));
+            }
+            return Ok(EXIT_FAILED);
+        }
+    }
+    Ok(0)
+}
+
+pub fn status(ctx: &Context) -> Result<u8, CliError> {
+    let m = migrator(ctx)?;
+    let err = rev_err(ctx, &m);
+    let s = block_on(m.status())?.map_err(&err)?;
+    if ctx.printer.json() {
+        ctx.printer.print_json(&serde_json::json!({
+            "current": s.current, "applied": s.applied, "pending": s.pending,
+            "drifted": s.drifted, "in_progress": s.in_progress,
+        }));
+        return Ok(0);
+    }
+    let graph = m.graph();
+    let line = |id: &String| -> String {
+        let message = graph
+            .index_of(id)
+            .map(|i| graph.rev(i).message.as_str())
+            .unwrap_or_default();
+        format!("  {id}  {message}")
+    };
+    ctx.printer.data(&format!("database: {}", m.url()));
+    ctx.printer.data(&format!(
+        "current: {}",
+        if s.current.is_empty() {
+            "<base>".to_string()
+        } else {
+            s.current.join(", ")
+        }
+    ));
+    ctx.printer.data(&format!("applied ({}):", s.applied.len()));
+    for id in &s.applied {
+        ctx.printer.data(&line(id));
+    }
+    ctx.printer.data(&format!("pending ({}):", s.pending.len()));
+    for id in &s.pending {
+        ctx.printer.data(&line(id));
+    }
+    if !s.drifted.is_empty() {
+        ctx.printer.data(&format!(
+            "drifted ({}): changed since applied",
+            s.drifted.len()
+        ));
+        for id in &s.drifted {
+            ctx.printer.data(&line(id));
+        }
+        ctx.printer.status(&format!(
+            "hint: `rev accept {}` records the new text; otherwise restore the files",
+            s.drifted.join(" ")
+        ));
+    }
+    if !s.in_progress.is_empty() {
+        ctx.printer.data(&format!(
+            "in progress ({}): an earlier run stopped inside these",
+            s.in_progress.len()
+        ));
+        for id in &s.in_progress {
+            ctx.printer.data(&line(id));
+        }
+    }
+    Ok(0)
+}
+
+pub fn accept(ctx: &Context, args: &AcceptArgs) -> Result<u8, CliError> {
+    let m = migrator(ctx)?;
+    let err = rev_err(ctx, &m);
+    let changed = block_on(m.accept(&args.revisions))?.map_err(&err)?;
+    if ctx.printer.json() {
+        ctx.printer.print_json(&changed);
+    } else if changed.is_empty() {
+        ctx.printer
+            .status("nothing to accept: the recorded checksums already match the files");
+    } else {
+        for id in &changed {
+            ctx.printer
+                .status(&format!("accepted the current text of {id}"));
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,352 @@
+//! Runs planned steps on a locked connection and reports what happened.
+//!
+//! The order is fixed: lock → ensure the tracking table → read the applied
+//! set → (the caller plans from it) → run the steps → unlock. The applied
+//! set is read *after* the lock, so two `rev` processes can never plan from
+//! the same state. The lock is released on every path, errors included:
+//! the code is shaped `let result = work().await; rollback; unlock; result`,
+//! never `lock()?; …?; unlock()` (sqlx's migrator leaks its advisory lock
+//! that way).
+//!
+//! Two ways in:
+//! - [`run`]: one call with a planning closure; the simplest, and the lock
+//!   cannot leak.
+//! - [`LockedSession`]: acquire, inspect, execute or stamp, then
+//!   [`LockedSession::release`]; for callers that need several operations
+//!   under one lock.
+//!
+//! What to run (planning, targets, drift) is not decided here.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::backend::{AppliedRow, BackendError, Connection};
+use crate::step::Direction;
+
+pub use crate::backend::ExecStep;
+
+/// Set from a signal handler to stop between steps. Cheap to clone; all
+/// clones share one flag.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// A token that is not cancelled.
+    pub fn new() -> CancelToken {
+        CancelToken::default()
+    }
+
+    /// Ask the run to stop after the step that is running.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`CancelToken::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// How to run a plan.
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    /// `true`: each step commits on its own. `false`: the whole plan is one
+    /// transaction on PostgreSQL and SQLite (MySQL, lacking transactional
+    /// DDL, runs step by step anyway). A non-transactional step cannot join
+    /// a transaction, so the plan's transaction commits just before it and a
+    /// new one begins after it.
+    pub transaction_per_migration: bool,
+    /// Checked before each step.
+    pub cancel: CancelToken,
+}
+
+impl Default for ExecOptions {
+    fn default() -> Self {
+        ExecOptions {
+            transaction_per_migration: true,
+            cancel: CancelToken::new(),
+        }
+    }
+}
+
+/// What a run did. On failure it comes inside [`ExecError`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Committed steps, in order, with the time their SQL took.
+    pub applied: Vec<(String, Direction, Duration)>,
+    /// Revisions of the plan that are not committed, in plan order: those
+    /// rolled back in whole-plan mode, the failed one, and those never started.
+    pub not_run: Vec<String>,
+    /// The run stopped early because the [`CancelToken`] was set.
+    pub interrupted: bool,
+}
+
+/// A failed run: the cause and what was committed before it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{error}")]
+pub struct ExecError {
+    /// What went wrong.
+    #[source]
+    pub error: BackendError,
+    /// What had been committed, and what not (boxed to keep `Result`s small).
+    pub report: Box<Report>,
+}
+
+impl ExecError {
+    /// The stable JSON kind of the cause.
+    pub fn kind(&self) -> &'static str {
+        self.error.kind()
+    }
+}
+
+/// A connection holding the migration lock, with the tracking table ensured
+/// and the applied set read under the lock.
+///
+/// Call [`LockedSession::release`] when done. If it is dropped instead, the
+/// connection closes, which also frees the lock (the database ends the
+/// session's advisory or `GET_LOCK` lock; the OS drops SQLite's file lock),
+/// but an unlock error would go unseen.
+#[derive(Debug)]
+pub struct LockedSession {
+    conn: Connection,
+    applied: Vec<AppliedRow>,
+}
+
+impl LockedSession {
+    /// Lock (waiting at most `lock_timeout`), create the tracking table if
+    /// needed, and read the applied rows. On any error after the lock is
+    /// taken, the lock is released and the connection closed before
+    /// returning.
+    pub async fn acquire(
+        mut conn: Connection,
+        lock_timeout: Duration,
+    ) -> Result<LockedSession, BackendError> {
+        if let Err(e) = conn.lock(lock_timeout).await {
+            let _ = conn.close().await;
+            return Err(e);
+        }
+        let prepared = async {
+            conn.ensure_table().await?;
+            conn.read_applied().await
+        }
+        .await;
+        match prepared {
+            Ok(applied) => Ok(LockedSession { conn, applied }),
+            Err(e) => {
+                // The first error is the one to report; close() unlocks.
+                let _ = conn.close().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The applied rows, oldest first, as read at [`LockedSession::acquire`]
+    /// or the last [`LockedSession::refresh`].
+    pub fn applied(&self) -> &[AppliedRow] {
+        &self.applied
+    }
+
+    /// Read the applied rows again (after executing or stamping).
+    pub async fn refresh(&mut self) -> Result<&[AppliedRow], BackendError> {
+        self.applied = self.conn.read_applied().await?;
+        Ok(&self.applied)
+    }
+
+    /// The underlying connection, for its dialect and URL.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Run `steps` in order. Refuses to start while a row is flagged in
+    /// progress (an earlier non-transactional step stopped part-way): running
+    /// on top of a half-applied revision would only bury it.
+    ///
+    /// Stops before the next step once `opts.cancel` is set; the report then
+    /// has `interrupted` set. In whole-plan mode an interrupted or failed
+    /// transaction is rolled back, so its steps are reported as not run.
+    pub async fn execute(
+        &mut self,
+        steps: Vec<ExecStep>,
+        opts: &ExecOptions,
+    ) -> Result<Report, ExecError> {
+        let result = self.execute_inner(&steps, opts).await;
+        // Whatever happened, leave no transaction open on the locked connection.
+        self.conn.rollback_if_open().await;
+        result
+    }
+
+    async fn execute_inner(
+        &mut self,
+        steps: &[ExecStep],
+        opts: &ExecOptions,
+    ) -> Result<Report, ExecError> {
+        let mut report = Report::default();
+        if let Some(row) = self.applied.iter().find(|r| r.in_progress) {
+            report.not_run = steps.iter().map(|s| s.revision.clone()).collect();
+            return Err(ExecError {
+                error: BackendError::InProgress {
+                    revision: row.version.clone(),
+                    table: self.conn.dialect().table().to_string(),
+                },
+                report: Box::new(report),
+            });
+        }
+        let whole_plan = !opts.transaction_per_migration && self.conn.dialect().transactional_ddl();
+        // Steps run inside the open whole-plan transaction, not yet committed.
+        let mut pending: Vec<(String, Direction, Duration)> = Vec::new();
+
+        for (i, step) in steps.iter().enumerate() {
+            if opts.cancel.is_cancelled() {
+                report.interrupted = true;
+                // A whole-plan run is all or nothing: roll back what is pending.
+                self.conn.rollback_if_open().await;
+                report
+                    .not_run
+                    .extend(pending.drain(..).map(|(rev, _, _)| rev));
+                report
+                    .not_run
+                    .extend(steps[i..].iter().map(|s| s.revision.clone()));
+                return Ok(report);
+            }
+            let result = if whole_plan && step.transactional {
+                match self.conn.begin().await {
+                    Ok(_) => self.conn.apply(step).await,
+                    Err(e) => Err(e),
+                }
+            } else {
+                if whole_plan {
+                    if let Err(error) = self.conn.commit().await {
+                        return Err(fail(report, pending, &steps[i..], error));
+                    }
+                    report.applied.append(&mut pending);
+                }
+                self.conn.apply(step).await
+            };
+            match result {
+                Ok(took) => {
+                    let done = (step.revision.clone(), step.direction, took);
+                    if self.conn.in_transaction() {
+                        pending.push(done);
+                    } else {
+                        report.applied.push(done);
+                    }
+                }
+                Err(error) => {
+                    self.conn.rollback_if_open().await;
+                    return Err(fail(report, pending, &steps[i..], error));
+                }
+            }
+        }
+        if let Err(error) = self.conn.commit().await {
+            return Err(fail(report, pending, &[], error));
+        }
+        report.applied.append(&mut pending);
+        Ok(report)
+    }
+
+    /// Record `version` as applied without running SQL (`rev stamp`).
+    pub async fn stamp_applied(
+        &mut self,
+        version: &str,
+        checksum: &str,
+        down_revisions: &[String],
+    ) -> Result<(), BackendError> {
+        self.conn
+            .stamp_applied(version, checksum, down_revisions)
+            .await
+    }
+
+    /// Remove `version`'s record without running SQL; `Ok(false)` if absent.
+    pub async fn stamp_removed(&mut self, version: &str) -> Result<bool, BackendError> {
+        self.conn.stamp_removed(version).await
+    }
+
+    /// Accept a changed revision file by storing its new checksum.
+    pub async fn set_checksum(
+        &mut self,
+        version: &str,
+        checksum: &str,
+    ) -> Result<(), BackendError> {
+        self.conn.set_checksum(version, checksum).await
+    }
+
+    /// Roll back anything open, release the lock (checking the database's
+    /// answer) and close the connection.
+    pub async fn release(self) -> Result<(), BackendError> {
+        self.conn.close().await
+    }
+}
+
+/// Build the error for a failure at `rest[0]` (or at commit when `rest` is
+/// empty): pending steps were rolled back, so they join the not-run list.
+fn fail(
+    mut report: Report,
+    pending: Vec<(String, Direction, Duration)>,
+    rest: &[ExecStep],
+    error: BackendError,
+) -> ExecError {
+    report
+        .not_run
+        .extend(pending.into_iter().map(|(rev, _, _)| rev));
+    report
+        .not_run
+        .extend(rest.iter().map(|s| s.revision.clone()));
+    ExecError {
+        error,
+        report: Box::new(report),
+    }
+}
+
+/// Lock, read the applied set, let `plan` choose the steps from it, run
+/// them, and release the lock, whatever fails.
+///
+/// `plan` gets the rows read under the lock. Its error is returned as is
+/// (after the release). If everything ran but releasing the lock failed, the
+/// error carries the full report.
+///
+/// ```no_run
+/// # async fn demo(conn: rev::backend::Connection) -> Result<(), rev::executor::ExecError> {
+/// use std::time::Duration;
+/// use rev::executor::{run, ExecOptions, ExecError};
+/// let report = run(conn, Duration::from_secs(60), &ExecOptions::default(), |applied| {
+///     // plan from `applied`…
+///     Ok::<_, ExecError>(Vec::new())
+/// })
+/// .await?;
+/// # let _ = report; Ok(()) }
+/// ```
+pub async fn run<E, F>(
+    conn: Connection,
+    lock_timeout: Duration,
+    opts: &ExecOptions,
+    plan: F,
+) -> Result<Report, E>
+where
+    F: FnOnce(&[AppliedRow]) -> Result<Vec<ExecStep>, E>,
+    E: From<ExecError>,
+{
+    let mut session = LockedSession::acquire(conn, lock_timeout)
+        .await
+        .map_err(|error| {
+            E::from(ExecError {
+                error,
+                report: Box::default(),
+            })
+        })?;
+    let result = match plan(session.applied()) {
+        Ok(steps) => session.execute(steps, opts).await.map_err(E::from),
+        Err(e) => Err(e),
+    };
+    let released = session.release().await;
+    match (result, released) {
+        (Ok(report), Ok(())) => Ok(report),
+        (Ok(report), Err(error)) => Err(E::from(ExecError {
+            error,
+            report: Box::new(report),
+        })),
+        // The run's own error matters more; the lock is gone with the
+        // closed connection either way.
+        (Err(e), _) => Err(e),
+    }
+}

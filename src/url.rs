@@ -1,0 +1,469 @@
+//! Database URLs that cannot leak their password.
+//!
+//! [`DatabaseUrl`] owns parsing (scheme → [`BackendKind`], relative SQLite
+//! paths resolved against the config folder) and masking: both `Display` and
+//! `Debug` print `****` in place of the password, so a URL can be put in any
+//! message or log. Reading the secret takes an explicit call
+//! ([`DatabaseUrl::with_credentials_exposed`]). [`mask_secrets`] scrubs the
+//! password out of text that did not come from us, such as driver errors.
+//!
+//! This module does not connect to anything; see [`crate::backend`].
+
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+
+use url::Url;
+
+/// The schemes `rev` understands, as shown in error messages.
+pub const SUPPORTED_SCHEMES: &[&str] = &["sqlite", "postgres", "postgresql", "mysql", "mariadb"];
+
+/// What stands in for a password in every printed URL or message.
+pub const MASK: &str = "****";
+
+/// The database family a URL points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BackendKind {
+    /// SQLite: a file beside the project, or memory.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+    /// MySQL or MariaDB (one wire protocol and one dialect for `rev`'s needs).
+    MySql,
+}
+
+impl BackendKind {
+    /// A stable lower-case name (`sqlite`, `postgres`, `mysql`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Sqlite => "sqlite",
+            BackendKind::Postgres => "postgres",
+            BackendKind::MySql => "mysql",
+        }
+    }
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a database URL was refused. Messages never contain the password.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UrlError {
+    /// The scheme is not one `rev` can connect to.
+    #[error("unsupported database URL scheme `{scheme}`; supported schemes: {}", SUPPORTED_SCHEMES.join(", "))]
+    UnsupportedScheme {
+        /// The scheme as written.
+        scheme: String,
+    },
+    /// The text has no `scheme:` prefix at all.
+    #[error("database URL has no scheme; expected one of: {}", SUPPORTED_SCHEMES.join(", "))]
+    MissingScheme,
+    /// The URL could not be parsed. `reason` comes from the URL parser and
+    /// does not repeat the input (which may hold a password).
+    #[error("database URL is not valid: {reason}")]
+    Invalid {
+        /// What the parser objected to.
+        reason: String,
+    },
+    /// A server URL without a host.
+    #[error("{kind} database URL has no host")]
+    MissingHost {
+        /// Which backend the scheme selected.
+        kind: BackendKind,
+    },
+}
+
+impl UrlError {
+    /// A stable identifier for JSON error output.
+    pub fn kind(&self) -> &'static str {
+        "invalid_url"
+    }
+}
+
+#[derive(Clone, PartialEq, Eq)]
+enum Inner {
+    /// `path` is absolute (resolved against the caller's base dir); `None` is memory.
+    Sqlite {
+        path: Option<PathBuf>,
+        query: Option<String>,
+    },
+    Server {
+        kind: BackendKind,
+        url: Url,
+    },
+}
+
+/// A parsed database URL whose `Display` and `Debug` mask the password.
+///
+/// ```
+/// # use std::path::Path;
+/// let url = rev::url::DatabaseUrl::parse("postgres://u:hunter2@h/db", Path::new("/")).unwrap();
+/// assert_eq!(url.to_string(), "postgres://u:****@h/db");
+/// assert_eq!(format!("{url:?}"), "postgres://u:****@h/db");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(Inner);
+
+impl DatabaseUrl {
+    /// Parse `text`. A relative SQLite path is taken relative to `base_dir`
+    /// (the folder holding config.yaml), so the result does not depend on the
+    /// current directory.
+    pub fn parse(text: &str, base_dir: &Path) -> Result<DatabaseUrl, UrlError> {
+        let text = text.trim();
+        let Some((scheme, rest)) = text.split_once(':') else {
+            return Err(UrlError::MissingScheme);
+        };
+        if scheme.is_empty() {
+            return Err(UrlError::MissingScheme);
+        }
+        match scheme.to_ascii_lowercase().as_str() {
+            "sqlite" => Ok(Self::parse_sqlite(rest, base_dir)),
+            "postgres" | "postgresql" => Self::parse_server(text, BackendKind::Postgres),
+            "mysql" | "mariadb" => Self::parse_server(text, BackendKind::MySql),
+            _ => Err(UrlError::UnsupportedScheme {
+                scheme: scheme.to_owned(),
+            }),
+        }
+    }
+
+    fn parse_sqlite(rest: &str, base_dir: &Path) -> DatabaseUrl {
+        // The same forms sqlx accepts: `sqlite::memory:`, `sqlite://path`, `sqlite:path`.
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let (db, query) = match rest.split_once('?') {
+            Some((db, q)) => (db, Some(q.to_owned()).filter(|q| !q.is_empty())),
+            None => (rest, None),
+        };
+        let memory_mode = query.as_deref().is_some_and(|q| {
+            url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "mode" && v == "memory")
+        });
+        let path = if db.is_empty() || db == ":memory:" || memory_mode {
+            None
+        } else {
+            let decoded = percent_encoding::percent_decode_str(db).decode_utf8_lossy();
+            Some(normalize(&base_dir.join(decoded.as_ref())))
+        };
+        DatabaseUrl(Inner::Sqlite { path, query })
+    }
+
+    fn parse_server(text: &str, kind: BackendKind) -> Result<DatabaseUrl, UrlError> {
+        let url = Url::parse(text).map_err(|e| UrlError::Invalid {
+            reason: e.to_string(),
+        })?;
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(UrlError::MissingHost { kind });
+        }
+        Ok(DatabaseUrl(Inner::Server { kind, url }))
+    }
+
+    /// Which backend this URL selects.
+    pub fn kind(&self) -> BackendKind {
+        match &self.0 {
+            Inner::Sqlite { .. } => BackendKind::Sqlite,
+            Inner::Server { kind, .. } => *kind,
+        }
+    }
+
+    /// The absolute path of a SQLite database file; `None` for memory or a server.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match &self.0 {
+            Inner::Sqlite { path, .. } => path.as_deref(),
+            Inner::Server { .. } => None,
+        }
+    }
+
+    /// Whether this is an in-memory SQLite database (gone when the connection closes).
+    pub fn is_memory(&self) -> bool {
+        matches!(&self.0, Inner::Sqlite { path: None, .. })
+    }
+
+    /// The SQLite query string (`mode=rwc`), if any.
+    pub fn sqlite_query(&self) -> Option<&str> {
+        match &self.0 {
+            Inner::Sqlite { query, .. } => query.as_deref(),
+            Inner::Server { .. } => None,
+        }
+    }
+
+    /// The server host, for server databases.
+    pub fn host(&self) -> Option<&str> {
+        match &self.0 {
+            Inner::Server { url, .. } => url.host_str(),
+            Inner::Sqlite { .. } => None,
+        }
+    }
+
+    /// The server port: the one written, else the backend's default.
+    pub fn port(&self) -> Option<u16> {
+        match &self.0 {
+            Inner::Server { kind, url } => Some(url.port().unwrap_or(match kind {
+                BackendKind::Postgres => 5432,
+                _ => 3306,
+            })),
+            Inner::Sqlite { .. } => None,
+        }
+    }
+
+    /// The user name, if one is written (percent-decoded).
+    pub fn username(&self) -> Option<String> {
+        match &self.0 {
+            Inner::Server { url, .. } if !url.username().is_empty() => Some(
+                percent_encoding::percent_decode_str(url.username())
+                    .decode_utf8_lossy()
+                    .into_owned(),
+            ),
+            _ => None,
+        }
+    }
+
+    /// Whether a password is written in the URL. Lets the CLI decide to prompt
+    /// without ever looking at the secret.
+    pub fn has_password(&self) -> bool {
+        matches!(&self.0, Inner::Server { url, .. } if url.password().is_some())
+    }
+
+    /// A copy with `password` set (e.g. from an interactive prompt). SQLite
+    /// URLs are returned unchanged.
+    pub fn with_password(&self, password: &str) -> DatabaseUrl {
+        match &self.0 {
+            Inner::Server { kind, url } => {
+                let mut url = url.clone();
+                // Cannot fail: the host was checked in `parse`.
+                let _ = url.set_password(Some(password));
+                DatabaseUrl(Inner::Server { kind: *kind, url })
+            }
+            Inner::Sqlite { .. } => self.clone(),
+        }
+    }
+
+    /// The full URL including the password. Only for handing to a driver;
+    /// never print it.
+    pub fn with_credentials_exposed(&self) -> String {
+        match &self.0 {
+            Inner::Server { url, .. } => url.as_str().to_owned(),
+            Inner::Sqlite { .. } => self.to_string(),
+        }
+    }
+
+    /// The parsed server URL, password included, for building driver options.
+    pub(crate) fn server_url(&self) -> Option<&Url> {
+        match &self.0 {
+            Inner::Server { url, .. } => Some(url),
+            Inner::Sqlite { .. } => None,
+        }
+    }
+
+    /// The password as written in the URL (percent-encoded) and decoded.
+    fn password_forms(&self) -> Vec<String> {
+        let Inner::Server { url, .. } = &self.0 else {
+            return Vec::new();
+        };
+        let Some(raw) = url.password() else {
+            return Vec::new();
+        };
+        let decoded = percent_encoding::percent_decode_str(raw)
+            .decode_utf8_lossy()
+            .into_owned();
+        let mut forms = vec![raw.to_owned(), decoded];
+        // Longest first, so a decoded form that contains the raw one is replaced whole.
+        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+        forms.dedup();
+        forms.retain(|f| !f.is_empty());
+        forms
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Inner::Sqlite { path: None, query } => match query {
+                Some(q) => write!(f, "sqlite::memory:?{q}"),
+                None => f.write_str("sqlite::memory:"),
+            },
+            Inner::Sqlite {
+                path: Some(path),
+                query,
+            } => {
+                write!(f, "sqlite://{}", path.display())?;
+                match query {
+                    Some(q) => write!(f, "?{q}"),
+                    None => Ok(()),
+                }
+            }
+            Inner::Server { url, .. } => {
+                if url.password().is_some() {
+                    let mut masked = url.clone();
+                    let _ = masked.set_password(Some(MASK));
+                    f.write_str(masked.as_str())
+                } else {
+                    f.write_str(url.as_str())
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Remove `url`'s password from `text` (a driver error, say), in both its
+/// written and its percent-decoded form.
+pub fn mask_secrets(text: &str, url: &DatabaseUrl) -> String {
+    let mut out = text.replace(&url.with_credentials_exposed(), &url.to_string());
+    for secret in url.password_forms() {
+        out = out.replace(&secret, MASK);
+    }
+    out
+}
+
+/// Drop `.` components so `base/./app.db` prints as `base/app.db`. `..` is
+/// kept: resolving it lexically would be wrong through symlinks.
+fn normalize(path: &Path) -> PathBuf {
+    path.components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> DatabaseUrl {
+        match DatabaseUrl::parse(s, Path::new("/proj")) {
+            Ok(u) => u,
+            Err(e) => panic!("{s}: {e}"),
+        }
+    }
+
+    #[test]
+    fn user_only_is_printed_as_is() {
+        let u = parse("postgres://alice@db.example:5433/app");
+        assert_eq!(u.to_string(), "postgres://alice@db.example:5433/app");
+        assert!(!u.has_password());
+        assert_eq!(u.username().as_deref(), Some("alice"));
+        assert_eq!(u.port(), Some(5433));
+    }
+
+    #[test]
+    fn password_only_is_masked() {
+        let u = parse("postgres://:s3cret@h/db");
+        assert_eq!(u.to_string(), "postgres://:****@h/db");
+        assert_eq!(format!("{u:?}"), "postgres://:****@h/db");
+        assert!(u.has_password());
+        assert_eq!(u.username(), None);
+    }
+
+    #[test]
+    fn user_and_password_are_masked_in_display_and_debug() {
+        let u = parse("mysql://root:hunter2@127.0.0.1:3306/test");
+        assert_eq!(u.to_string(), "mysql://root:****@127.0.0.1:3306/test");
+        assert_eq!(format!("{u:?}"), "mysql://root:****@127.0.0.1:3306/test");
+        assert!(!format!("{u} {u:?} {u:#?}").contains("hunter2"));
+        assert_eq!(
+            u.with_credentials_exposed(),
+            "mysql://root:hunter2@127.0.0.1:3306/test"
+        );
+        assert_eq!(u.kind(), BackendKind::MySql);
+    }
+
+    #[test]
+    fn no_auth() {
+        let u = parse("postgresql://localhost/db");
+        assert_eq!(u.to_string(), "postgresql://localhost/db");
+        assert_eq!(u.kind(), BackendKind::Postgres);
+        assert_eq!(u.port(), Some(5432));
+        assert_eq!(parse("mariadb://h/db").port(), Some(3306));
+    }
+
+    #[test]
+    fn with_password_is_masked_too() {
+        let u = parse("postgres://u@h/db").with_password("p@ss");
+        assert!(u.has_password());
+        assert_eq!(u.to_string(), "postgres://u:****@h/db");
+        assert!(u.with_credentials_exposed().contains("p%40ss"));
+    }
+
+    #[test]
+    fn relative_sqlite_path_is_resolved_against_base_dir() {
+        let u = parse("sqlite://app.db?mode=rwc");
+        assert_eq!(u.kind(), BackendKind::Sqlite);
+        assert_eq!(u.sqlite_path(), Some(Path::new("/proj/app.db")));
+        assert_eq!(u.sqlite_query(), Some("mode=rwc"));
+        assert_eq!(u.to_string(), "sqlite:///proj/app.db?mode=rwc");
+        let dotted = parse("sqlite:./data/app.db");
+        assert_eq!(dotted.sqlite_path(), Some(Path::new("/proj/data/app.db")));
+    }
+
+    #[test]
+    fn absolute_sqlite_path_is_kept() {
+        let u = parse("sqlite:///var/lib/app.db");
+        assert_eq!(u.sqlite_path(), Some(Path::new("/var/lib/app.db")));
+    }
+
+    #[test]
+    fn sqlite_memory_forms() {
+        for s in [
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "sqlite://?mode=memory",
+        ] {
+            let u = parse(s);
+            assert!(u.is_memory(), "{s}");
+            assert_eq!(u.sqlite_path(), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn bad_scheme_names_it_and_lists_supported() {
+        let err = DatabaseUrl::parse("oracle://u:pw@h/db", Path::new("/")).unwrap_err();
+        assert_eq!(
+            err,
+            UrlError::UnsupportedScheme {
+                scheme: "oracle".into()
+            }
+        );
+        let msg = err.to_string();
+        assert!(msg.contains("`oracle`"), "{msg}");
+        assert!(msg.contains("postgres") && msg.contains("sqlite") && msg.contains("mysql"));
+        assert!(!msg.contains("pw"));
+        assert_eq!(err.kind(), "invalid_url");
+    }
+
+    #[test]
+    fn missing_scheme_and_host() {
+        assert_eq!(
+            DatabaseUrl::parse("app.db", Path::new("/")),
+            Err(UrlError::MissingScheme)
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgres:///db", Path::new("/")),
+            Err(UrlError::MissingHost {
+                kind: BackendKind::Postgres
+            })
+        );
+    }
+
+    #[test]
+    fn mask_secrets_removes_raw_and_decoded_password() {
+        let u = parse("postgres://u:p%40ss%2Fword@h/db");
+        let text = format!(
+            "failed for {} (password p@ss/word, raw p%40ss%2Fword)",
+            u.with_credentials_exposed()
+        );
+        let masked = mask_secrets(&text, &u);
+        assert!(!masked.contains("p@ss/word"), "{masked}");
+        assert!(!masked.contains("p%40ss%2Fword"), "{masked}");
+        assert!(masked.contains("postgres://u:****@h/db"), "{masked}");
+    }
+
+    #[test]
+    fn mask_secrets_without_password_changes_nothing() {
+        let u = parse("postgres://u@h/db");
+        assert_eq!(mask_secrets("plain text", &u), "plain text");
+    }
+}

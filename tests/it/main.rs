@@ -1,0 +1,4 @@
+//! The single integration test binary (one link for every suite).
+
+mod backend;
+mod common;
