@@ -5,4 +5,5 @@ pub mod graph;
 pub mod plan;
 pub mod revision;
 pub mod step;
+pub mod synth;
 pub mod target;
