@@ -24,6 +24,7 @@ pub mod migrator;
 pub mod plan;
 pub mod revision;
 pub mod step;
+pub mod synth;
 pub mod target;
 pub mod template;
 pub mod url;

@@ -317,3 +317,356 @@ fn steps(
             .collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::testing::{graph, ids, try_graph};
+
+    fn t(s: &str) -> Target {
+        s.parse().unwrap()
+    }
+
+    fn set(g: &Graph, list: &[&str]) -> Vec<RevIndex> {
+        list.iter().map(|id| g.index_of(id).unwrap()).collect()
+    }
+
+    /// The ids of an upgrade plan, checking every step's direction.
+    fn up(g: &Graph, on: &[&str], target: &str) -> Result<Vec<String>, PlanError> {
+        let plan = upgrade(g, &set(g, on), &t(target))?;
+        assert!(plan.steps.iter().all(|s| s.direction == Direction::Upgrade));
+        Ok(ids(g, &plan.revisions().collect::<Vec<_>>()))
+    }
+
+    fn down(g: &Graph, on: &[&str], target: &str) -> Result<Vec<String>, PlanError> {
+        let plan = downgrade(g, &set(g, on), &t(target))?;
+        assert!(plan
+            .steps
+            .iter()
+            .all(|s| s.direction == Direction::Downgrade));
+        Ok(ids(g, &plan.revisions().collect::<Vec<_>>()))
+    }
+
+    fn stamped(g: &Graph, on: &[&str], targets: &[&str], purge: bool) -> Vec<String> {
+        let targets: Vec<Target> = targets.iter().map(|s| t(s)).collect();
+        ids(g, &stamp(g, &set(g, on), &targets, purge).unwrap())
+    }
+
+    fn heads(g: &Graph, on: &[&str]) -> Vec<String> {
+        ids(g, &current_heads(g, &set(g, on)))
+    }
+
+    const NONE: [&str; 0] = [];
+
+    #[test]
+    fn linear() {
+        // c
+        // |
+        // b
+        // |
+        // a
+        let g = graph("a:- b:a c:b");
+        assert_eq!(up(&g, &[], "head").unwrap(), ["a", "b", "c"]);
+        assert_eq!(up(&g, &[], "+1").unwrap(), ["a"]);
+        assert_eq!(up(&g, &["a"], "+2").unwrap(), ["b", "c"]);
+        assert_eq!(up(&g, &["a"], "c").unwrap(), ["b", "c"]);
+        // Already applied, or an ancestor of the current state: nothing to do.
+        assert_eq!(up(&g, &["a", "b", "c"], "head").unwrap(), NONE);
+        assert_eq!(up(&g, &["a", "b", "c"], "a").unwrap(), NONE);
+        assert_eq!(up(&g, &["a", "b", "c"], "head-1").unwrap(), NONE);
+        assert_eq!(down(&g, &["a", "b", "c"], "-1").unwrap(), ["c"]);
+        assert_eq!(down(&g, &["a", "b", "c"], "-3").unwrap(), ["c", "b", "a"]);
+        assert_eq!(down(&g, &["a", "b", "c"], "a").unwrap(), ["c", "b"]);
+        assert_eq!(down(&g, &["a", "b", "c"], "base").unwrap(), ["c", "b", "a"]);
+        // Downgrading to the current head is empty.
+        assert_eq!(down(&g, &["a", "b"], "b").unwrap(), NONE);
+        assert_eq!(down(&g, &["a", "b", "c"], "head").unwrap(), NONE);
+        assert_eq!(down(&g, &[], "base").unwrap(), NONE);
+        assert_eq!(heads(&g, &["a", "b"]), ["b"]);
+        assert_eq!(heads(&g, &[]), NONE);
+    }
+
+    #[test]
+    fn errors() {
+        // c
+        // |
+        // b
+        // |
+        // a
+        let g = graph("a:- b:a c:b");
+        let e = up(&g, &["a", "b"], "base").unwrap_err();
+        assert_eq!(
+            e,
+            PlanError::TargetBehind {
+                target: "base".into()
+            }
+        );
+        assert_eq!(e.kind(), "target_behind");
+        assert!(e.to_string().contains("use `rev downgrade base`"), "{e}");
+        assert_eq!(up(&g, &[], "base").unwrap(), NONE);
+
+        let e = down(&g, &["a"], "c").unwrap_err();
+        assert_eq!(
+            e,
+            PlanError::NotApplied {
+                target: "c".into(),
+                revision: "c".into()
+            }
+        );
+        assert_eq!(e.kind(), "not_applied");
+        assert!(e.to_string().contains("`c` is not applied"), "{e}");
+
+        let e = up(&g, &["a", "b"], "-2").unwrap_err();
+        assert_eq!(
+            e,
+            PlanError::WrongDirection {
+                target: "-2".into(),
+                direction: Direction::Upgrade
+            }
+        );
+        assert_eq!(e.kind(), "wrong_direction");
+        assert_eq!(
+            e.to_string(),
+            "`-2` goes down but this is upgrade; use `rev downgrade -2`"
+        );
+        let e = down(&g, &["a", "b"], "+2").unwrap_err();
+        assert_eq!(e.kind(), "wrong_direction");
+        assert!(e.to_string().contains("use `rev upgrade +2`"), "{e}");
+
+        let e = down(&g, &[], "-1").unwrap_err();
+        assert_eq!(e.kind(), "nothing_applied");
+        assert!(matches!(
+            e,
+            PlanError::Target(TargetError::NothingApplied { .. })
+        ));
+
+        let e = up(&g, &["a"], "+3").unwrap_err();
+        assert_eq!(e.kind(), "overshoot");
+        assert!(e.to_string().contains("walks 3 steps up but only 2"), "{e}");
+        assert_eq!(up(&g, &[], "zz").unwrap_err().kind(), "unknown_revision");
+    }
+
+    #[test]
+    fn irreversible_revision_is_named_before_anything_runs() {
+        // c
+        // |
+        // b   (no downgrade section)
+        // |
+        // a   (no downgrade section)
+        let mut revs = try_graph("a:- b:a c:b").unwrap().revisions().to_vec();
+        revs[0].downgrade_sql = None;
+        revs[1].downgrade_sql = None;
+        let g = Graph::build(revs).unwrap();
+        let all = ["a", "b", "c"];
+        let e = down(&g, &all, "base").unwrap_err();
+        assert_eq!(
+            e,
+            PlanError::Irreversible {
+                revision: "b".into(),
+                path: "versions/b.sql".into(),
+                others: vec!["a".into()],
+            }
+        );
+        assert_eq!(e.kind(), "irreversible");
+        assert_eq!(
+            e.to_string(),
+            "cannot downgrade through revision `b`: versions/b.sql has no `-- +downgrade` section (nor do `a`)"
+        );
+        // Above the irreversible revisions is fine.
+        assert_eq!(down(&g, &all, "b").unwrap(), ["c"]);
+    }
+
+    #[test]
+    fn branch_and_merge() {
+        //   m
+        //  / \
+        // b   c
+        //  \ /
+        //   a
+        let g = graph("a:- b:a c:a m:b,c");
+        // The merge pulls in its other parent.
+        assert_eq!(up(&g, &["a", "b"], "m").unwrap(), ["c", "m"]);
+        assert_eq!(up(&g, &[], "head").unwrap(), ["a", "b", "c", "m"]);
+        assert_eq!(up(&g, &["a"], "b").unwrap(), ["b"]);
+        assert_eq!(heads(&g, &["a", "b", "c"]), ["b", "c"]);
+        let all = ["a", "b", "c", "m"];
+        // Only what lies above the target goes; `c` is beside `b` and stays.
+        assert_eq!(down(&g, &all, "b").unwrap(), ["m"]);
+        assert_eq!(down(&g, &all, "a").unwrap(), ["m", "c", "b"]);
+        assert_eq!(down(&g, &["a", "b", "c"], "b").unwrap(), NONE);
+        assert_eq!(down(&g, &all, "-1").unwrap_err().kind(), "ambiguous_walk");
+        // `+1` with several current heads.
+        let e = up(&g, &["a", "b", "c"], "+1").unwrap_err();
+        assert_eq!(e.kind(), "multiple_current_heads");
+        assert_eq!(up(&g, &["a"], "+1").unwrap_err().kind(), "ambiguous_walk");
+    }
+
+    #[test]
+    fn two_bases() {
+        // x2   y2
+        // |    |
+        // x1   y1
+        let g = graph("x1:- x2:x1 y1:- y2:y1");
+        assert_eq!(up(&g, &[], "heads").unwrap(), ["x1", "x2", "y1", "y2"]);
+        assert_eq!(up(&g, &[], "head").unwrap_err().kind(), "multiple_heads");
+        assert_eq!(up(&g, &[], "+1").unwrap_err().kind(), "ambiguous_walk");
+        assert_eq!(up(&g, &["x1"], "y2").unwrap(), ["y1", "y2"]);
+        let all = ["x1", "x2", "y1", "y2"];
+        assert_eq!(heads(&g, &all), ["x2", "y2"]);
+        assert_eq!(down(&g, &all, "x1").unwrap(), ["x2"]);
+        assert_eq!(down(&g, &all, "base").unwrap(), ["y2", "y1", "x2", "x1"]);
+        // `y1-1` walks off the base `y1`: that lineage goes, the other stays.
+        assert_eq!(down(&g, &all, "y1-1").unwrap(), ["y2", "y1"]);
+        assert_eq!(down(&g, &all, "heads").unwrap(), NONE);
+        assert_eq!(
+            down(&g, &["x1"], "heads").unwrap_err().kind(),
+            "not_applied"
+        );
+        assert_eq!(up(&g, &all, "y1-1").unwrap_err().kind(), "target_behind");
+    }
+
+    #[test]
+    fn labelled_branches_move_alone() {
+        // b2 (billing)   s2 (shop)
+        // |              |
+        // b1             s1
+        //   \           /
+        //    +-- a ----+
+        let g = graph("a:- b1:a b2:b1::billing s1:a s2:s1::shop");
+        assert_eq!(up(&g, &[], "billing@head").unwrap(), ["a", "b1", "b2"]);
+        assert_eq!(up(&g, &["a"], "shop@+1").unwrap(), ["s1"]);
+        assert_eq!(up(&g, &["a", "s1"], "billing@+2").unwrap(), ["b1", "b2"]);
+        let all = ["a", "b1", "b2", "s1", "s2"];
+        assert_eq!(down(&g, &all, "billing@-1").unwrap(), ["b2"]);
+        assert_eq!(down(&g, &all, "billing@base").unwrap(), ["b2", "b1"]);
+        assert_eq!(down(&g, &all, "billing@b1").unwrap(), ["b2"]);
+        assert_eq!(down(&g, &all, "billing@-2").unwrap(), ["b2", "b1"]);
+        assert_eq!(
+            down(&g, &all, "billing@-3").unwrap_err().kind(),
+            "overshoot"
+        );
+        // `-1` alone has two current heads to start from.
+        assert_eq!(
+            down(&g, &all, "-1").unwrap_err().kind(),
+            "multiple_current_heads"
+        );
+        assert_eq!(
+            up(&g, &all, "billing@base").unwrap_err().kind(),
+            "target_behind"
+        );
+        assert_eq!(up(&g, &["a", "s1"], "billing@base").unwrap(), NONE);
+        assert_eq!(
+            up(&g, &all, "billing@-1").unwrap_err().kind(),
+            "wrong_direction"
+        );
+        assert_eq!(
+            down(&g, &all, "shop@+1").unwrap_err().kind(),
+            "wrong_direction"
+        );
+    }
+
+    #[test]
+    fn depends_on_across_branches() {
+        // x2 ..depends_on..> y1 (billing)
+        // |                  |        y2
+        // x1                 (base)   |
+        //                             y1
+        let g = graph("x1:- x2:x1:y1 y1:-::billing y2:y1");
+        // Upgrading pulls the dependency in, in topological order.
+        assert_eq!(up(&g, &[], "x2").unwrap(), ["x1", "y1", "x2"]);
+        assert_eq!(up(&g, &["x1"], "x2").unwrap(), ["y1", "x2"]);
+        // `heads` includes what `depends_on` requires.
+        assert_eq!(up(&g, &[], "heads").unwrap(), ["x1", "y1", "x2", "y2"]);
+        let all = ["x1", "x2", "y1", "y2"];
+        // A dependency stays a current head beside its dependent.
+        assert_eq!(heads(&g, &["x1", "y1", "x2"]), ["y1", "x2"]);
+        // Downgrading the dependency cascades to the dependent.
+        assert_eq!(down(&g, &all, "billing@base").unwrap(), ["y2", "x2", "y1"]);
+        assert_eq!(down(&g, &all, "y1-1").unwrap(), ["y2", "x2", "y1"]);
+        // Downgrading the dependent leaves the dependency applied.
+        assert_eq!(down(&g, &all, "x1").unwrap(), ["x2"]);
+        assert_eq!(down(&g, &all, "x2-2").unwrap(), ["x2", "x1"]);
+        // Reverting above the dependency does not touch the dependent.
+        assert_eq!(down(&g, &all, "y1").unwrap(), ["y2"]);
+    }
+
+    #[test]
+    fn merges_of_merges() {
+        //     n
+        //    / \
+        //   m   d
+        //  / \  |
+        // b   c |
+        //  \ /  |
+        //   a --+
+        let g = graph("a:- b:a c:a d:a m:b,c n:m,d");
+        assert_eq!(up(&g, &["a", "b"], "n").unwrap(), ["c", "d", "m", "n"]);
+        let all = ["a", "b", "c", "d", "m", "n"];
+        assert_eq!(down(&g, &all, "m").unwrap(), ["n"]);
+        assert_eq!(down(&g, &all, "d").unwrap(), ["n"]);
+        assert_eq!(down(&g, &all, "b").unwrap(), ["n", "m"]);
+        assert_eq!(down(&g, &all, "a").unwrap(), ["n", "m", "d", "c", "b"]);
+        let e = down(&g, &all, "-1").unwrap_err();
+        assert!(
+            matches!(&e, PlanError::Target(TargetError::AmbiguousWalk { from: Some(f), choices, .. }) if f == "n" && choices == &["d", "m"]),
+            "{e:?}"
+        );
+        assert_eq!(down(&g, &all, "m-1").unwrap_err().kind(), "ambiguous_walk");
+    }
+
+    #[test]
+    fn stamp_moves_the_recorded_state() {
+        //     m
+        //    / \           z2 ..depends_on..> c
+        //   b   c          |
+        //    \ /           z1
+        //     a
+        let g = graph("a:- b:a c:a m:b,c z1:- z2:z1:c");
+        // Stamping marks ancestors and dependencies.
+        assert_eq!(stamped(&g, &[], &["z2"], false), ["a", "c", "z1", "z2"]);
+        assert_eq!(stamped(&g, &[], &["m"], false), ["a", "b", "c", "m"]);
+        // Stamping down unmarks what was above; unrelated heads stay.
+        let all = ["a", "b", "c", "m", "z1", "z2"];
+        assert_eq!(
+            stamped(&g, &all, &["b"], false),
+            ["a", "b", "c", "z1", "z2"]
+        );
+        // Unmarking `c` unmarks `z2`, which depends on it.
+        assert_eq!(stamped(&g, &all, &["a"], false), ["a", "z1"]);
+        assert_eq!(stamped(&g, &all, &["base"], false), NONE);
+        assert_eq!(stamped(&g, &all, &["base", "z1"], false), ["z1"]);
+        // Several stamps at once, in any order.
+        assert_eq!(stamped(&g, &[], &["b", "z1"], false), ["a", "b", "z1"]);
+        assert_eq!(
+            stamped(&g, &[], &["m", "b"], false),
+            stamped(&g, &[], &["b", "m"], false)
+        );
+        // `--purge` starts from nothing.
+        assert_eq!(stamped(&g, &all, &["z1"], true), ["z1"]);
+        assert_eq!(
+            stamped(&g, &["a", "b"], &["+1"], false),
+            ["a", "b", "c", "m"]
+        );
+        let e = stamp(&g, &[], &[t("head")], false).unwrap_err();
+        assert_eq!(e.kind(), "multiple_heads");
+    }
+
+    #[test]
+    fn stamp_branch_base() {
+        // b2 (billing)   s1
+        // |              |
+        // b1 ---- a -----+
+        let g = graph("a:- b1:a b2:b1::billing s1:a");
+        let all = ["a", "b1", "b2", "s1"];
+        assert_eq!(stamped(&g, &all, &["billing@base"], false), ["a", "s1"]);
+    }
+
+    #[test]
+    fn empty_history() {
+        let g = graph("");
+        assert_eq!(up(&g, &[], "head").unwrap(), NONE);
+        assert_eq!(up(&g, &[], "heads").unwrap(), NONE);
+        assert_eq!(down(&g, &[], "base").unwrap(), NONE);
+        assert_eq!(up(&g, &[], "+1").unwrap_err().kind(), "overshoot");
+    }
+}
