@@ -87,7 +87,7 @@ pub enum BackendError {
         missing: Vec<String>,
     },
     /// The `version_table` setting is not a plain identifier.
-    #[error("invalid `version_table` setting `{name}`: {reason}; use ASCII letters, digits and `_`, at most 63 characters, not starting with a digit")]
+    #[error("invalid `version_table` setting `{name}`: {reason}")]
     InvalidTableName {
         /// The name as configured.
         name: String,
@@ -424,6 +424,12 @@ impl Connection {
         self.rollback_if_open().await;
         if !self.locked {
             return Ok(());
+        }
+        if let Inner::Postgres(s) = &mut self.inner {
+            // Revision SQL may have opened a transaction of its own that we do
+            // not know about; in an aborted one pg_advisory_unlock would fail.
+            // Outside a transaction this is only a warning.
+            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut s.conn).await;
         }
         let url = self.url.clone();
         let result = match &mut self.inner {
