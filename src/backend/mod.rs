@@ -87,7 +87,7 @@ pub enum BackendError {
         missing: Vec<String>,
     },
     /// The `version_table` setting is not a plain identifier.
-    #[error("invalid `version_table` setting `{name}`: {reason}; use ASCII letters, digits and `_`, at most 63 characters, not starting with a digit")]
+    #[error("invalid `version_table` setting `{name}`: {reason}")]
     InvalidTableName {
         /// The name as configured.
         name: String,
@@ -425,6 +425,12 @@ impl Connection {
         if !self.locked {
             return Ok(());
         }
+        if let Inner::Postgres(s) = &mut self.inner {
+            // Revision SQL may have opened a transaction of its own that we do
+            // not know about; in an aborted one pg_advisory_unlock would fail.
+            // Outside a transaction this is only a warning.
+            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut s.conn).await;
+        }
         let url = self.url.clone();
         let result = match &mut self.inner {
             Inner::Sqlite(s) => s.unlock(&url),
@@ -516,7 +522,9 @@ impl Connection {
     }
 
     /// Every tracking row, oldest first. A missing table reads as empty and
-    /// is not created.
+    /// is not created. Rows applied within one clock tick (SQLite keeps
+    /// milliseconds) tie on `applied_at` and fall back to version order, so
+    /// order by the revision graph where the order matters.
     pub async fn read_applied(&mut self) -> Result<Vec<AppliedRow>, BackendError> {
         if !self.check_shape().await? {
             return Ok(Vec::new());
@@ -890,5 +898,108 @@ fn truncate(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((b, _)) => format!("{}…", &s[..b]),
         None => s.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// These strings are part of the JSON error output: changing one breaks scripts.
+    #[test]
+    fn error_kinds_are_stable() {
+        let s = String::new;
+        let kinds: Vec<&str> = [
+            BackendError::Connect {
+                url: s(),
+                kind: BackendKind::Postgres,
+                attempts: 1,
+                message: s(),
+            },
+            BackendError::LockTimeout {
+                url: s(),
+                waited: Duration::ZERO,
+                holder: None,
+            },
+            BackendError::Lock {
+                url: s(),
+                message: s(),
+            },
+            BackendError::Unlock {
+                url: s(),
+                message: s(),
+            },
+            BackendError::ForeignVersionTable {
+                table: s(),
+                missing: vec![],
+            },
+            BackendError::InvalidTableName {
+                name: s(),
+                reason: "",
+            },
+            BackendError::MigrationFailed {
+                revision: s(),
+                direction: Direction::Upgrade,
+                statement_index: None,
+                statement: s(),
+                message: s(),
+                rolled_back: true,
+            },
+            BackendError::InProgress {
+                revision: s(),
+                table: s(),
+            },
+            BackendError::NotRecorded {
+                revision: s(),
+                table: s(),
+            },
+            BackendError::Database {
+                operation: "x",
+                message: s(),
+            },
+        ]
+        .iter()
+        .map(BackendError::kind)
+        .collect();
+        assert_eq!(
+            kinds,
+            [
+                "connect",
+                "lock_timeout",
+                "lock",
+                "unlock",
+                "foreign_version_table",
+                "invalid_table_name",
+                "migration_failed",
+                "in_progress",
+                "not_recorded",
+                "database"
+            ]
+        );
+    }
+
+    #[test]
+    fn lock_timeout_message_names_the_holder_or_says_it_is_unknown() {
+        let known = BackendError::LockTimeout {
+            url: "postgres://u:****@h/db".into(),
+            waited: Duration::from_millis(1500),
+            holder: Some("backend pid 7".into()),
+        };
+        assert_eq!(
+            known.to_string(),
+            "timed out after 1.5s waiting for the migration lock on postgres://u:****@h/db; it is held by backend pid 7"
+        );
+        let unknown = BackendError::LockTimeout {
+            url: "x".into(),
+            waited: Duration::ZERO,
+            holder: None,
+        };
+        assert!(unknown.to_string().contains("does not say which"));
+    }
+
+    #[test]
+    fn truncate_counts_characters_not_bytes() {
+        assert_eq!(truncate("ééé", 2), "éé…");
+        assert_eq!(truncate("ab", 2), "ab");
     }
 }

@@ -654,3 +654,52 @@ async fn postgres_non_transactional_step_runs_outside_a_transaction() {
     assert!(rows.iter().any(|r| r.version == "idx" && !r.in_progress));
     conn.close().await.expect("close");
 }
+
+/// An in-memory database lives and dies with its one connection: no lock
+/// file, and the whole cycle works on that connection alone.
+#[tokio::test]
+async fn sqlite_memory_database_needs_no_lock_file() {
+    let url = DatabaseUrl::parse("sqlite::memory:", Path::new("/nonexistent")).expect("url");
+    let table = TableName::new("schema_migrations").expect("name");
+    let conn = Connection::connect(&url, table, &ConnectOptions::default())
+        .await
+        .expect("connect");
+    let mut session = LockedSession::acquire(conn, Duration::from_millis(100))
+        .await
+        .expect("acquire");
+    let report = session
+        .execute(
+            vec![up("m1", "CREATE TABLE m (id INTEGER)", &[])],
+            &ExecOptions::default(),
+        )
+        .await
+        .expect("execute");
+    assert_eq!(report.applied.len(), 1);
+    assert_eq!(session.refresh().await.expect("refresh").len(), 1);
+    session.release().await.expect("release");
+}
+
+/// PostgreSQL refuses `pg_advisory_unlock` inside an aborted transaction
+/// (SQLSTATE 25P02), which leaked sqlx users' locks. A transaction the
+/// revision SQL opened itself must not keep the lock held.
+#[tokio::test]
+async fn postgres_unlock_survives_an_aborted_transaction_opened_by_revision_sql() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let mut conn = db.connect().await;
+    conn.lock(lock_timeout()).await.expect("lock");
+    conn.ensure_table().await.expect("table");
+    let mut step = up("tx", "BEGIN; SELECT * FROM no_such_table;", &[]);
+    step.transactional = false;
+    let err = conn.apply(&step).await.expect_err("fails");
+    assert_eq!(err.kind(), "migration_failed");
+    conn.unlock().await.expect("unlock in aborted transaction");
+    let mut other = db.connect().await;
+    other
+        .lock(Duration::from_millis(300))
+        .await
+        .expect("lock is free");
+    other.close().await.expect("close");
+    conn.close().await.expect("close");
+}
