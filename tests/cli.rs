@@ -1,0 +1,481 @@
+//! The `rev` binary without a database: init, new, merge, the graph
+//! inspectors and check, their exit codes, JSON and text.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+/// A project in a temp dir with its own config.yaml and versions/.
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Output {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+    fn error_json(&self) -> Value {
+        let line = self.stderr.lines().last().unwrap_or_default();
+        serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("stderr is not JSON ({e}):\n{}", self.stderr))
+    }
+}
+
+impl Project {
+    fn new() -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("versions")).unwrap();
+        std::fs::write(
+            dir.path().join("config.yaml"),
+            "database_url: sqlite://test.db?mode=rwc\nscript_location: versions\n",
+        )
+        .unwrap();
+        Project { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a revision file; `down` is `null`, an id, or a `[a, b]` list.
+    fn revision(&self, id: &str, down: &str, extra: &str) -> PathBuf {
+        let path = self.path().join("versions").join(format!("{id}.sql"));
+        std::fs::write(
+            &path,
+            format!("-- revision: {id}\n-- down_revision: {down}\n{extra}-- message: make {id}\n\n-- +upgrade\nCREATE TABLE t_{id} (x INTEGER);\n\n-- +downgrade\nDROP TABLE t_{id};\n"),
+        )
+        .unwrap();
+        path
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let out = Command::cargo_bin("rev")
+            .unwrap()
+            .current_dir(self.path())
+            .env_remove("DATABASE_URL")
+            .env("NO_COLOR", "1")
+            .args(args)
+            .output()
+            .unwrap();
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert_eq!(
+            out.code, 0,
+            "rev {args:?} failed:\n{}\n{}",
+            out.stdout, out.stderr
+        );
+        out
+    }
+
+    fn fail(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert_eq!(
+            out.code, 1,
+            "rev {args:?} should exit 1:\n{}\n{}",
+            out.stdout, out.stderr
+        );
+        out
+    }
+
+    fn usage(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert_eq!(
+            out.code, 2,
+            "rev {args:?} should exit 2:\n{}\n{}",
+            out.stdout, out.stderr
+        );
+        out
+    }
+
+    /// The branchy history used by several tests:
+    ///
+    /// ```text
+    ///     m            (merge of c and e)
+    ///    / \
+    ///   c   e (billing, depends_on b)
+    ///   |   |
+    ///   b   d
+    ///    \ /
+    ///     a
+    /// ```
+    fn branchy(&self) {
+        self.revision("a", "null", "");
+        self.revision("b", "a", "");
+        self.revision("c", "b", "");
+        self.revision("d", "a", "-- branch_labels: [billing]\n");
+        self.revision("e", "d", "-- depends_on: [b]\n");
+        self.revision("m", "[c, e]", "");
+    }
+}
+
+fn ids(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["revision"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn heads_json_has_every_design_field() {
+    let p = Project::new();
+    p.branchy();
+    let v = p.ok(&["heads", "-f", "json"]).json();
+    assert_eq!(ids(&v), ["m"]);
+    let m = &v[0];
+    assert_eq!(m["down_revisions"], serde_json::json!(["c", "e"]));
+    assert_eq!(m["branch_labels"], serde_json::json!([]));
+    assert_eq!(m["depends_on"], serde_json::json!([]));
+    assert_eq!(m["message"], "make m");
+    assert_eq!(m["path"], "versions/m.sql");
+    assert_eq!(m["is_head"], true);
+    assert_eq!(m["is_base"], false);
+    assert_eq!(m["is_merge"], true);
+    assert_eq!(m["is_branch_point"], false);
+}
+
+#[test]
+fn history_is_newest_first_and_takes_ranges() {
+    let p = Project::new();
+    p.branchy();
+    let all = ids(&p.ok(&["history", "-f", "json"]).json());
+    assert_eq!(all.len(), 6);
+    assert_eq!(all.first().map(String::as_str), Some("m"));
+    assert_eq!(all.last().map(String::as_str), Some("a"));
+    let pos = |id: &str| all.iter().position(|x| x == id).unwrap();
+    assert!(pos("e") < pos("b"), "depends_on orders e after b: {all:?}");
+    assert_eq!(
+        ids(&p.ok(&["history", "-r", "b:m", "-f", "json"]).json()),
+        ["m", "c", "b"]
+    );
+    assert_eq!(
+        ids(&p.ok(&["history", "-r", ":c", "-f", "json"]).json()),
+        ["c", "b", "a"]
+    );
+    let text = p.ok(&["history", "-v"]).stdout;
+    assert!(text.contains("path: versions/m.sql"), "{text}");
+    p.usage(&["history", "-r", "nope"]);
+}
+
+#[test]
+fn branches_and_show() {
+    let p = Project::new();
+    p.branchy();
+    assert_eq!(ids(&p.ok(&["branches", "-f", "json"]).json()), ["a"]);
+    let v = p.ok(&["show", "billing", "-f", "json"]).json();
+    assert_eq!(v["revision"], "d");
+    assert_eq!(v["branch_labels"], serde_json::json!(["billing"]));
+    let v = p.ok(&["show", "heads", "-f", "json"]).json();
+    assert!(v.is_array());
+    let text = p.ok(&["show", "e"]).stdout;
+    assert!(text.contains("Depends on: b"), "{text}");
+    assert!(text.contains("DROP TABLE t_e;"), "{text}");
+}
+
+#[test]
+fn multiple_heads_are_listed_with_message_and_file() {
+    let p = Project::new();
+    p.revision("a", "null", "");
+    p.revision("b", "a", "");
+    p.revision("c", "a", "");
+    let out = p.usage(&["show", "head"]);
+    assert!(
+        out.stderr
+            .contains("target `head` is ambiguous: there are 2 heads"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("versions/b.sql) make b"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("rev merge heads"), "{}", out.stderr);
+    let err = p.usage(&["show", "head", "-f", "json"]).error_json();
+    assert_eq!(err["error"]["kind"], "multiple_heads");
+    assert!(err["error"]["message"].as_str().unwrap().contains("`b`"));
+    // `check` fails on two unlabelled heads; `rev new` refuses and lists them.
+    let out = p.fail(&["check"]);
+    assert!(
+        out.stdout.contains("2 heads carry no branch label"),
+        "{}",
+        out.stdout
+    );
+    let out = p.usage(&["new", "-m", "x"]);
+    assert!(out.stderr.contains("--head"), "{}", out.stderr);
+}
+
+#[test]
+fn ambiguous_and_unknown_revisions_get_hints() {
+    let p = Project::new();
+    p.revision("abc1", "null", "");
+    p.revision("abc2", "abc1", "");
+    let err = p.usage(&["show", "abc", "-f", "json"]).error_json();
+    assert_eq!(err["error"]["kind"], "ambiguous_revision");
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`abc1`") && message.contains("`abc2`"),
+        "{message}"
+    );
+    let out = p.usage(&["show", "abc3"]);
+    assert!(out.stderr.contains("did you mean"), "{}", out.stderr);
+    // An exact id wins over a longer id it prefixes.
+    p.revision("abc", "abc2", "");
+    assert_eq!(
+        p.ok(&["show", "abc", "-f", "json"]).json()["revision"],
+        "abc"
+    );
+}
+
+#[test]
+fn bad_targets_are_usage_errors() {
+    let p = Project::new();
+    p.branchy();
+    let out = p.usage(&["upgrade", "billing@@x"]);
+    assert!(out.stderr.contains("billing@@x"), "{}", out.stderr);
+    p.usage(&["show", "+"]);
+    p.usage(&["heads", "-f", "dot"]);
+}
+
+#[test]
+fn check_reports_every_broken_file() {
+    let p = Project::new();
+    p.revision("a", "null", "");
+    std::fs::write(
+        p.path().join("versions/bad.sql"),
+        "-- revision: bad\n-- down_revision: {x: 1}\n-- +upgrade\n",
+    )
+    .unwrap();
+    std::fs::write(p.path().join("versions/bin.sql"), [0u8, 159, 146, 150]).unwrap();
+    p.revision("orphan", "zzz", "");
+    let out = p.fail(&["check"]);
+    assert!(
+        out.stdout
+            .contains("versions/bad.sql:2: down_revision: expected a string or a list"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("versions/bin.sql"), "{}", out.stdout);
+    // Parse errors come first; the missing parent shows once the files parse.
+    std::fs::remove_file(p.path().join("versions/bad.sql")).unwrap();
+    std::fs::remove_file(p.path().join("versions/bin.sql")).unwrap();
+    let v = p.fail(&["check", "-f", "json"]).json();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["problems"][0]["kind"], "missing_revision");
+    // Other commands refuse a broken graph as an input error.
+    let out = p.usage(&["heads"]);
+    assert!(
+        out.stderr.contains("down_revision names `zzz`"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn cycles_and_duplicates_are_named() {
+    let p = Project::new();
+    p.revision("a", "c", "");
+    p.revision("b", "a", "");
+    p.revision("c", "b", "");
+    let out = p.fail(&["check"]);
+    assert!(out.stdout.contains("cycle: "), "{}", out.stdout);
+    assert!(out.stdout.contains(" -> "), "{}", out.stdout);
+    let p = Project::new();
+    p.revision("a", "null", "");
+    std::fs::copy(
+        p.path().join("versions/a.sql"),
+        p.path().join("versions/a_copy.sql"),
+    )
+    .unwrap();
+    let out = p.fail(&["check"]);
+    assert!(
+        out.stdout.contains("versions/a.sql") && out.stdout.contains("versions/a_copy.sql"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn new_and_merge_build_a_history() {
+    let p = Project::new();
+    let first = p
+        .ok(&["new", "-m", "create users", "--rev-id", "u1", "-f", "json"])
+        .json();
+    assert_eq!(first["path"], "versions/u1_create_users.sql");
+    assert_eq!(first["down_revisions"], serde_json::json!([]));
+    p.ok(&["new", "-m", "posts", "--rev-id", "p1"]);
+    // --head on a non-head needs --splice.
+    let out = p.usage(&["new", "-m", "side", "--head", "u1"]);
+    assert!(out.stderr.contains("--splice"), "{}", out.stderr);
+    p.ok(&[
+        "new",
+        "-m",
+        "side",
+        "--head",
+        "u1",
+        "--splice",
+        "--branch-label",
+        "side",
+        "--rev-id",
+        "s1",
+    ]);
+    p.ok(&[
+        "new",
+        "-m",
+        "more side",
+        "--head",
+        "side@head",
+        "--depends-on",
+        "p1",
+        "--rev-id",
+        "s2",
+    ]);
+    let heads = ids(&p.ok(&["heads", "-f", "json"]).json());
+    assert_eq!(heads, ["p1", "s2"]);
+    let text = std::fs::read_to_string(p.path().join("versions/s2_more_side.sql")).unwrap();
+    assert!(text.contains("-- down_revision: s1\n"), "{text}");
+    assert!(text.contains("-- depends_on: [p1]\n"), "{text}");
+    p.usage(&["new", "-m", "dup", "--rev-id", "s1", "--head", "p1"]);
+    p.usage(&[
+        "new",
+        "-m",
+        "dup label",
+        "--branch-label",
+        "side",
+        "--head",
+        "p1",
+    ]);
+    let merged = p
+        .ok(&["merge", "-m", "join", "--rev-id", "j1", "-f", "json"])
+        .json();
+    assert_eq!(merged["down_revisions"], serde_json::json!(["p1", "s2"]));
+    assert_eq!(ids(&p.ok(&["heads", "-f", "json"]).json()), ["j1"]);
+    p.ok(&["check"]);
+    // The merge has a (no-op) downgrade, so it never blocks `downgrade`.
+    let show = p.ok(&["show", "j1"]).stdout;
+    assert!(!show.contains("irreversible"), "{show}");
+    // Nothing left to merge.
+    p.usage(&["merge", "-m", "again"]);
+}
+
+#[test]
+fn project_template_overrides_the_builtin_one() {
+    let p = Project::new();
+    std::fs::create_dir(p.path().join("templates")).unwrap();
+    std::fs::write(
+        p.path().join("templates/revision.sql.j2"),
+        "-- revision: {{ revision }}\n-- down_revision: {{ down_revision }}\n-- message: {{ message }}\n-- ticket: none\n-- +upgrade\n-- +downgrade\n",
+    )
+    .unwrap();
+    p.ok(&["new", "-m", "x", "--rev-id", "t1"]);
+    let text = std::fs::read_to_string(p.path().join("versions/t1_x.sql")).unwrap();
+    assert!(text.contains("-- ticket: none"), "{text}");
+    // The unknown key is a warning, not an error.
+    let out = p.ok(&["heads"]);
+    assert!(
+        out.stderr.contains("unknown header key `ticket`"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn init_creates_a_project_that_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::cargo_bin("rev")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["init", "proj"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(dir.path().join("proj/config.yaml").is_file());
+    assert!(dir.path().join("proj/templates/revision.sql.j2").is_file());
+    let out = Command::cargo_bin("rev")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["-c", "proj/config.yaml", "new", "-m", "first"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::cargo_bin("rev")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["init", "proj"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn graph_renders_dot_and_mermaid() {
+    let p = Project::new();
+    p.branchy();
+    let dot = p.ok(&["graph"]).stdout;
+    assert!(dot.starts_with("digraph"), "{dot}");
+    assert!(dot.contains("\"m\" -> \"c\""), "{dot}");
+    assert!(dot.contains("\"e\" -> \"b\" [style=dashed"), "{dot}");
+    let mermaid = p.ok(&["graph", "-f", "mermaid"]).stdout;
+    assert!(mermaid.starts_with("flowchart"), "{mermaid}");
+    assert!(mermaid.contains("m --> c"), "{mermaid}");
+}
+
+#[test]
+fn no_project_and_no_url_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::cargo_bin("rev")
+        .unwrap()
+        .current_dir(dir.path())
+        .arg("heads")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rev init"));
+    let p = Project::new();
+    std::fs::write(p.path().join("config.yaml"), "script_location: versions\n").unwrap();
+    let out = p.usage(&["current"]);
+    for way in ["--database-url", "DATABASE_URL", "config.yaml"] {
+        assert!(out.stderr.contains(way), "{}", out.stderr);
+    }
+}
+
+#[test]
+fn sql_and_dry_run_need_no_database_changes() {
+    let p = Project::new();
+    p.branchy();
+    let out = p.ok(&["upgrade", "heads", "--sql"]);
+    assert!(out.stdout.contains("CREATE TABLE t_a"), "{}", out.stdout);
+    assert!(out.stdout.contains("schema_migrations"), "{}", out.stdout);
+    assert!(
+        !p.path().join("test.db").exists(),
+        "--sql must not create the database"
+    );
+    let out = p.ok(&["downgrade", "base", "--sql", "--from", "c"]);
+    let drop_c = out.stdout.find("DROP TABLE t_c").unwrap();
+    let drop_a = out.stdout.find("DROP TABLE t_a").unwrap();
+    assert!(drop_c < drop_a, "children first:\n{}", out.stdout);
+    assert!(
+        !out.stdout.contains("DROP TABLE t_d"),
+        "d was not applied:\n{}",
+        out.stdout
+    );
+}
