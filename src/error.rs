@@ -56,6 +56,12 @@ pub enum Error {
         /// The drifted ids.
         revisions: Vec<String>,
     },
+    /// Several heads and no branch label to tell them apart.
+    #[error("{} heads carry no branch label: {}", heads.len(), quoted(heads))]
+    UnlabelledHeads {
+        /// The heads.
+        heads: Vec<String>,
+    },
     /// A revision named for `accept` is not applied.
     #[error("revision `{revision}` is not applied, so there is no checksum to accept")]
     NotApplied {
@@ -98,6 +104,7 @@ impl Error {
             Error::AppliedWithoutParent { .. } => "applied_without_parent",
             Error::Drift { .. } => "drift",
             Error::NotApplied { .. } => "not_applied",
+            Error::UnlabelledHeads { .. } => "multiple_heads",
         }
     }
 }

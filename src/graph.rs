@@ -519,6 +519,19 @@ impl Graph {
             .collect()
     }
 
+    /// Heads that no branch label reaches. More than one of them means
+    /// `head` is ambiguous with no label to tell them apart, which `rev
+    /// check` reports.
+    pub fn unlabelled_heads(&self) -> Vec<RevIndex> {
+        let mut labelled = vec![false; self.len()];
+        for &owner in self.labels.values() {
+            for (l, m) in labelled.iter_mut().zip(self.branch_members(owner)) {
+                *l |= m;
+            }
+        }
+        self.heads().into_iter().filter(|&h| !labelled[h]).collect()
+    }
+
     /// Every branch label and the revision that carries it, by label.
     pub fn labels(&self) -> &BTreeMap<String, RevIndex> {
         &self.labels
@@ -843,6 +856,19 @@ mod tests {
         assert_eq!(marked(&g, &g.branch_members(owner)), ["y1", "y2"]);
         assert_eq!(g.labels_of(g.index_of("y1").unwrap()), ["billing"]);
         assert!(g.labels_of(g.index_of("x1").unwrap()).is_empty());
+    }
+
+    #[test]
+    fn unlabelled_heads_ignore_labelled_branches() {
+        // c   d (billing)   e
+        //  \  |            /
+        //   b +-----------+
+        //   |
+        //   a
+        let g = graph("a:- b:a c:b d:b::billing e:b");
+        assert_eq!(ids(&g, &g.unlabelled_heads()), ["c", "e"]);
+        let g = graph("a:- b:a c:a::billing");
+        assert_eq!(ids(&g, &g.unlabelled_heads()), ["b"]);
     }
 
     #[test]

@@ -459,6 +459,29 @@ impl Migrator {
         self.applied_indices(&rows)
     }
 
+    /// Every revision, newest first (reverse topological order).
+    pub fn history(&self) -> Vec<&crate::revision::Revision> {
+        self.graph
+            .topo_order()
+            .iter()
+            .rev()
+            .map(|&i| self.graph.rev(i))
+            .collect()
+    }
+
+    /// The problems `rev check` reports on a graph that loaded: several
+    /// heads without a branch label. (A graph that does not load never makes
+    /// a `Migrator`: that error comes from [`Migrator::from_config`].)
+    pub fn check(&self) -> Result<(), Error> {
+        let heads = self.graph.unlabelled_heads();
+        if heads.len() > 1 {
+            return Err(Error::UnlabelledHeads {
+                heads: self.ids(&heads),
+            });
+        }
+        Ok(())
+    }
+
     fn ids(&self, revs: &[RevIndex]) -> Vec<String> {
         revs.iter().map(|&i| self.graph.rev(i).id.clone()).collect()
     }

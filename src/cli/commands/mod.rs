@@ -472,11 +472,7 @@ pub fn check(ctx: &Context) -> Result<u8, CliError> {
         Err(e) => return Err(e),
         Ok(graph) => {
             let heads = graph.heads();
-            let unlabelled: Vec<RevIndex> = heads
-                .iter()
-                .copied()
-                .filter(|&h| graph.labels_of(h).is_empty())
-                .collect();
+            let unlabelled = graph.unlabelled_heads();
             if unlabelled.len() > 1 {
                 problems.push((
                     "multiple_heads".into(),
