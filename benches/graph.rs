@@ -1,1 +1,79 @@
-fn main() {}
+//! Benchmarks of the graph engine on generated histories (see `rev::synth`)
+//! of 1,000 and 10,000 revisions: loading a script directory from disk
+//! (read + parse + validate + topological order) and asking for its heads,
+//! and planning `upgrade heads` from an empty database and `downgrade base`
+//! back. Sample counts are small so the whole run takes a couple of minutes.
+//!
+//! Run with `cargo bench --bench graph`; filter with e.g.
+//! `cargo bench --bench graph -- load_heads/chain`.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use rev::graph::{Graph, RevIndex};
+use rev::plan;
+use rev::synth::{self, Shape};
+use rev::target::Target;
+
+const SIZES: [usize; 2] = [1_000, 10_000];
+
+fn shapes() -> [Shape; 3] {
+    [
+        Shape::Chain,
+        Shape::Branches {
+            branches: 8,
+            merge_every: 100,
+        },
+        Shape::ManyHeads { heads: 200 },
+    ]
+}
+
+fn load_heads(c: &mut Criterion) {
+    let mut group = c.benchmark_group("load_heads");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(4));
+    for shape in shapes() {
+        for n in SIZES {
+            let dir = tempfile::tempdir().expect("temp dir");
+            synth::write(dir.path(), shape, n).expect("write history");
+            group.bench_with_input(BenchmarkId::new(shape.name(), n), dir.path(), |b, path| {
+                b.iter(|| {
+                    let graph = Graph::load(path).expect("history loads");
+                    black_box(graph.heads())
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+fn plan_base_to_heads(c: &mut Criterion) {
+    let mut group = c.benchmark_group("plan");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(2));
+    for shape in shapes() {
+        for n in SIZES {
+            let graph = Graph::build(synth::revisions(shape, n)).expect("history builds");
+            group.bench_with_input(
+                BenchmarkId::new(format!("upgrade_heads/{}", shape.name()), n),
+                &graph,
+                |b, g| b.iter(|| black_box(plan::upgrade(g, &[], &Target::Heads).expect("plan"))),
+            );
+            let all: Vec<RevIndex> = graph.topo_order().to_vec();
+            group.bench_with_input(
+                BenchmarkId::new(format!("downgrade_base/{}", shape.name()), n),
+                &graph,
+                |b, g| b.iter(|| black_box(plan::downgrade(g, &all, &Target::Base).expect("plan"))),
+            );
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, load_heads, plan_base_to_heads);
+criterion_main!(benches);

@@ -190,11 +190,19 @@ impl Graph {
             let path = entry.path();
             let is_sql = path.extension().is_some_and(|e| e == "sql");
             let hidden = entry.file_name().to_string_lossy().starts_with('.');
-            if is_sql && !hidden && path.is_file() {
+            // The entry's type comes with the directory listing on most
+            // systems; only a symlink needs a `stat` to see what it points to.
+            let is_file = entry
+                .file_type()
+                .map(|t| t.is_file() || (t.is_symlink() && path.is_file()))
+                .unwrap_or_else(|_| path.is_file());
+            if is_sql && !hidden && is_file {
                 paths.push(path);
             }
         }
-        paths.sort();
+        // All paths share the directory, so comparing the raw text orders them
+        // by file name, without `Path`'s slower component-wise comparison.
+        paths.sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
         let mut errors = Vec::new();
         let mut revisions = Vec::with_capacity(paths.len());
         for path in &paths {

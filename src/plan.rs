@@ -442,7 +442,7 @@ mod tests {
 
         let e = up(&g, &["a"], "+3").unwrap_err();
         assert_eq!(e.kind(), "overshoot");
-        assert!(e.to_string().contains("walks 3 steps up but only 2"), "{e}");
+        assert!(e.to_string().contains("only 2 steps up, not 3"), "{e}");
         assert_eq!(up(&g, &[], "zz").unwrap_err().kind(), "unknown_revision");
     }
 

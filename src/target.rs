@@ -412,10 +412,10 @@ pub enum TargetError {
     },
     /// A relative walk longer than the history allows.
     #[error(
-        "target `{target}` overshoots: it walks {requested} {} {} but only {available} {} there",
-        if *requested == 1 { "step" } else { "steps" },
-        if *upward { "up" } else { "down" },
-        if *available == 1 { "step is" } else { "steps are" }
+        "target `{target}` overshoots: there {} only {available} {} {}, not {requested}",
+        if *available == 1 { "is" } else { "are" },
+        if *available == 1 { "step" } else { "steps" },
+        if *upward { "up" } else { "down" }
     )]
     Overshoot {
         /// The target as written.
@@ -1108,7 +1108,7 @@ mod tests {
         );
         assert_eq!(
             e.to_string(),
-            "target `+5` overshoots: it walks 5 steps up but only 2 steps are there"
+            "target `+5` overshoots: there are only 2 steps up, not 5"
         );
         let e = res(&g, &["a", "b"], "-3").unwrap_err();
         assert!(matches!(
