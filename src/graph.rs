@@ -205,8 +205,8 @@ impl Graph {
         paths.sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
         let mut errors = Vec::new();
         let mut revisions = Vec::with_capacity(paths.len());
-        for path in &paths {
-            match revision::read(path) {
+        for result in read_all(&paths) {
+            match result {
                 Ok(r) => revisions.push(r),
                 Err(e) => errors.push(GraphError::Parse(e)),
             }
@@ -736,6 +736,39 @@ impl Graph {
 
 fn escape_dot(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// Reads and parses files on every core, keeping the input order. Reading
+/// and parsing are most of the time `rev heads` takes on a large history,
+/// and each file is independent of the others.
+fn read_all(paths: &[PathBuf]) -> Vec<Result<Revision, ParseError>> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8);
+    // Threads cost more than they save on small histories.
+    if threads < 2 || paths.len() < 256 {
+        return paths.iter().map(|p| revision::read(p)).collect();
+    }
+    let chunk = paths.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = paths
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || part.iter().map(|p| revision::read(p)).collect::<Vec<_>>())
+            })
+            .collect();
+        let mut out = Vec::with_capacity(paths.len());
+        for (worker, part) in workers.into_iter().zip(paths.chunks(chunk)) {
+            match worker.join() {
+                Ok(results) => out.extend(results),
+                // A panic in the parser is a bug; read that part again on
+                // this thread rather than lose files.
+                Err(_) => out.extend(part.iter().map(|p| revision::read(p))),
+            }
+        }
+        out
+    })
 }
 
 /// The result of a prefix lookup.
