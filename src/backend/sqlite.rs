@@ -18,6 +18,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::ConnectOptions as _;
 
 use super::{BackendError, LOCK_POLL};
+use crate::executor::CancelToken;
 use crate::url::DatabaseUrl;
 
 pub(super) struct State {
@@ -48,6 +49,7 @@ impl State {
         &mut self,
         url: &DatabaseUrl,
         timeout: Duration,
+        cancel: &CancelToken,
     ) -> Result<(), BackendError> {
         let Some(db_path) = url.sqlite_path() else {
             return Ok(());
@@ -66,6 +68,11 @@ impl State {
             .map_err(|e| lock_err("cannot open lock file", e))?;
         let start = Instant::now();
         loop {
+            if cancel.is_cancelled() {
+                return Err(BackendError::Interrupted {
+                    during: "waiting for the migration lock",
+                });
+            }
             match file.try_lock() {
                 Ok(()) => break,
                 Err(TryLockError::WouldBlock) => {
@@ -76,7 +83,10 @@ impl State {
                             holder: read_holder(&mut file, &path),
                         });
                     }
-                    tokio::time::sleep(LOCK_POLL.min(timeout)).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(LOCK_POLL.min(timeout)) => {}
+                        () = cancel.cancelled() => {}
+                    }
                 }
                 Err(TryLockError::Error(e)) => return Err(lock_err("cannot lock", e)),
             }

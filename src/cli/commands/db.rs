@@ -8,6 +8,7 @@ use rev::executor::{CancelToken, Report};
 use rev::graph::{Graph, RevIndex};
 use rev::step::Direction;
 use rev::target::Target;
+use rev::url::BackendKind;
 use rev::{Migrator, Settings};
 
 use super::super::args::{AcceptArgs, CurrentArgs, MigrateArgs, StampArgs};
@@ -43,42 +44,76 @@ fn rev_err<'a>(ctx: &'a Context, m: &'a Migrator) -> impl Fn(rev::Error) -> CliE
     move |e| CliError::from_rev(e, Some(graph), Some(printer))
 }
 
-/// Stops the run between revisions on SIGINT or SIGTERM. A second signal
-/// while stopping changes nothing: the running revision still finishes or
-/// rolls back, and the lock is still released, so nothing is left half done.
-async fn watch_signals(cancel: CancelToken, ctx_quiet: bool) {
+/// The signals that stop a run, registered before the run starts so that no
+/// signal in between falls back to the default action (killing rev while it
+/// holds the lock in the middle of a revision).
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut int), Ok(mut term)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) else {
-            return;
-        };
-        let mut count = 0;
-        loop {
-            tokio::select! {
-                _ = int.recv() => {},
-                _ = term.recv() => {},
-            }
-            count += 1;
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Must run inside the runtime.
+    fn register() -> Option<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Some(Signals {
+                int: signal(SignalKind::interrupt()).ok()?,
+                term: signal(SignalKind::terminate()).ok()?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Some(Signals {})
+        }
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.int.recv() => {},
+            _ = self.term.recv() => {},
+        }
+        #[cfg(not(unix))]
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await
+        }
+    }
+}
+
+/// SIGINT or SIGTERM stops the run after the running revision (it commits
+/// or rolls back whole; the lock is then released and rev exits 130).
+///
+/// A second signal cancels the running revision where that is safe:
+/// PostgreSQL cancels its statement and rolls its transaction back (SQL and
+/// tracking row together). On MySQL/MariaDB, whose DDL commits statement by
+/// statement, cutting a revision short would leave it half applied, and
+/// SQLite has no cancel sqlx exposes, so there the revision still finishes.
+/// Either way nothing is left half recorded and the lock is released; further
+/// signals change nothing.
+async fn watch_signals(mut signals: Signals, cancel: CancelToken, kind: BackendKind, quiet: bool) {
+    let mut count = 0;
+    loop {
+        signals.recv().await;
+        count += 1;
+        if count == 1 {
             cancel.cancel();
-            if !ctx_quiet {
-                if count == 1 {
-                    eprintln!("rev: stopping after the revision that is running (its transaction finishes or rolls back), then releasing the lock");
-                } else {
-                    eprintln!("rev: still stopping; waiting for the running revision so nothing is left half applied");
+            if !quiet {
+                eprintln!("rev: stopping after the revision that is running (it commits or rolls back whole), then releasing the lock; press Ctrl+C again to cancel the running revision");
+            }
+        } else {
+            cancel.abort_running();
+            if !quiet && count == 2 {
+                match kind {
+                    BackendKind::Postgres => eprintln!("rev: cancelling the running revision; its transaction rolls back"),
+                    BackendKind::MySql => eprintln!("rev: still stopping; a MySQL/MariaDB revision cannot be rolled back (its DDL commits as it goes), so it runs to its end"),
+                    BackendKind::Sqlite => eprintln!("rev: still stopping; waiting for the running SQLite revision to finish"),
                 }
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            cancel.cancel();
-        }
-        std::future::pending::<()>().await
     }
 }
 
@@ -126,6 +161,7 @@ fn print_report(ctx: &Context, m: &Migrator, report: &Report) {
             .collect();
         ctx.printer.print_json(&serde_json::json!({
             "applied": applied, "not_run": report.not_run, "interrupted": report.interrupted,
+            "cancelled": report.cancelled,
         }));
         return;
     }
@@ -142,14 +178,28 @@ fn print_report(ctx: &Context, m: &Migrator, report: &Report) {
             .status(&format!("{d:<9} {id}  {message} ({})", fmt_ms(*took)));
     }
     if report.interrupted {
+        // Printed even with --quiet: the run did not do what was asked.
+        let applied: Vec<&str> = report.applied.iter().map(|(r, _, _)| r.as_str()).collect();
         eprintln!(
-            "rev: interrupted; not run: {}",
-            if report.not_run.is_empty() {
+            "rev: interrupted; the lock is released. done: {}; not run: {}",
+            if applied.is_empty() {
+                "nothing".into()
+            } else {
+                applied.join(", ")
+            },
+            if report.not_run.is_empty() && report.applied.is_empty() {
+                "everything (stopped before the plan was made)".into()
+            } else if report.not_run.is_empty() {
                 "nothing".into()
             } else {
                 report.not_run.join(", ")
             }
         );
+        if let Some(rev) = &report.cancelled {
+            eprintln!(
+                "rev: `{rev}` was cancelled while running and rolled back; it is not recorded"
+            );
+        }
     }
 }
 
@@ -186,13 +236,17 @@ pub fn migrate(ctx: &Context, args: &MigrateArgs, direction: Direction) -> Resul
     }
     let cancel = m.cancel_token();
     let quiet = ctx.printer.quiet;
+    let kind = m.url().kind();
     let result = block_on(async {
-        let watcher = tokio::spawn(watch_signals(cancel, quiet));
+        let watcher = Signals::register()
+            .map(|signals| tokio::spawn(watch_signals(signals, cancel, kind, quiet)));
         let result = match direction {
             Direction::Upgrade => m.upgrade(&args.target).await,
             Direction::Downgrade => m.downgrade(&args.target).await,
         };
-        watcher.abort();
+        if let Some(watcher) = watcher {
+            watcher.abort();
+        }
         result
     })?;
     match result {
