@@ -4,15 +4,18 @@
 use std::future::Future;
 use std::time::Duration;
 
+use rev::backend::{BackendError, ConnectFailure, ConnectOptions, Connection, TableName};
 use rev::executor::{CancelToken, Report};
 use rev::graph::{Graph, RevIndex};
 use rev::step::Direction;
 use rev::target::Target;
-use rev::url::BackendKind;
+use rev::url::{BackendKind, DatabaseUrl};
 use rev::{Migrator, Settings};
+use std::io::IsTerminal;
 
 use super::super::args::{AcceptArgs, CurrentArgs, MigrateArgs, StampArgs};
 use super::super::error::{CliError, EXIT_FAILED, EXIT_INTERRUPTED};
+use super::super::prompt;
 use super::super::settings::Context;
 
 /// Runs a future on a small runtime: rev does one thing at a time on one
@@ -33,9 +36,56 @@ fn block_on<F: Future>(future: F) -> Result<F::Output, CliError> {
 
 fn migrator(ctx: &Context) -> Result<Migrator, CliError> {
     let graph = ctx.graph()?;
+    let settings = Settings::from_config(&ctx.config);
+    let table = TableName::new(&settings.version_table)
+        .map_err(|e| CliError::from_rev(e.into(), None, None))?;
     let url = ctx.database_url()?;
-    Migrator::new(graph, url, Settings::from_config(&ctx.config))
-        .map_err(|e| CliError::from_rev(e, None, None))
+    let url = complete_password(url, table, &settings)?;
+    Migrator::new(graph, url, settings).map_err(|e| CliError::from_rev(e, None, None))
+}
+
+/// A server URL that names a user but no password is tried as it is (trust
+/// and peer authentication, `.pgpass`-less setups need none); only if the
+/// server then asks for a password, and stdin is a terminal, is the person
+/// asked for it, as psql does.
+fn complete_password(
+    url: DatabaseUrl,
+    table: TableName,
+    settings: &Settings,
+) -> Result<DatabaseUrl, CliError> {
+    if url.kind() == BackendKind::Sqlite
+        || url.username().is_none()
+        || url.has_password()
+        || !std::io::stdin().is_terminal()
+    {
+        return Ok(url);
+    }
+    let probe = ConnectOptions {
+        retries: 0,
+        ..settings.connect
+    };
+    let refused = block_on(async {
+        match Connection::connect(&url, table, &probe).await {
+            Ok(conn) => {
+                let _ = conn.close().await;
+                false
+            }
+            Err(BackendError::Connect { cause, .. }) => cause == ConnectFailure::Auth,
+            Err(_) => false,
+        }
+    })?;
+    if !refused {
+        // Connected, or failed for another reason that the real connection
+        // (with its retries) reports in full.
+        return Ok(url);
+    }
+    prompt::ask_password(&mut prompt::Tty, &url).map_err(|e| {
+        CliError::new(
+            "connect",
+            format!("{url} needs a password and none could be read: {e}"),
+            EXIT_FAILED,
+        )
+    })
 }
 
 fn rev_err<'a>(ctx: &'a Context, m: &'a Migrator) -> impl Fn(rev::Error) -> CliError + 'a {
