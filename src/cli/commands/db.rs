@@ -37,8 +37,18 @@ fn block_on<F: Future>(future: F) -> Result<F::Output, CliError> {
 fn migrator(ctx: &Context) -> Result<Migrator, CliError> {
     let graph = ctx.graph()?;
     let settings = Settings::from_config(&ctx.config);
-    let table = TableName::new(&settings.version_table)
-        .map_err(|e| CliError::from_rev(e.into(), None, None))?;
+    // A bad table name is a mistake in config.yaml: say so, before asking
+    // for anything or connecting.
+    let table = TableName::new(&settings.version_table).map_err(|e| {
+        let file = ctx
+            .config
+            .path
+            .as_deref()
+            .map(|p| format!("{}: ", ctx.printer.display_path(p)))
+            .unwrap_or_default();
+        CliError::usage(e.kind(), format!("{file}{e}"))
+            .hint("`version_table` must be a plain identifier, such as `schema_migrations`")
+    })?;
     let url = ctx.database_url()?;
     let url = complete_password(url, table, &settings)?;
     Migrator::new(graph, url, settings).map_err(|e| CliError::from_rev(e, None, None))
