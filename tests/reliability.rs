@@ -838,3 +838,230 @@ async fn mysql_exec(url: &str, sql: &str) {
     sqlx::raw_sql(sql).execute(&mut c).await.expect(sql);
     let _ = c.close().await;
 }
+
+// ---------------------------------------------------------------------------
+// Connection details at a terminal (run under tmux, which gives rev a real
+// terminal: the password prompt reads it with echo off).
+
+/// A tmux server of its own (`-L`), so no one's sessions are touched; it
+/// is killed when dropped.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// `None` (with a notice) when tmux is not installed.
+    fn start(dir: &Path, command: &str) -> Option<Tmux> {
+        let socket = format!(
+            "rev-test-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let started = Command::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "new-session",
+                "-d",
+                "-x",
+                "200",
+                "-y",
+                "50",
+                "-s",
+                "t",
+            ])
+            .arg(format!(
+                "cd '{}' && {command}; echo EXIT=$?; sleep 60",
+                dir.display()
+            ))
+            .env_remove("DATABASE_URL")
+            .env_remove("TMUX")
+            .status();
+        match started {
+            Ok(s) if s.success() => Some(Tmux { socket }),
+            _ => {
+                eprintln!("note: skipping the terminal test: tmux is not available");
+                None
+            }
+        }
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-t", "t"])
+            .output()
+            .expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until the screen shows `text`.
+    fn wait_for(&self, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "`{text}` never appeared:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Types `text` and Enter.
+    fn type_line(&self, text: &str) {
+        for keys in [&["-l", text][..], &["Enter"]] {
+            let ok = Command::new("tmux")
+                .args(["-L", &self.socket, "send-keys", "-t", "t"])
+                .args(keys)
+                .status()
+                .expect("tmux send-keys")
+                .success();
+            assert!(ok);
+        }
+    }
+
+    /// Answers the question that shows `prompt` (the n-th time it shows).
+    fn answer(&self, prompt: &str, text: &str) {
+        self.wait_for(prompt);
+        self.type_line(text);
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// No URL anywhere, at a terminal: rev asks for the details, the password
+/// without echo, offers to save, saves the URL without the password, and
+/// goes on to run the command. The next run uses the saved URL.
+#[tokio::test]
+async fn terminal_asks_for_connection_details_and_saves_all_but_the_password() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("versions")).unwrap();
+    std::fs::write(
+        dir.path().join("config.yaml"),
+        "# my project\nscript_location: versions\n",
+    )
+    .unwrap();
+    let rev = shell_quote(env!("CARGO_BIN_EXE_rev"));
+    let Some(tmux) = Tmux::start(dir.path(), &format!("{rev} current")) else {
+        return;
+    };
+    let url = &db.url;
+    let database = url::Url::parse(&url.with_credentials_exposed())
+        .unwrap()
+        .path()
+        .trim_start_matches('/')
+        .to_owned();
+    // Trust authentication accepts any password; a distinctive one shows
+    // whether it leaks anywhere. A configured test password is typed for real.
+    let secret = url::Url::parse(&url.with_credentials_exposed())
+        .unwrap()
+        .password()
+        .map(str::to_owned)
+        .unwrap_or_else(|| "Hunter2Terminal".to_owned());
+    tmux.answer("Database [sqlite/postgres/mysql]", "postgres");
+    tmux.answer("Host (localhost):", url.host().unwrap());
+    tmux.answer("Port (5432):", &url.port().unwrap().to_string());
+    tmux.answer("Database name:", &database);
+    tmux.answer("User (postgres):", &url.username().unwrap_or_default());
+    tmux.answer("Password (not shown", &secret);
+    tmux.answer("[y/N]", "y");
+    let screen = tmux.wait_for("EXIT=");
+    assert!(screen.contains("<base> (no revision applied)"), "{screen}");
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    assert!(
+        !screen.contains(&secret),
+        "the password was echoed:\n{screen}"
+    );
+    let saved = std::fs::read_to_string(dir.path().join("config.yaml")).unwrap();
+    let expected = format!(
+        "database_url: postgres://{}@{}:{}/{database}",
+        url.username().unwrap_or_default(),
+        url.host().unwrap(),
+        url.port().unwrap()
+    );
+    assert!(saved.contains(&expected), "{saved}");
+    assert!(saved.contains("# my project") && saved.contains("script_location: versions"));
+    assert!(!saved.contains(&secret), "the password was saved:\n{saved}");
+    drop(tmux);
+
+    // The saved URL is used next time; trust needs no password, so none is asked.
+    let Some(tmux) = Tmux::start(dir.path(), &format!("{rev} current")) else {
+        return;
+    };
+    let screen = tmux.wait_for("EXIT=");
+    assert!(
+        screen.contains("<base> (no revision applied)") && screen.contains("EXIT=0"),
+        "{screen}"
+    );
+    assert!(!screen.contains("Password"), "{screen}");
+}
+
+/// A URL with a user and no password, for a server that wants one: at a
+/// terminal rev asks for it (no echo) and goes on; without a terminal it
+/// fails with the server's answer instead of waiting for input.
+#[tokio::test]
+async fn terminal_asks_for_a_missing_password() {
+    let Some(db) = TestDb::mysql().await else {
+        return;
+    };
+    let admin = db.url.with_credentials_exposed();
+    let user = format!("rev_tty_{}", std::process::id());
+    let secret = "Tty-Secret-42";
+    let db_name = url::Url::parse(&admin)
+        .unwrap()
+        .path()
+        .trim_start_matches('/')
+        .to_owned();
+    mysql_exec(
+        &admin,
+        &format!(
+            "CREATE USER '{user}'@'%' IDENTIFIED BY '{secret}'; CREATE USER '{user}'@'localhost' IDENTIFIED BY '{secret}'; \
+             GRANT ALL ON `{db_name}`.* TO '{user}'@'%'; GRANT ALL ON `{db_name}`.* TO '{user}'@'localhost'"
+        ),
+    )
+    .await;
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_username(&user).unwrap();
+    url.set_password(None).unwrap();
+    let dir = bare_project(5, 0);
+    let rev = shell_quote(env!("CARGO_BIN_EXE_rev"));
+    let command = format!("{rev} --database-url {} current", shell_quote(url.as_str()));
+    if let Some(tmux) = Tmux::start(dir.path(), &command) {
+        tmux.answer(&format!("Password for {user}@"), secret);
+        let screen = tmux.wait_for("EXIT=");
+        assert!(
+            screen.contains("<base> (no revision applied)") && screen.contains("EXIT=0"),
+            "{screen}"
+        );
+        assert!(
+            !screen.contains(secret),
+            "the password was echoed:\n{screen}"
+        );
+    }
+    let out = rev_at(dir.path(), url.as_str(), &["current"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("Access denied"), "{}", text(&out));
+    mysql_exec(
+        &admin,
+        &format!("DROP USER '{user}'@'%'; DROP USER '{user}'@'localhost'"),
+    )
+    .await;
+}

@@ -171,8 +171,16 @@ pub fn ask_details(t: &mut dyn Terminal) -> io::Result<Details> {
     })
 }
 
+/// Everything but URL-unreserved characters is percent-encoded in a user
+/// or database name, so `@`, `/`, `:` or `?` in one cannot change the URL.
+const URL_PART: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'_')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'~');
+
 fn encode(part: &str) -> String {
-    percent_encoding::utf8_percent_encode(part, percent_encoding::NON_ALPHANUMERIC).to_string()
+    percent_encoding::utf8_percent_encode(part, URL_PART).to_string()
 }
 
 /// The URL of `d` without its password: what may be saved.
@@ -364,8 +372,8 @@ mod tests {
                 "99999",
                 "3307",
                 "",
-                "shop",
-                "u s",
+                "shop_1",
+                "u s@x",
             ],
             &[""],
         );
@@ -376,7 +384,7 @@ mod tests {
         assert!(t.shown.iter().any(|s| s.contains("`99999` is not a port")));
         assert_eq!(
             url_without_password(&d),
-            "mysql://u%20s@db.example:3307/shop"
+            "mysql://u%20s%40x@db.example:3307/shop_1"
         );
         let mut t = Script::new(&["x", "y", "z"], &[]);
         assert_eq!(
