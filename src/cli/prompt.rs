@@ -9,6 +9,15 @@
 //! (every URL rev prints masks it) and never written to config.yaml, which
 //! gets the URL without it when the person agrees to save.
 
+/// `eprintln!` that cannot panic: a closed or broken stderr (a detached
+/// terminal, `2>&-`) must not turn a finished run into a crash.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 use std::io::{self, BufRead, Write};
 use std::path::Path;
 
@@ -51,7 +60,7 @@ impl Terminal for Tty {
     }
 
     fn say(&mut self, text: &str) {
-        eprintln!("{text}");
+        say!("{text}");
     }
 }
 

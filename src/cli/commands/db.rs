@@ -1,6 +1,15 @@
 //! The commands that talk to the database: upgrade, downgrade, stamp,
 //! current, status, accept.
 
+/// `eprintln!` that cannot panic: a closed or broken stderr (a detached
+/// terminal, `2>&-`) must not turn a finished run into a crash.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 use std::future::Future;
 use std::time::Duration;
 
@@ -162,15 +171,15 @@ async fn watch_signals(mut signals: Signals, cancel: CancelToken, kind: BackendK
         if count == 1 {
             cancel.cancel();
             if !quiet {
-                eprintln!("rev: stopping after the revision that is running (it commits or rolls back whole), then releasing the lock; press Ctrl+C again to cancel the running revision");
+                say!("rev: stopping after the revision that is running (it commits or rolls back whole), then releasing the lock; press Ctrl+C again to cancel the running revision");
             }
         } else {
             cancel.abort_running();
             if !quiet && count == 2 {
                 match kind {
-                    BackendKind::Postgres => eprintln!("rev: cancelling the running revision; its transaction rolls back"),
-                    BackendKind::MySql => eprintln!("rev: still stopping; a MySQL/MariaDB revision cannot be rolled back (its DDL commits as it goes), so it runs to its end"),
-                    BackendKind::Sqlite => eprintln!("rev: still stopping; waiting for the running SQLite revision to finish"),
+                    BackendKind::Postgres => say!("rev: cancelling the running revision; its transaction rolls back"),
+                    BackendKind::MySql => say!("rev: still stopping; a MySQL/MariaDB revision cannot be rolled back (its DDL commits as it goes), so it runs to its end"),
+                    BackendKind::Sqlite => say!("rev: still stopping; waiting for the running SQLite revision to finish"),
                 }
             }
         }
@@ -240,7 +249,7 @@ fn print_report(ctx: &Context, m: &Migrator, report: &Report) {
     if report.interrupted {
         // Printed even with --quiet: the run did not do what was asked.
         let applied: Vec<&str> = report.applied.iter().map(|(r, _, _)| r.as_str()).collect();
-        eprintln!(
+        say!(
             "rev: interrupted; the lock is released. done: {}; not run: {}",
             if applied.is_empty() {
                 "nothing".into()
@@ -256,9 +265,7 @@ fn print_report(ctx: &Context, m: &Migrator, report: &Report) {
             }
         );
         if let Some(rev) = &report.cancelled {
-            eprintln!(
-                "rev: `{rev}` was cancelled while running and rolled back; it is not recorded"
-            );
+            say!("rev: `{rev}` was cancelled while running and rolled back; it is not recorded");
         }
     }
 }
