@@ -67,14 +67,15 @@ impl State {
         // over as soon as it is free within a slice.
         let start = Instant::now();
         loop {
-            if cancel.is_cancelled() {
-                return Err(BackendError::Interrupted {
-                    during: "waiting for the migration lock",
-                });
-            }
             let left = timeout.saturating_sub(start.elapsed());
-            // Whole seconds; 0 tries once without waiting.
-            let slice = left.as_secs().min(1);
+            // Whole seconds; 0 tries once without waiting. A cancelled run
+            // still takes a free lock (to report its plan as not run); it
+            // only stops waiting for a busy one.
+            let slice = if cancel.is_cancelled() {
+                0
+            } else {
+                left.as_secs().min(1)
+            };
             let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
                 .bind(&name)
                 .bind(i64::try_from(slice).unwrap_or(1))
@@ -85,6 +86,11 @@ impl State {
                 Some(1) => {
                     self.lock_name = Some(name);
                     return Ok(());
+                }
+                Some(0) if cancel.is_cancelled() => {
+                    return Err(BackendError::Interrupted {
+                        during: "waiting for the migration lock",
+                    })
                 }
                 Some(0) if start.elapsed() < timeout => {
                     if slice == 0 {

@@ -55,11 +55,6 @@ impl State {
         let key = lock_key(table);
         let start = Instant::now();
         loop {
-            if cancel.is_cancelled() {
-                return Err(BackendError::Interrupted {
-                    during: "waiting for the migration lock",
-                });
-            }
             let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
                 .bind(key)
                 .fetch_one(&mut self.conn)
@@ -71,6 +66,13 @@ impl State {
             if got {
                 self.key = Some(key);
                 return Ok(());
+            }
+            // A cancelled run still takes a free lock (to report its plan
+            // as not run); it only stops waiting for a busy one.
+            if cancel.is_cancelled() {
+                return Err(BackendError::Interrupted {
+                    during: "waiting for the migration lock",
+                });
             }
             if start.elapsed() >= timeout {
                 let holder = self.holder(key).await;

@@ -68,14 +68,16 @@ impl State {
             .map_err(|e| lock_err("cannot open lock file", e))?;
         let start = Instant::now();
         loop {
-            if cancel.is_cancelled() {
-                return Err(BackendError::Interrupted {
-                    during: "waiting for the migration lock",
-                });
-            }
             match file.try_lock() {
                 Ok(()) => break,
                 Err(TryLockError::WouldBlock) => {
+                    // A cancelled run still takes a free lock (to report its
+                    // plan as not run); it only stops waiting for a busy one.
+                    if cancel.is_cancelled() {
+                        return Err(BackendError::Interrupted {
+                            during: "waiting for the migration lock",
+                        });
+                    }
                     if start.elapsed() >= timeout {
                         return Err(BackendError::LockTimeout {
                             url: url.to_string(),
