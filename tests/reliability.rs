@@ -44,13 +44,47 @@ fn slow(kind: BackendKind, secs: f64) -> String {
     match kind {
         BackendKind::Postgres => format!("SELECT pg_sleep({secs});"),
         BackendKind::MySql => format!("DO SLEEP({secs});"),
-        // SQLite has no sleep: count through a recursive CTE instead (about
-        // a microsecond a row in an optimised build, slower in a debug one).
+        // SQLite has no sleep: count through a recursive CTE instead, as
+        // many rows as this machine counts in `secs`.
         BackendKind::Sqlite => format!(
             "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {}) SELECT count(*) FROM c;",
-            ((secs * 400_000.0) as u64).max(1)
+            ((secs * sqlite_rows_per_second()) as u64).max(1)
         ),
     }
+}
+
+/// How many rows of the counting CTE SQLite gets through in a second here
+/// (same SQLite build as the rev binary's), measured once. Idle-machine
+/// speed: under load the revisions only get longer, which the tests allow.
+fn sqlite_rows_per_second() -> f64 {
+    static RATE: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *RATE.get_or_init(|| {
+        std::thread::spawn(|| {
+            use sqlx::Connection as _;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let mut c = sqlx::SqliteConnection::connect("sqlite::memory:")
+                    .await
+                    .expect("sqlite memory");
+                let rows = 300_000u32;
+                let sql = format!(
+                    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {rows}) SELECT count(*) FROM c"
+                );
+                let mut best = f64::MAX;
+                for _ in 0..3 {
+                    let start = Instant::now();
+                    let _: i64 = sqlx::query_scalar(&sql).fetch_one(&mut c).await.expect("count");
+                    best = best.min(start.elapsed().as_secs_f64());
+                }
+                f64::from(rows) / best.max(1e-6)
+            })
+        })
+        .join()
+        .expect("calibration thread")
+    })
 }
 
 /// The upgrade and downgrade of revision `i`; `secs` of slow SQL first.
@@ -590,11 +624,21 @@ async fn interrupt(db: TestDb) {
     let p = Project::new(db, 3, |i| if i == 1 { LONG } else { 0.0 });
     let mut child = p.spawn(&["upgrade", "head"]);
     p.wait_recorded("r00", Duration::from_secs(20)).await;
-    std::thread::sleep(Duration::from_millis(200));
-
-    // Meanwhile a second rev waits for the lock; a signal ends its wait.
+    // Meanwhile a second rev starts and waits for the lock.
     let waiter = p.spawn(&["upgrade", "head"]);
     std::thread::sleep(Duration::from_millis(300));
+
+    // The signal reaches the first rev well inside its long revision.
+    // SIGTERM (a pod being stopped) behaves like Ctrl+C.
+    let sig = if p.kind() == BackendKind::Sqlite {
+        "-TERM"
+    } else {
+        "-INT"
+    };
+    signal(&child, sig);
+
+    // A signal ends the waiter's wait at once, while the first rev still
+    // finishes its revision and holds the lock.
     let asked = Instant::now();
     signal(&waiter, "-INT");
     let out = waiter.wait_with_output().unwrap();
@@ -612,16 +656,9 @@ async fn interrupt(db: TestDb) {
     );
     assert!(
         child.try_wait().unwrap().is_none(),
-        "the first rev stopped too"
+        "the first rev did not finish its revision"
     );
 
-    // SIGTERM (a pod being stopped) behaves like Ctrl+C.
-    let sig = if p.kind() == BackendKind::Sqlite {
-        "-TERM"
-    } else {
-        "-INT"
-    };
-    signal(&child, sig);
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));
