@@ -15,6 +15,9 @@ use serde::Deserialize;
 /// The name rev looks for when `-c` is not given.
 pub const DEFAULT_FILE: &str = "config.yaml";
 
+/// Config files larger than this are refused rather than read whole.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
 /// Settings from `config.yaml`, with defaults filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -137,10 +140,26 @@ impl Config {
 
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        let read_err = |message: String| ConfigError::Read {
             path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+            message,
+        };
+        let invalid = |message: &str| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: message.to_owned(),
+        };
+        // A config is a few lines; refuse to read a huge file whole.
+        let size = std::fs::metadata(path)
+            .map_err(|e| read_err(e.to_string()))?
+            .len();
+        if size > MAX_CONFIG_BYTES {
+            return Err(invalid(&format!(
+                "the file is {size} bytes; a config file is limited to {MAX_CONFIG_BYTES} bytes"
+            )));
+        }
+        let bytes = std::fs::read(path).map_err(|e| read_err(e.to_string()))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| invalid("not UTF-8 text; config.yaml must be UTF-8"))?;
         let base_dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())

@@ -21,15 +21,37 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::Notify;
+
 use crate::backend::{AppliedRow, BackendError, Connection};
 use crate::step::Direction;
 
 pub use crate::backend::ExecStep;
 
-/// Set from a signal handler to stop between steps. Cheap to clone; all
-/// clones share one flag.
+/// Set from a signal handler to stop a run.
+///
+/// Two levels, matching a first and a second Ctrl+C:
+/// - [`CancelToken::cancel`]: stop before the next step; the running step
+///   finishes (and commits) first. Also ends a wait for a connection or for
+///   the migration lock, since nothing has run yet then.
+/// - [`CancelToken::abort_running`]: also cancel the running step's
+///   statement where that can be undone: on PostgreSQL, for a transactional
+///   step, the executor sends `pg_cancel_backend` from a second connection
+///   and the step's transaction (SQL and tracking row together) rolls back.
+///   Elsewhere the step still runs to its end: MySQL's DDL commits as it
+///   goes, so cutting it short would leave a half-applied revision, and
+///   SQLite offers no cancel that sqlx exposes.
+///
+/// Cheap to clone; all clones share one state.
 #[derive(Debug, Clone, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
+pub struct CancelToken(Arc<CancelState>);
+
+#[derive(Debug, Default)]
+struct CancelState {
+    cancelled: AtomicBool,
+    abort: AtomicBool,
+    changed: Notify,
+}
 
 impl CancelToken {
     /// A token that is not cancelled.
@@ -39,12 +61,49 @@ impl CancelToken {
 
     /// Ask the run to stop after the step that is running.
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.cancelled.store(true, Ordering::SeqCst);
+        self.0.changed.notify_waiters();
     }
 
-    /// Whether [`CancelToken::cancel`] was called.
+    /// Ask the run to stop now: [`CancelToken::cancel`], and cancel the
+    /// running step where the database rolls it back whole.
+    pub fn abort_running(&self) {
+        self.0.abort.store(true, Ordering::SeqCst);
+        self.cancel();
+    }
+
+    /// Whether [`CancelToken::cancel`] (or `abort_running`) was called.
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Whether [`CancelToken::abort_running`] was called.
+    pub fn is_aborting(&self) -> bool {
+        self.0.abort.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once the token is cancelled.
+    pub async fn cancelled(&self) {
+        self.wait_for(Self::is_cancelled).await
+    }
+
+    /// Resolves once the running step is to be aborted.
+    pub async fn aborted(&self) {
+        self.wait_for(Self::is_aborting).await
+    }
+
+    async fn wait_for(&self, done: fn(&CancelToken) -> bool) {
+        loop {
+            // Register before checking, so a notification between the check
+            // and the await is not lost.
+            let notified = self.0.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if done(self) {
+                return;
+            }
+            notified.await;
+        }
     }
 }
 
@@ -80,6 +139,9 @@ pub struct Report {
     pub not_run: Vec<String>,
     /// The run stopped early because the [`CancelToken`] was set.
     pub interrupted: bool,
+    /// The revision that was running when [`CancelToken::abort_running`]
+    /// cancelled it; it rolled back and is also in `not_run`.
+    pub cancelled: Option<String>,
 }
 
 /// A failed run: the cause and what was committed before it.
@@ -119,10 +181,20 @@ impl LockedSession {
     /// taken, the lock is released and the connection closed before
     /// returning.
     pub async fn acquire(
-        mut conn: Connection,
+        conn: Connection,
         lock_timeout: Duration,
     ) -> Result<LockedSession, BackendError> {
-        if let Err(e) = conn.lock(lock_timeout).await {
+        Self::acquire_or_cancel(conn, lock_timeout, &CancelToken::new()).await
+    }
+
+    /// Like [`LockedSession::acquire`], but a wait for the lock ends with
+    /// [`BackendError::Interrupted`] once `cancel` is set.
+    pub async fn acquire_or_cancel(
+        mut conn: Connection,
+        lock_timeout: Duration,
+        cancel: &CancelToken,
+    ) -> Result<LockedSession, BackendError> {
+        if let Err(e) = conn.lock_or_cancel(lock_timeout, cancel).await {
             let _ = conn.close().await;
             return Err(e);
         }
@@ -193,6 +265,13 @@ impl LockedSession {
             });
         }
         let whole_plan = !opts.transaction_per_migration && self.conn.dialect().transactional_ddl();
+        // Only PostgreSQL can cancel a running statement and roll the step
+        // back whole; ask for the handle before anything runs.
+        let canceller = if steps.is_empty() {
+            None
+        } else {
+            self.conn.canceller().await
+        };
         // Steps run inside the open whole-plan transaction, not yet committed.
         let mut pending: Vec<(String, Direction, Duration)> = Vec::new();
 
@@ -209,19 +288,39 @@ impl LockedSession {
                     .extend(steps[i..].iter().map(|s| s.revision.clone()));
                 return Ok(report);
             }
-            let result = if whole_plan && step.transactional {
-                match self.conn.begin().await {
-                    Ok(_) => self.conn.apply(step).await,
-                    Err(e) => Err(e),
+            if whole_plan && !step.transactional {
+                if let Err(error) = self.conn.commit().await {
+                    return Err(fail(report, pending, &steps[i..], error));
                 }
-            } else {
-                if whole_plan {
-                    if let Err(error) = self.conn.commit().await {
-                        return Err(fail(report, pending, &steps[i..], error));
+                report.applied.append(&mut pending);
+            }
+            // A step that rolls back whole if cancelled: its own transaction
+            // or the plan's, on a database with transactional DDL.
+            let undoable = step.transactional && self.conn.dialect().transactional_ddl();
+            let mut cancel_sent = false;
+            let result = {
+                let conn = &mut self.conn;
+                let apply = async {
+                    if whole_plan && step.transactional {
+                        conn.begin().await?;
                     }
-                    report.applied.append(&mut pending);
+                    conn.apply(step).await
+                };
+                tokio::pin!(apply);
+                match canceller.as_ref().filter(|_| undoable) {
+                    None => apply.await,
+                    Some(canceller) => loop {
+                        // The step is polled to its end in every case: a
+                        // dropped sqlx query would leave the connection
+                        // unusable, and the lock must still be released on it.
+                        tokio::select! {
+                            r = &mut apply => break r,
+                            () = opts.cancel.aborted(), if !cancel_sent => {
+                                cancel_sent = canceller.cancel().await;
+                            }
+                        }
+                    },
                 }
-                self.conn.apply(step).await
             };
             match result {
                 Ok(took) => {
@@ -234,6 +333,19 @@ impl LockedSession {
                 }
                 Err(error) => {
                     self.conn.rollback_if_open().await;
+                    if cancel_sent {
+                        // We cancelled it (a second Ctrl+C) and it rolled back
+                        // with its tracking row: an interruption, not a failure.
+                        report.interrupted = true;
+                        report.cancelled = Some(step.revision.clone());
+                        report
+                            .not_run
+                            .extend(pending.drain(..).map(|(rev, _, _)| rev));
+                        report
+                            .not_run
+                            .extend(steps[i..].iter().map(|s| s.revision.clone()));
+                        return Ok(report);
+                    }
                     return Err(fail(report, pending, &steps[i..], error));
                 }
             }
@@ -326,14 +438,23 @@ where
     F: FnOnce(&[AppliedRow]) -> Result<Vec<ExecStep>, E>,
     E: From<ExecError>,
 {
-    let mut session = LockedSession::acquire(conn, lock_timeout)
-        .await
-        .map_err(|error| {
-            E::from(ExecError {
+    let mut session = match LockedSession::acquire_or_cancel(conn, lock_timeout, &opts.cancel).await
+    {
+        Ok(session) => session,
+        // Stopped while waiting for the lock: nothing ran, nothing to undo.
+        Err(BackendError::Interrupted { .. }) => {
+            return Ok(Report {
+                interrupted: true,
+                ..Report::default()
+            })
+        }
+        Err(error) => {
+            return Err(E::from(ExecError {
                 error,
                 report: Box::default(),
-            })
-        })?;
+            }))
+        }
+    };
     let result = match plan(session.applied()) {
         Ok(steps) => session.execute(steps, opts).await.map_err(E::from),
         Err(e) => Err(e),

@@ -297,7 +297,18 @@ impl Migrator {
     }
 
     async fn migrate(&self, direction: Direction, target: &Target) -> Result<Report, Error> {
-        let conn = self.connect().await?;
+        // A Ctrl+C while connecting (retries can take a while against a dead
+        // server) ends the run at once: nothing has been done yet.
+        let conn = tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => {
+                return Ok(Report {
+                    interrupted: true,
+                    ..Report::default()
+                })
+            }
+            conn = self.connect() => conn?,
+        };
         let opts = ExecOptions {
             transaction_per_migration: self.settings.transaction_per_migration,
             cancel: self.cancel.clone(),

@@ -25,6 +25,7 @@ use sqlx::Either;
 
 pub use dialect::{Dialect, TableName};
 
+use crate::executor::CancelToken;
 use crate::step::Direction;
 use crate::url::{mask_secrets, BackendKind, DatabaseUrl};
 
@@ -41,16 +42,28 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 #[non_exhaustive]
 pub enum BackendError {
     /// No connection after every attempt.
-    #[error("cannot connect to {url} after {attempts} attempt(s): {message}; {}", connect_hint(*kind))]
+    #[error("cannot connect to {kind} at {server} ({url}) after {attempts} attempt{} in {}: {message}; {}", if *attempts == 1 { "" } else { "s" }, fmt_duration(*elapsed), connect_hint(*kind, *cause))]
     Connect {
         /// The URL, password masked.
         url: String,
         /// The backend, to pick the advice.
         kind: BackendKind,
+        /// `host:port` of a server, the file of SQLite.
+        server: String,
         /// How many attempts were made.
         attempts: u32,
+        /// How long all attempts took, backoff included.
+        elapsed: Duration,
+        /// What kind of failure the last attempt was, to pick the advice.
+        cause: ConnectFailure,
         /// What the driver or server said on the last attempt.
         message: String,
+    },
+    /// The run was interrupted (SIGINT/SIGTERM) before it changed anything.
+    #[error("interrupted while {during}; nothing was changed")]
+    Interrupted {
+        /// What rev was waiting for, e.g. `waiting for the migration lock`.
+        during: &'static str,
     },
     /// Another session held the migration lock for the whole timeout.
     #[error("timed out after {} waiting for the migration lock on {url}; it is held by {}", fmt_duration(*waited), holder.as_deref().unwrap_or("another session (the database does not say which)"))]
@@ -142,6 +155,7 @@ impl BackendError {
     pub fn kind(&self) -> &'static str {
         match self {
             BackendError::Connect { .. } => "connect",
+            BackendError::Interrupted { .. } => "interrupted",
             BackendError::LockTimeout { .. } => "lock_timeout",
             BackendError::Lock { .. } => "lock",
             BackendError::Unlock { .. } => "unlock",
@@ -155,10 +169,31 @@ impl BackendError {
     }
 }
 
-fn connect_hint(kind: BackendKind) -> &'static str {
-    match kind {
-        BackendKind::Sqlite => "check that the file's folder exists and is writable, and add `?mode=rwc` to the URL to create a new database",
-        _ => "check that the server is running and reachable at that host and port, and that the user, password and database name are right",
+/// Why the last connection attempt failed, as far as rev can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectFailure {
+    /// Nothing listens there, or the network is down (refused, unreachable,
+    /// unknown host).
+    Unreachable,
+    /// No answer within `connect_timeout_seconds`.
+    Timeout,
+    /// The server refused the credentials.
+    Auth,
+    /// The server answered, but the database does not exist.
+    NoDatabase,
+    /// Anything else (TLS, protocol, a bad option, SQLite file errors).
+    Other,
+}
+
+fn connect_hint(kind: BackendKind, cause: ConnectFailure) -> &'static str {
+    match (kind, cause) {
+        (BackendKind::Sqlite, _) => "check that the file's folder exists and is writable, and add `?mode=rwc` to the URL to create a new database",
+        (_, ConnectFailure::Unreachable) => "check that the server is running and listening on that host and port, and that no firewall is in the way",
+        (_, ConnectFailure::Timeout) => "check the host and port (a firewall that drops packets looks like this), or raise `connect_timeout_seconds` in config.yaml",
+        (_, ConnectFailure::Auth) => "check the user name and password (the password can come from `${VAR}` in config.yaml, or from a prompt at a terminal)",
+        (_, ConnectFailure::NoDatabase) => "check the database name at the end of the URL; rev does not create server databases",
+        (_, ConnectFailure::Other) => "check that the server is running and reachable at that host and port, and that the user, password and database name are right",
     }
 }
 
@@ -222,6 +257,40 @@ impl Default for ConnectOptions {
             connect_timeout: Duration::from_secs(30),
             retries: 3,
         }
+    }
+}
+
+/// Cancels the statement a PostgreSQL session is running, from a second
+/// connection (see [`Connection::canceller`]).
+#[derive(Debug, Clone)]
+pub struct StatementCanceller {
+    url: DatabaseUrl,
+    pid: i32,
+}
+
+impl StatementCanceller {
+    /// Ask the server to cancel the session's running statement. Returns
+    /// whether the request was delivered; the session then fails that
+    /// statement with SQLSTATE 57014 and its transaction rolls back. A
+    /// session that is idle at that moment is not affected.
+    pub async fn cancel(&self) -> bool {
+        let attempt = async {
+            let Inner::Postgres(mut s) = Connection::connect_once(&self.url).await.ok()? else {
+                return None;
+            };
+            let sent: bool = sqlx::query_scalar("SELECT pg_cancel_backend($1)")
+                .bind(self.pid)
+                .fetch_one(&mut s.conn)
+                .await
+                .ok()?;
+            let _ = sqlx::Connection::close(s.conn).await;
+            Some(sent)
+        };
+        tokio::time::timeout(Duration::from_secs(10), attempt)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(false)
     }
 }
 
@@ -319,8 +388,10 @@ impl Connection {
         opts: &ConnectOptions,
     ) -> Result<Connection, BackendError> {
         let attempts = opts.retries.saturating_add(1);
+        let started = Instant::now();
         let mut backoff = FIRST_BACKOFF;
         let mut last = String::new();
+        let mut cause = ConnectFailure::Other;
         let mut made = 0;
         for attempt in 1..=attempts {
             made = attempt;
@@ -336,12 +407,14 @@ impl Connection {
                 }
                 Ok(Err(e)) => {
                     last = describe(&e);
+                    cause = classify(&e);
                     if !is_retryable(&e) {
                         break;
                     }
                 }
                 Err(_) => {
                     last = format!("no answer within {}", fmt_duration(opts.connect_timeout));
+                    cause = ConnectFailure::Timeout;
                 }
             }
             if attempt < attempts {
@@ -349,10 +422,18 @@ impl Connection {
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
+        let server = match (url.host(), url.port(), url.sqlite_path()) {
+            (Some(host), Some(port), _) => format!("{host}:{port}"),
+            (_, _, Some(path)) => path.display().to_string(),
+            _ => "memory".to_owned(),
+        };
         Err(BackendError::Connect {
             url: url.to_string(),
             kind: url.kind(),
+            server: mask_secrets(&server, url),
             attempts: made,
+            elapsed: started.elapsed(),
+            cause,
             message: mask_secrets(&last, url),
         })
     }
@@ -403,18 +484,46 @@ impl Connection {
     /// the process dies. In-memory SQLite needs no lock. Calling it while
     /// holding the lock does nothing.
     pub async fn lock(&mut self, timeout: Duration) -> Result<(), BackendError> {
+        self.lock_or_cancel(timeout, &CancelToken::new()).await
+    }
+
+    /// Like [`Connection::lock`], but gives up with
+    /// [`BackendError::Interrupted`] soon after `cancel` is set (within one
+    /// poll on PostgreSQL and SQLite, within a second on MySQL), so Ctrl+C
+    /// does not wait out `lock_timeout_seconds`.
+    pub async fn lock_or_cancel(
+        &mut self,
+        timeout: Duration,
+        cancel: &CancelToken,
+    ) -> Result<(), BackendError> {
         if self.locked {
             return Ok(());
         }
         let url = self.url.clone();
         let table = self.dialect.table().clone();
         let result = match &mut self.inner {
-            Inner::Sqlite(s) => s.lock(&url, timeout).await,
-            Inner::Postgres(s) => s.lock(&url, &table, timeout).await,
-            Inner::MySql(s) => s.lock(&url, &table, timeout).await,
+            Inner::Sqlite(s) => s.lock(&url, timeout, cancel).await,
+            Inner::Postgres(s) => s.lock(&url, &table, timeout, cancel).await,
+            Inner::MySql(s) => s.lock(&url, &table, timeout, cancel).await,
         };
         self.locked = result.is_ok();
         result
+    }
+
+    /// A handle that can cancel the statement this connection is running,
+    /// from another task: PostgreSQL only (`pg_cancel_backend` from a second
+    /// connection). `None` elsewhere, or if the backend pid cannot be read.
+    pub async fn canceller(&mut self) -> Option<StatementCanceller> {
+        match &mut self.inner {
+            Inner::Postgres(s) => {
+                let pid = s.backend_pid().await?;
+                Some(StatementCanceller {
+                    url: self.url.clone(),
+                    pid,
+                })
+            }
+            _ => None,
+        }
     }
 
     /// Release the migration lock, rolling back an open transaction first
@@ -434,7 +543,13 @@ impl Connection {
         let url = self.url.clone();
         let result = match &mut self.inner {
             Inner::Sqlite(s) => s.unlock(&url),
-            Inner::Postgres(s) => s.unlock(&url).await,
+            // A cancel request sent for the last step (a second Ctrl+C) can
+            // reach the server only after that step ended and hit the unlock
+            // instead; the unlock is then simply asked again.
+            Inner::Postgres(s) => match s.unlock(&url).await {
+                Err(BackendError::Unlock { .. }) if s.has_key() => s.unlock(&url).await,
+                other => other,
+            },
             Inner::MySql(s) => s.unlock(&url).await,
         };
         // Whatever the result, we must not try to release it again: a second
@@ -857,6 +972,39 @@ fn describe(e: &sqlx::Error) -> String {
     }
 }
 
+/// What kind of connection failure `e` is, for the advice in the message.
+fn classify(e: &sqlx::Error) -> ConnectFailure {
+    use std::io::ErrorKind as K;
+    match e {
+        sqlx::Error::Io(io) => match io.kind() {
+            K::ConnectionRefused
+            | K::HostUnreachable
+            | K::NetworkUnreachable
+            | K::AddrNotAvailable
+            | K::NotFound => ConnectFailure::Unreachable,
+            K::TimedOut => ConnectFailure::Timeout,
+            // Name resolution failures come as `Other` with the resolver's text.
+            _ if io.to_string().contains("lookup") => ConnectFailure::Unreachable,
+            _ => ConnectFailure::Other,
+        },
+        sqlx::Error::PoolTimedOut => ConnectFailure::Timeout,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // PostgreSQL: class 28 is authorization, 3D000 an unknown
+            // database. MySQL: 28000 access denied, 42000 with 1049 an
+            // unknown database.
+            if code.starts_with("28") {
+                ConnectFailure::Auth
+            } else if code == "3D000" || db.message().contains("Unknown database") {
+                ConnectFailure::NoDatabase
+            } else {
+                ConnectFailure::Other
+            }
+        }
+        _ => ConnectFailure::Other,
+    }
+}
+
 /// Whether another connection attempt could succeed: not for a wrong
 /// password (SQLSTATE class 28), a missing database (3D) or access denied
 /// (42, MySQL's unknown database), nor for a bad configuration.
@@ -913,9 +1061,13 @@ mod tests {
             BackendError::Connect {
                 url: s(),
                 kind: BackendKind::Postgres,
+                server: s(),
                 attempts: 1,
+                elapsed: Duration::ZERO,
+                cause: ConnectFailure::Other,
                 message: s(),
             },
+            BackendError::Interrupted { during: "x" },
             BackendError::LockTimeout {
                 url: s(),
                 waited: Duration::ZERO,
@@ -965,6 +1117,7 @@ mod tests {
             kinds,
             [
                 "connect",
+                "interrupted",
                 "lock_timeout",
                 "lock",
                 "unlock",

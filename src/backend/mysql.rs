@@ -12,7 +12,8 @@ use sha2::{Digest, Sha256};
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 use sqlx::ConnectOptions as _;
 
-use super::{describe, BackendError, TableName};
+use super::{describe, BackendError, TableName, LOCK_POLL};
+use crate::executor::CancelToken;
 use crate::url::{mask_secrets, DatabaseUrl};
 
 /// MySQL rejects lock names longer than this.
@@ -50,6 +51,7 @@ impl State {
         url: &DatabaseUrl,
         table: &TableName,
         timeout: Duration,
+        cancel: &CancelToken,
     ) -> Result<(), BackendError> {
         let lock_err = |e: sqlx::Error| BackendError::Lock {
             url: url.to_string(),
@@ -60,32 +62,62 @@ impl State {
             .await
             .map_err(lock_err)?;
         let name = lock_name(schema.as_deref().unwrap_or(""), table);
-        // GET_LOCK takes whole seconds here; round up so we never wait less than asked.
-        let secs = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
+        // GET_LOCK is asked in slices of at most a second, so a Ctrl+C while
+        // waiting is seen within a second; the server still hands the lock
+        // over as soon as it is free within a slice.
         let start = Instant::now();
-        let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
-            .bind(&name)
-            .bind(i64::try_from(secs).unwrap_or(i64::MAX))
-            .fetch_one(&mut self.conn)
-            .await
-            .map_err(lock_err)?;
-        match got {
-            Some(1) => {
-                self.lock_name = Some(name);
-                Ok(())
+        loop {
+            let left = timeout.saturating_sub(start.elapsed());
+            // Whole seconds; 0 tries once without waiting. A cancelled run
+            // still takes a free lock (to report its plan as not run); it
+            // only stops waiting for a busy one.
+            let slice = if cancel.is_cancelled() {
+                0
+            } else {
+                left.as_secs().min(1)
+            };
+            let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
+                .bind(&name)
+                .bind(i64::try_from(slice).unwrap_or(1))
+                .fetch_one(&mut self.conn)
+                .await
+                .map_err(lock_err)?;
+            match got {
+                Some(1) => {
+                    self.lock_name = Some(name);
+                    return Ok(());
+                }
+                Some(0) if cancel.is_cancelled() => {
+                    return Err(BackendError::Interrupted {
+                        during: "waiting for the migration lock",
+                    })
+                }
+                Some(0) if start.elapsed() < timeout => {
+                    if slice == 0 {
+                        // Under a second left: wait it out in small steps.
+                        tokio::select! {
+                            () = tokio::time::sleep(LOCK_POLL.min(left)) => {}
+                            () = cancel.cancelled() => {}
+                        }
+                    }
+                }
+                Some(0) => {
+                    return Err(BackendError::LockTimeout {
+                        url: url.to_string(),
+                        waited: start.elapsed(),
+                        holder: self.holder(&name).await,
+                    })
+                }
+                other => {
+                    return Err(BackendError::Lock {
+                        url: url.to_string(),
+                        message: format!(
+                            "GET_LOCK('{name}') returned {}",
+                            other.map_or("NULL".to_owned(), |v| v.to_string())
+                        ),
+                    })
+                }
             }
-            Some(0) => Err(BackendError::LockTimeout {
-                url: url.to_string(),
-                waited: start.elapsed(),
-                holder: self.holder(&name).await,
-            }),
-            other => Err(BackendError::Lock {
-                url: url.to_string(),
-                message: format!(
-                    "GET_LOCK('{name}') returned {}",
-                    other.map_or("NULL".to_owned(), |v| v.to_string())
-                ),
-            }),
         }
     }
 

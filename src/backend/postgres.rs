@@ -14,6 +14,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::ConnectOptions as _;
 
 use super::{describe, BackendError, TableName, LOCK_POLL};
+use crate::executor::CancelToken;
 use crate::url::{mask_secrets, DatabaseUrl};
 
 pub(super) struct State {
@@ -49,6 +50,7 @@ impl State {
         url: &DatabaseUrl,
         table: &TableName,
         timeout: Duration,
+        cancel: &CancelToken,
     ) -> Result<(), BackendError> {
         let key = lock_key(table);
         let start = Instant::now();
@@ -65,6 +67,13 @@ impl State {
                 self.key = Some(key);
                 return Ok(());
             }
+            // A cancelled run still takes a free lock (to report its plan
+            // as not run); it only stops waiting for a busy one.
+            if cancel.is_cancelled() {
+                return Err(BackendError::Interrupted {
+                    during: "waiting for the migration lock",
+                });
+            }
             if start.elapsed() >= timeout {
                 let holder = self.holder(key).await;
                 return Err(BackendError::LockTimeout {
@@ -73,8 +82,24 @@ impl State {
                     holder,
                 });
             }
-            tokio::time::sleep(LOCK_POLL.min(timeout)).await;
+            tokio::select! {
+                () = tokio::time::sleep(LOCK_POLL.min(timeout)) => {}
+                () = cancel.cancelled() => {}
+            }
         }
+    }
+
+    /// This session's backend pid, for `pg_cancel_backend`.
+    pub(super) async fn backend_pid(&mut self) -> Option<i32> {
+        sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut self.conn)
+            .await
+            .ok()
+    }
+
+    /// Whether the advisory lock is (still) ours to release.
+    pub(super) fn has_key(&self) -> bool {
+        self.key.is_some()
     }
 
     /// Who holds advisory lock `key` in this database, from `pg_locks`.
@@ -110,9 +135,11 @@ impl State {
     }
 
     pub(super) async fn unlock(&mut self, url: &DatabaseUrl) -> Result<(), BackendError> {
-        let Some(key) = self.key.take() else {
+        let Some(key) = self.key else {
             return Ok(());
         };
+        // The key is kept when the query itself fails, so the caller may
+        // try once more (see `Connection::unlock`).
         let released: bool = sqlx::query_scalar("SELECT pg_advisory_unlock($1)")
             .bind(key)
             .fetch_one(&mut self.conn)
@@ -121,6 +148,7 @@ impl State {
                 url: url.to_string(),
                 message: mask_secrets(&describe(&e), url),
             })?;
+        self.key = None;
         if released {
             Ok(())
         } else {

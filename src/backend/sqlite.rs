@@ -18,6 +18,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::ConnectOptions as _;
 
 use super::{BackendError, LOCK_POLL};
+use crate::executor::CancelToken;
 use crate::url::DatabaseUrl;
 
 pub(super) struct State {
@@ -48,6 +49,7 @@ impl State {
         &mut self,
         url: &DatabaseUrl,
         timeout: Duration,
+        cancel: &CancelToken,
     ) -> Result<(), BackendError> {
         let Some(db_path) = url.sqlite_path() else {
             return Ok(());
@@ -69,6 +71,13 @@ impl State {
             match file.try_lock() {
                 Ok(()) => break,
                 Err(TryLockError::WouldBlock) => {
+                    // A cancelled run still takes a free lock (to report its
+                    // plan as not run); it only stops waiting for a busy one.
+                    if cancel.is_cancelled() {
+                        return Err(BackendError::Interrupted {
+                            during: "waiting for the migration lock",
+                        });
+                    }
                     if start.elapsed() >= timeout {
                         return Err(BackendError::LockTimeout {
                             url: url.to_string(),
@@ -76,7 +85,10 @@ impl State {
                             holder: read_holder(&mut file, &path),
                         });
                     }
-                    tokio::time::sleep(LOCK_POLL.min(timeout)).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(LOCK_POLL.min(timeout)) => {}
+                        () = cancel.cancelled() => {}
+                    }
                 }
                 Err(TryLockError::Error(e)) => return Err(lock_err("cannot lock", e)),
             }

@@ -214,7 +214,7 @@ impl CliError {
                     _ => err,
                 }
             }
-            RevError::Backend(b) => backend_hints(CliError::new(kind, message, EXIT_FAILED), &b),
+            RevError::Backend(b) => backend_hints(CliError::new(kind, message, EXIT_FAILED), &b, graph),
             RevError::Migration(m) => {
                 let mut err = CliError::new(kind, message, EXIT_FAILED);
                 let report = &m.report;
@@ -227,7 +227,7 @@ impl CliError {
                     err.message
                         .push_str(&format!("\n  not run: {}", report.not_run.join(", ")));
                 }
-                backend_hints(err, &m.error)
+                backend_hints(err, &m.error, graph)
             }
             RevError::UnknownApplied { revisions, .. } => CliError::new(kind, message, EXIT_FAILED)
                 .hint("check out the branch that has those revision files, or restore them")
@@ -252,17 +252,28 @@ impl CliError {
     }
 }
 
-fn backend_hints(err: CliError, e: &BackendError) -> CliError {
+fn backend_hints(err: CliError, e: &BackendError, graph: Option<&Graph>) -> CliError {
     match e {
         BackendError::LockTimeout { .. } => err
             .hint("another rev is changing this database; let it finish, or raise `lock_timeout_seconds` in config.yaml"),
-        BackendError::InProgress { revision, .. } => err
-            .hint(format!(
+        BackendError::InProgress { revision, .. } => {
+            // `X-1` cannot walk down from a merge (two ways down): name its
+            // parents instead, which stamps the same state.
+            let parents = graph
+                .and_then(|g| g.index_of(revision).map(|i| g.rev(i).down_revisions.clone()))
+                .unwrap_or_default();
+            let below = if parents.len() > 1 {
+                parents.join(" ")
+            } else {
+                format!("{revision}-1")
+            };
+            err.hint(format!(
                 "if every change of `{revision}` is in the schema: `rev stamp {revision}` records it as done"
             ))
             .hint(format!(
-                "if none is: `rev stamp {revision}-1` removes the record (then fix the file and run `rev upgrade` again)"
-            )),
+                "if none is: `rev stamp {below}` removes the record (then fix the file and run `rev upgrade` again)"
+            ))
+        }
         BackendError::MigrationFailed { revision, .. } => err.hint(format!(
             "fix the SQL in the file of `{revision}`, then run the command again"
         )),
@@ -279,4 +290,46 @@ impl From<TargetError> for CliError {
 /// A target error with the heads listed from the graph.
 pub fn target_error(e: TargetError, graph: &Graph, printer: &Printer) -> CliError {
     CliError::from_rev(RevError::from(e), Some(graph), Some(printer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rev::executor::ExecError;
+    use rev::synth::revision;
+
+    fn in_progress(graph: &Graph, rev: &str) -> Vec<String> {
+        let e = RevError::Migration(Box::new(ExecError {
+            error: BackendError::InProgress {
+                revision: rev.into(),
+                table: "schema_migrations".into(),
+            },
+            report: Box::default(),
+        }));
+        let err = CliError::from_rev(e, Some(graph), None);
+        assert_eq!(err.kind, "in_progress");
+        err.hints
+    }
+
+    /// The recovery commands must be runnable as printed: `X-1` for one
+    /// parent (or a base), the parents themselves for a merge, where `X-1`
+    /// would be an ambiguous walk.
+    #[test]
+    fn in_progress_hints_name_commands_that_work() {
+        let graph = Graph::build(vec![
+            revision("a", &[], &[], &[]),
+            revision("b", &["a"], &[], &[]),
+            revision("c", &["a"], &[], &[]),
+            revision("m", &["b", "c"], &[], &[]),
+        ])
+        .unwrap();
+        let hints = in_progress(&graph, "b");
+        assert!(hints[0].contains("`rev stamp b`"), "{hints:?}");
+        assert!(hints[1].contains("`rev stamp b-1`"), "{hints:?}");
+        let hints = in_progress(&graph, "m");
+        assert!(hints[0].contains("`rev stamp m`"), "{hints:?}");
+        assert!(hints[1].contains("`rev stamp b c`"), "{hints:?}");
+        let hints = in_progress(&graph, "a");
+        assert!(hints[1].contains("`rev stamp a-1`"), "{hints:?}");
+    }
 }

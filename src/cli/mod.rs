@@ -7,6 +7,7 @@ mod args;
 mod commands;
 mod error;
 mod output;
+mod prompt;
 mod settings;
 
 use std::process::ExitCode;

@@ -5,6 +5,7 @@
 //! then `database_url` in config.yaml. Config file: `-c PATH`, else
 //! `./config.yaml`, else (when `./versions/` exists) built-in defaults.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use rev::config::{Config, DEFAULT_FILE};
@@ -14,6 +15,7 @@ use rev::url::DatabaseUrl;
 use super::args::GlobalArgs;
 use super::error::CliError;
 use super::output::Printer;
+use super::prompt;
 
 /// Everything a command needs besides its own arguments.
 pub struct Context {
@@ -76,6 +78,11 @@ impl Context {
             })
             .or_else(|| self.config.database_url.clone());
         let Some(text) = text else {
+            // A person at a terminal is asked; a script gets the error that
+            // lists the three ways to give a URL, at once.
+            if std::io::stdin().is_terminal() {
+                return self.ask_for_url();
+            }
             return Err(CliError::from_rev(rev::Error::NoDatabaseUrl, None, None));
         };
         // A URL from the flag or the environment is relative to the cwd, one
@@ -89,6 +96,20 @@ impl Context {
         };
         let base = std::path::absolute(&base).unwrap_or(base);
         DatabaseUrl::parse(&text, &base).map_err(|e| CliError::from_rev(e.into(), None, None))
+    }
+
+    /// Asks for connection details at the terminal and offers to save them
+    /// (never the password) into config.yaml.
+    fn ask_for_url(&self) -> Result<DatabaseUrl, CliError> {
+        let path = self
+            .config
+            .path
+            .clone()
+            .unwrap_or_else(|| self.config.base_dir.join(DEFAULT_FILE));
+        let base = std::path::absolute(&self.config.base_dir)
+            .unwrap_or_else(|_| self.config.base_dir.clone());
+        prompt::connection_dialogue(&mut prompt::Tty, &path, &base)
+            .map_err(|why| CliError::from_rev(rev::Error::NoDatabaseUrl, None, None).hint(why))
     }
 
     /// Loads the revision graph, printing its warnings.

@@ -1,17 +1,30 @@
 //! The commands that talk to the database: upgrade, downgrade, stamp,
 //! current, status, accept.
 
+/// `eprintln!` that cannot panic: a closed or broken stderr (a detached
+/// terminal, `2>&-`) must not turn a finished run into a crash.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 use std::future::Future;
 use std::time::Duration;
 
+use rev::backend::{BackendError, ConnectFailure, ConnectOptions, Connection, TableName};
 use rev::executor::{CancelToken, Report};
 use rev::graph::{Graph, RevIndex};
 use rev::step::Direction;
 use rev::target::Target;
+use rev::url::{BackendKind, DatabaseUrl};
 use rev::{Migrator, Settings};
+use std::io::IsTerminal;
 
 use super::super::args::{AcceptArgs, CurrentArgs, MigrateArgs, StampArgs};
 use super::super::error::{CliError, EXIT_FAILED, EXIT_INTERRUPTED};
+use super::super::prompt;
 use super::super::settings::Context;
 
 /// Runs a future on a small runtime: rev does one thing at a time on one
@@ -32,9 +45,66 @@ fn block_on<F: Future>(future: F) -> Result<F::Output, CliError> {
 
 fn migrator(ctx: &Context) -> Result<Migrator, CliError> {
     let graph = ctx.graph()?;
+    let settings = Settings::from_config(&ctx.config);
+    // A bad table name is a mistake in config.yaml: say so, before asking
+    // for anything or connecting.
+    let table = TableName::new(&settings.version_table).map_err(|e| {
+        let file = ctx
+            .config
+            .path
+            .as_deref()
+            .map(|p| format!("{}: ", ctx.printer.display_path(p)))
+            .unwrap_or_default();
+        CliError::usage(e.kind(), format!("{file}{e}"))
+            .hint("`version_table` must be a plain identifier, such as `schema_migrations`")
+    })?;
     let url = ctx.database_url()?;
-    Migrator::new(graph, url, Settings::from_config(&ctx.config))
-        .map_err(|e| CliError::from_rev(e, None, None))
+    let url = complete_password(url, table, &settings)?;
+    Migrator::new(graph, url, settings).map_err(|e| CliError::from_rev(e, None, None))
+}
+
+/// A server URL that names a user but no password is tried as it is (trust
+/// and peer authentication, `.pgpass`-less setups need none); only if the
+/// server then asks for a password, and stdin is a terminal, is the person
+/// asked for it, as psql does.
+fn complete_password(
+    url: DatabaseUrl,
+    table: TableName,
+    settings: &Settings,
+) -> Result<DatabaseUrl, CliError> {
+    if url.kind() == BackendKind::Sqlite
+        || url.username().is_none()
+        || url.has_password()
+        || !std::io::stdin().is_terminal()
+    {
+        return Ok(url);
+    }
+    let probe = ConnectOptions {
+        retries: 0,
+        ..settings.connect
+    };
+    let refused = block_on(async {
+        match Connection::connect(&url, table, &probe).await {
+            Ok(conn) => {
+                let _ = conn.close().await;
+                false
+            }
+            Err(BackendError::Connect { cause, .. }) => cause == ConnectFailure::Auth,
+            Err(_) => false,
+        }
+    })?;
+    if !refused {
+        // Connected, or failed for another reason that the real connection
+        // (with its retries) reports in full.
+        return Ok(url);
+    }
+    prompt::ask_password(&mut prompt::Tty, &url).map_err(|e| {
+        CliError::new(
+            "connect",
+            format!("{url} needs a password and none could be read: {e}"),
+            EXIT_FAILED,
+        )
+    })
 }
 
 fn rev_err<'a>(ctx: &'a Context, m: &'a Migrator) -> impl Fn(rev::Error) -> CliError + 'a {
@@ -43,42 +113,76 @@ fn rev_err<'a>(ctx: &'a Context, m: &'a Migrator) -> impl Fn(rev::Error) -> CliE
     move |e| CliError::from_rev(e, Some(graph), Some(printer))
 }
 
-/// Stops the run between revisions on SIGINT or SIGTERM. A second signal
-/// while stopping changes nothing: the running revision still finishes or
-/// rolls back, and the lock is still released, so nothing is left half done.
-async fn watch_signals(cancel: CancelToken, ctx_quiet: bool) {
+/// The signals that stop a run, registered before the run starts so that no
+/// signal in between falls back to the default action (killing rev while it
+/// holds the lock in the middle of a revision).
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut int), Ok(mut term)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) else {
-            return;
-        };
-        let mut count = 0;
-        loop {
-            tokio::select! {
-                _ = int.recv() => {},
-                _ = term.recv() => {},
-            }
-            count += 1;
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Must run inside the runtime.
+    fn register() -> Option<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Some(Signals {
+                int: signal(SignalKind::interrupt()).ok()?,
+                term: signal(SignalKind::terminate()).ok()?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Some(Signals {})
+        }
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.int.recv() => {},
+            _ = self.term.recv() => {},
+        }
+        #[cfg(not(unix))]
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await
+        }
+    }
+}
+
+/// SIGINT or SIGTERM stops the run after the running revision (it commits
+/// or rolls back whole; the lock is then released and rev exits 130).
+///
+/// A second signal cancels the running revision where that is safe:
+/// PostgreSQL cancels its statement and rolls its transaction back (SQL and
+/// tracking row together). On MySQL/MariaDB, whose DDL commits statement by
+/// statement, cutting a revision short would leave it half applied, and
+/// SQLite has no cancel sqlx exposes, so there the revision still finishes.
+/// Either way nothing is left half recorded and the lock is released; further
+/// signals change nothing.
+async fn watch_signals(mut signals: Signals, cancel: CancelToken, kind: BackendKind, quiet: bool) {
+    let mut count = 0;
+    loop {
+        signals.recv().await;
+        count += 1;
+        if count == 1 {
             cancel.cancel();
-            if !ctx_quiet {
-                if count == 1 {
-                    eprintln!("rev: stopping after the revision that is running (its transaction finishes or rolls back), then releasing the lock");
-                } else {
-                    eprintln!("rev: still stopping; waiting for the running revision so nothing is left half applied");
+            if !quiet {
+                say!("rev: stopping after the revision that is running (it commits or rolls back whole), then releasing the lock; press Ctrl+C again to cancel the running revision");
+            }
+        } else {
+            cancel.abort_running();
+            if !quiet && count == 2 {
+                match kind {
+                    BackendKind::Postgres => say!("rev: cancelling the running revision; its transaction rolls back"),
+                    BackendKind::MySql => say!("rev: still stopping; a MySQL/MariaDB revision cannot be rolled back (its DDL commits as it goes), so it runs to its end"),
+                    BackendKind::Sqlite => say!("rev: still stopping; waiting for the running SQLite revision to finish"),
                 }
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            cancel.cancel();
-        }
-        std::future::pending::<()>().await
     }
 }
 
@@ -126,6 +230,7 @@ fn print_report(ctx: &Context, m: &Migrator, report: &Report) {
             .collect();
         ctx.printer.print_json(&serde_json::json!({
             "applied": applied, "not_run": report.not_run, "interrupted": report.interrupted,
+            "cancelled": report.cancelled,
         }));
         return;
     }
@@ -142,14 +247,26 @@ fn print_report(ctx: &Context, m: &Migrator, report: &Report) {
             .status(&format!("{d:<9} {id}  {message} ({})", fmt_ms(*took)));
     }
     if report.interrupted {
-        eprintln!(
-            "rev: interrupted; not run: {}",
-            if report.not_run.is_empty() {
+        // Printed even with --quiet: the run did not do what was asked.
+        let applied: Vec<&str> = report.applied.iter().map(|(r, _, _)| r.as_str()).collect();
+        say!(
+            "rev: interrupted; the lock is released. done: {}; not run: {}",
+            if applied.is_empty() {
+                "nothing".into()
+            } else {
+                applied.join(", ")
+            },
+            if report.not_run.is_empty() && report.applied.is_empty() {
+                "everything (stopped before the plan was made)".into()
+            } else if report.not_run.is_empty() {
                 "nothing".into()
             } else {
                 report.not_run.join(", ")
             }
         );
+        if let Some(rev) = &report.cancelled {
+            say!("rev: `{rev}` was cancelled while running and rolled back; it is not recorded");
+        }
     }
 }
 
@@ -186,13 +303,17 @@ pub fn migrate(ctx: &Context, args: &MigrateArgs, direction: Direction) -> Resul
     }
     let cancel = m.cancel_token();
     let quiet = ctx.printer.quiet;
+    let kind = m.url().kind();
     let result = block_on(async {
-        let watcher = tokio::spawn(watch_signals(cancel, quiet));
+        let watcher = Signals::register()
+            .map(|signals| tokio::spawn(watch_signals(signals, cancel, kind, quiet)));
         let result = match direction {
             Direction::Upgrade => m.upgrade(&args.target).await,
             Direction::Downgrade => m.downgrade(&args.target).await,
         };
-        watcher.abort();
+        if let Some(watcher) = watcher {
+            watcher.abort();
+        }
         result
     })?;
     match result {

@@ -1,0 +1,5 @@
+-- revision: aaa
+-- revision: bbb
+-- down_revision: null
+-- +upgrade
+-- +upgrade

@@ -1,0 +1,3 @@
+-- revision:
+-- down_revision:
+-- +upgrade

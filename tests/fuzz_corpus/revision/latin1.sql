@@ -1,0 +1,4 @@
+-- revision: aaa
+-- down_revision: null
+-- message: café
+-- +upgrade

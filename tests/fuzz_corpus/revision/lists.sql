@@ -1,0 +1,4 @@
+-- revision: [aaa]
+-- down_revision: [a, "b", 'c']
+-- branch_labels: [x-1, y]
+-- +upgrade

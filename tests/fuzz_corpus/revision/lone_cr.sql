@@ -1,0 +1,1 @@
+-- revision: aaa-- down_revision: null-- +upgradeSELECT 1;

@@ -1,0 +1,5 @@
+-- revision: aaa
+-- down_revision: null
+-- +upgrade
+SELECT 1;
+-- +downgrade

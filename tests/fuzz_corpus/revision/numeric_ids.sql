@@ -1,0 +1,4 @@
+-- revision: 000000000012
+-- down_revision: [1e5, 0x1f, true]
+-- depends_on: 1234e5678901
+-- +upgrade

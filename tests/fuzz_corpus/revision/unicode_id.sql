@@ -1,0 +1,3 @@
+-- revision: á
+-- down_revision: null
+-- +upgrade

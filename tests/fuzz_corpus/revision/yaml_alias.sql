@@ -1,0 +1,3 @@
+-- revision: &a [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+-- down_revision: null
+-- +upgrade

@@ -1,0 +1,5 @@
+-- revision: aaa
+-- down_revision: null
+-- message: !!binary aGVsbG8=
+-- transactional: !!str true
+-- +upgrade

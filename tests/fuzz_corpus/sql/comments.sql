@@ -1,0 +1,2 @@
+/* nested /* comment */ still; */ SELECT 1;
+-- line comment;

@@ -1,0 +1,2 @@
+SELECT $$ body; $$; SELECT $tag$ x $tag$;
+SELECT $a$ never closed

@@ -1,0 +1,1 @@
+SELECT "a\"; SELECT `b``c`; SELECT E'\'';
