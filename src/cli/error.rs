@@ -214,7 +214,9 @@ impl CliError {
                     _ => err,
                 }
             }
-            RevError::Backend(b) => backend_hints(CliError::new(kind, message, EXIT_FAILED), &b),
+            RevError::Backend(b) => {
+                backend_hints(CliError::new(kind, message, EXIT_FAILED), &b, graph)
+            }
             RevError::Migration(m) => {
                 let mut err = CliError::new(kind, message, EXIT_FAILED);
                 let report = &m.report;
@@ -227,7 +229,7 @@ impl CliError {
                     err.message
                         .push_str(&format!("\n  not run: {}", report.not_run.join(", ")));
                 }
-                backend_hints(err, &m.error)
+                backend_hints(err, &m.error, graph)
             }
             RevError::UnknownApplied { revisions, .. } => CliError::new(kind, message, EXIT_FAILED)
                 .hint("check out the branch that has those revision files, or restore them")
@@ -252,22 +254,66 @@ impl CliError {
     }
 }
 
-fn backend_hints(err: CliError, e: &BackendError) -> CliError {
+fn backend_hints(err: CliError, e: &BackendError, graph: Option<&Graph>) -> CliError {
     match e {
         BackendError::LockTimeout { .. } => err
             .hint("another rev is changing this database; let it finish, or raise `lock_timeout_seconds` in config.yaml"),
-        BackendError::InProgress { revision, .. } => err
-            .hint(format!(
+        BackendError::InProgress { revision, others, .. } => {
+            let undo = match graph.and_then(|g| unstamp_targets(g, revision, others)) {
+                Some(targets) => format!(
+                    "if none is: `rev stamp {}` removes its record and keeps every other one (then fix the file and run `rev upgrade` again)",
+                    targets.join(" ")
+                ),
+                None => format!(
+                    "if none is: remove the record of `{revision}` with `rev stamp`, naming the revisions that stay applied"
+                ),
+            };
+            err.hint(format!(
                 "if every change of `{revision}` is in the schema: `rev stamp {revision}` records it as done"
             ))
-            .hint(format!(
-                "if none is: `rev stamp {revision}-1` removes the record (then fix the file and run `rev upgrade` again)"
-            )),
+            .hint(undo)
+        }
+        BackendError::MigrationFailed {
+            revision,
+            rolled_back: false,
+            ..
+        } => err.hint(format!(
+            "`{revision}` stays marked in progress, so the next run stops there and shows the `rev stamp` that records what the schema really has; fix the SQL in its file first"
+        )),
         BackendError::MigrationFailed { revision, .. } => err.hint(format!(
             "fix the SQL in the file of `{revision}`, then run the command again"
         )),
         _ => err,
     }
+}
+
+/// The `rev stamp` targets that remove the record of `revision` (left in
+/// progress) and keep every other record. A stamp drops what lies above a
+/// stamped revision, so naming the revision's parents removes it (a base has
+/// none: `REV-1` lands before it); naming the heads of the other applied
+/// revisions keeps them. `REV-1` alone would not do: it also drops every
+/// other branch above the parent. `None` if an id is not in the graph.
+fn unstamp_targets(graph: &Graph, revision: &str, others: &[String]) -> Option<Vec<String>> {
+    let x = graph.index_of(revision)?;
+    let others = others
+        .iter()
+        .map(|id| graph.index_of(id))
+        .collect::<Option<Vec<_>>>()?;
+    let parents = graph.parents(x);
+    let mut targets: Vec<String> = if !parents.is_empty() {
+        parents.iter().map(|&p| graph.rev(p).id.clone()).collect()
+    } else if others.is_empty() {
+        return Some(vec!["base".to_owned()]);
+    } else {
+        vec![format!("{revision}-1")]
+    };
+    for h in rev::plan::current_heads(graph, &others) {
+        let id = &graph.rev(h).id;
+        if !targets.contains(id) {
+            targets.push(id.clone());
+        }
+    }
+    Some(targets)
 }
 
 impl From<TargetError> for CliError {
@@ -279,4 +325,72 @@ impl From<TargetError> for CliError {
 /// A target error with the heads listed from the graph.
 pub fn target_error(e: TargetError, graph: &Graph, printer: &Printer) -> CliError {
     CliError::from_rev(RevError::from(e), Some(graph), Some(printer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rev::synth::revision;
+
+    /// ```text
+    /// a ── x          (x in progress)
+    /// └── b ── m      (m merges b and c)
+    /// c ──────┘       (c: a second base)
+    /// ```
+    fn graph() -> Graph {
+        Graph::build(vec![
+            revision("a", &[], &[], &[]),
+            revision("x", &["a"], &[], &[]),
+            revision("b", &["a"], &[], &[]),
+            revision("c", &[], &[], &[]),
+            revision("m", &["b", "c"], &[], &[]),
+        ])
+        .unwrap()
+    }
+
+    /// Runs the stamp the hint prints and returns the recorded set.
+    fn stamp_result(g: &Graph, applied: &[&str], targets: &[String]) -> Vec<String> {
+        let applied: Vec<_> = applied.iter().map(|id| g.index_of(id).unwrap()).collect();
+        let targets: Vec<rev::target::Target> =
+            targets.iter().map(|t| t.parse().unwrap()).collect();
+        let mut ids: Vec<String> = rev::plan::stamp(g, &applied, &targets, false)
+            .unwrap()
+            .into_iter()
+            .map(|i| g.rev(i).id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn recovery_stamp_removes_only_the_revision_in_progress() {
+        let g = graph();
+        let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // x in progress beside another applied branch: its parent alone
+        // (`x-1`) would drop b, c and m too.
+        let others = owned(&["a", "b", "c", "m"]);
+        let targets = unstamp_targets(&g, "x", &others).unwrap();
+        assert_eq!(targets, owned(&["a", "m"]));
+        assert_eq!(
+            stamp_result(&g, &["a", "b", "c", "m", "x"], &targets),
+            owned(&["a", "b", "c", "m"])
+        );
+        // A merge in progress: both parents.
+        let targets = unstamp_targets(&g, "m", &owned(&["a", "b", "c"])).unwrap();
+        assert_eq!(targets, owned(&["b", "c"]));
+        assert_eq!(
+            stamp_result(&g, &["a", "b", "c", "m"], &targets),
+            owned(&["a", "b", "c"])
+        );
+        // A base in progress beside another root.
+        let targets = unstamp_targets(&g, "c", &owned(&["a", "b"])).unwrap();
+        assert_eq!(targets, owned(&["c-1", "b"]));
+        assert_eq!(
+            stamp_result(&g, &["a", "b", "c"], &targets),
+            owned(&["a", "b"])
+        );
+        // The only record.
+        assert_eq!(unstamp_targets(&g, "a", &[]).unwrap(), owned(&["base"]));
+        assert!(unstamp_targets(&g, "nope", &[]).is_none());
+    }
 }
