@@ -219,13 +219,14 @@ async fn existing_database_gets_only_new_revisions(p: Project) {
 
 async fn second_upgrade_is_a_no_op(p: Project) {
     history(&p);
-    p.ok(&["upgrade", "heads"]);
+    later_revisions(&p);
+    p.ok(&["upgrade", "head"]);
     let rows = p.rows().await;
     let catalog = p.catalog().await;
-    let run = p.rev(&["upgrade", "heads"]);
+    let run = p.rev(&["upgrade", "head"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("nothing to do"), "{}", run.stderr);
-    let report = p.json(&["upgrade", "heads"]);
+    let report = p.json(&["upgrade", "head"]);
     assert_eq!(applied_in_report(&report), Vec::<String>::new());
     assert_eq!(p.rows().await, rows, "a no-op upgrade rewrote rows");
     assert_eq!(p.catalog().await, catalog);
@@ -668,6 +669,18 @@ async fn non_transactional_revision_runs(p: Project) {
         down_sql: down,
     });
     let has_index = |catalog: &[String]| catalog.iter().any(|l| l.contains("posts_title"));
+    // The offline script treats it as a live run does: outside any
+    // transaction, flagged in progress until its SQL has run.
+    let script = p.ok(&["upgrade", "heads", "--sql"]);
+    let section = &script[script.find("-- upgrade a4").expect("a4 in the script")..];
+    let section = section.split("\n\n").next().unwrap();
+    assert!(!section.contains("BEGIN;"), "{section}");
+    let flagged = section.find("'a4'").expect("a4's tracking row");
+    let ddl = section.find("posts_title").unwrap();
+    let done = section
+        .find("SET in_progress = 0 WHERE version = 'a4'")
+        .unwrap_or_else(|| panic!("a4 is never marked done:\n{section}"));
+    assert!(flagged < ddl && ddl < done, "{section}");
     p.ok(&["upgrade", "heads"]);
     assert!(has_index(&p.catalog().await));
     let rows = p.rows().await;
