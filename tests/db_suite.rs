@@ -23,26 +23,16 @@ use rev::url::BackendKind;
 
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
-        mod sqlite {
+        suite!(@on sqlite: $($name),*);
+        suite!(@on postgres: $($name),*);
+        suite!(@on mysql: $($name),*);
+    };
+    // One module per backend, named like the TestDb constructor.
+    (@on $backend:ident: $($name:ident),*) => {
+        mod $backend {
             $(#[tokio::test]
             async fn $name() {
-                if let Some(db) = crate::common::TestDb::sqlite().await {
-                    super::$name(crate::project::Project::new(db)).await;
-                }
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $name() {
-                if let Some(db) = crate::common::TestDb::postgres().await {
-                    super::$name(crate::project::Project::new(db)).await;
-                }
-            })*
-        }
-        mod mysql {
-            $(#[tokio::test]
-            async fn $name() {
-                if let Some(db) = crate::common::TestDb::mysql().await {
+                if let Some(db) = crate::common::TestDb::$backend().await {
                     super::$name(crate::project::Project::new(db)).await;
                 }
             })*

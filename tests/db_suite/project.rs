@@ -54,6 +54,27 @@ pub struct Rev<'a> {
     pub down_sql: &'a str,
 }
 
+/// Runs `$body` with `$c` bound to a fresh plain sqlx connection to the
+/// project's database, whichever kind it is.
+macro_rules! with_conn {
+    ($p:expr, $c:ident => $body:expr) => {
+        match $p.kind() {
+            BackendKind::Sqlite => {
+                let mut $c = $p.sqlite().await;
+                $body
+            }
+            BackendKind::Postgres => {
+                let mut $c = $p.postgres().await;
+                $body
+            }
+            BackendKind::MySql => {
+                let mut $c = $p.mysql().await;
+                $body
+            }
+        }
+    };
+}
+
 pub struct Project {
     pub db: TestDb,
     dir: tempfile::TempDir,
@@ -251,47 +272,19 @@ impl Project {
 
     /// Runs SQL of the test's own through a plain sqlx connection.
     pub async fn exec(&self, sql: &str) {
-        match self.kind() {
-            BackendKind::Sqlite => {
-                let mut c = self.sqlite().await;
-                sqlx::raw_sql(sql).execute(&mut c).await.expect(sql);
-                c.close().await.expect("close");
-            }
-            BackendKind::Postgres => {
-                let mut c = self.postgres().await;
-                sqlx::raw_sql(sql).execute(&mut c).await.expect(sql);
-                c.close().await.expect("close");
-            }
-            BackendKind::MySql => {
-                let mut c = self.mysql().await;
-                sqlx::raw_sql(sql).execute(&mut c).await.expect(sql);
-                c.close().await.expect("close");
-            }
-        }
+        with_conn!(self, c => {
+            sqlx::raw_sql(sql).execute(&mut c).await.expect(sql);
+            c.close().await.expect("close");
+        });
     }
 
     /// The first column of every row of `sql`, as text, sorted.
     pub async fn strings(&self, sql: &str) -> Vec<String> {
-        let mut v: Vec<String> = match self.kind() {
-            BackendKind::Sqlite => {
-                let mut c = self.sqlite().await;
-                let r = sqlx::query_scalar(sql).fetch_all(&mut c).await;
-                c.close().await.expect("close");
-                r
-            }
-            BackendKind::Postgres => {
-                let mut c = self.postgres().await;
-                let r = sqlx::query_scalar(sql).fetch_all(&mut c).await;
-                c.close().await.expect("close");
-                r
-            }
-            BackendKind::MySql => {
-                let mut c = self.mysql().await;
-                let r = sqlx::query_scalar(sql).fetch_all(&mut c).await;
-                c.close().await.expect("close");
-                r
-            }
-        }
+        let mut v: Vec<String> = with_conn!(self, c => {
+            let r = sqlx::query_scalar(sql).fetch_all(&mut c).await;
+            c.close().await.expect("close");
+            r
+        })
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
         v.sort();
         v
