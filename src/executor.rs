@@ -260,6 +260,12 @@ impl LockedSession {
                 error: BackendError::InProgress {
                     revision: row.version.clone(),
                     table: self.conn.dialect().table().to_string(),
+                    others: self
+                        .applied
+                        .iter()
+                        .filter(|r| r.version != row.version)
+                        .map(|r| r.version.clone())
+                        .collect(),
                 },
                 report: Box::new(report),
             });

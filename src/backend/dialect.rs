@@ -279,11 +279,13 @@ impl Dialect {
             ),
             Direction::Downgrade => self.delete_row(&step.revision),
         };
-        if self.transactional_ddl() {
+        if step.transactional && self.transactional_ddl() {
             return vec![sql, format!("{record};")];
         }
-        // MySQL: flag the row first so an interrupted script leaves a visible
-        // in-progress record, as a live run does.
+        // Outside a transaction (MySQL, or a `transactional: false` step such
+        // as CREATE INDEX CONCURRENTLY): flag the row first so a script
+        // stopped part-way leaves a visible in-progress record, as a live
+        // run does.
         let before = match step.direction {
             Direction::Upgrade => self.insert_row(
                 &step.revision,
@@ -564,6 +566,21 @@ mod tests {
         let s = d.script(&[step("r1", Direction::Upgrade, true)], true);
         assert!(!s.contains("BEGIN"), "{s}");
         let insert = s.find("INSERT INTO `schema_migrations`").unwrap();
+        let ddl = s.find("CREATE TABLE a").unwrap();
+        let done = s.find("SET in_progress = 0 WHERE version = 'r1'").unwrap();
+        assert!(insert < ddl && ddl < done, "{s}");
+    }
+
+    #[test]
+    fn non_transactional_step_is_flagged_in_progress_like_a_live_run() {
+        let d = dialect(BackendKind::Postgres);
+        let s = d.script(&[step("r1", Direction::Upgrade, false)], true);
+        assert!(!s.contains("BEGIN"), "{s}");
+        let insert = s.find("INSERT INTO \"schema_migrations\"").unwrap();
+        assert!(
+            s[insert..].lines().next().unwrap().ends_with(", 1);"),
+            "{s}"
+        );
         let ddl = s.find("CREATE TABLE a").unwrap();
         let done = s.find("SET in_progress = 0 WHERE version = 'r1'").unwrap();
         assert!(insert < ddl && ddl < done, "{s}");

@@ -131,6 +131,9 @@ pub enum BackendError {
         revision: String,
         /// The tracking table.
         table: String,
+        /// Every other revision the table records, so a caller with the
+        /// graph can name the stamp that removes only this one.
+        others: Vec<String>,
     },
     /// A downgrade or checksum update named a revision with no row.
     #[error("revision `{revision}` is not recorded in `{table}`")]
@@ -1100,6 +1103,7 @@ mod tests {
             BackendError::InProgress {
                 revision: s(),
                 table: s(),
+                others: vec![],
             },
             BackendError::NotRecorded {
                 revision: s(),

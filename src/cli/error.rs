@@ -214,7 +214,9 @@ impl CliError {
                     _ => err,
                 }
             }
-            RevError::Backend(b) => backend_hints(CliError::new(kind, message, EXIT_FAILED), &b, graph),
+            RevError::Backend(b) => {
+                backend_hints(CliError::new(kind, message, EXIT_FAILED), &b, graph)
+            }
             RevError::Migration(m) => {
                 let mut err = CliError::new(kind, message, EXIT_FAILED);
                 let report = &m.report;
@@ -256,29 +258,62 @@ fn backend_hints(err: CliError, e: &BackendError, graph: Option<&Graph>) -> CliE
     match e {
         BackendError::LockTimeout { .. } => err
             .hint("another rev is changing this database; let it finish, or raise `lock_timeout_seconds` in config.yaml"),
-        BackendError::InProgress { revision, .. } => {
-            // `X-1` cannot walk down from a merge (two ways down): name its
-            // parents instead, which stamps the same state.
-            let parents = graph
-                .and_then(|g| g.index_of(revision).map(|i| g.rev(i).down_revisions.clone()))
-                .unwrap_or_default();
-            let below = if parents.len() > 1 {
-                parents.join(" ")
-            } else {
-                format!("{revision}-1")
+        BackendError::InProgress { revision, others, .. } => {
+            let undo = match graph.and_then(|g| unstamp_targets(g, revision, others)) {
+                Some(targets) => format!(
+                    "if none is: `rev stamp {}` removes its record and keeps every other one (then fix the file and run `rev upgrade` again)",
+                    targets.join(" ")
+                ),
+                None => format!(
+                    "if none is: remove the record of `{revision}` with `rev stamp`, naming the revisions that stay applied"
+                ),
             };
             err.hint(format!(
                 "if every change of `{revision}` is in the schema: `rev stamp {revision}` records it as done"
             ))
-            .hint(format!(
-                "if none is: `rev stamp {below}` removes the record (then fix the file and run `rev upgrade` again)"
-            ))
+            .hint(undo)
         }
+        BackendError::MigrationFailed {
+            revision,
+            rolled_back: false,
+            ..
+        } => err.hint(format!(
+            "`{revision}` stays marked in progress, so the next run stops there and shows the `rev stamp` that records what the schema really has; fix the SQL in its file first"
+        )),
         BackendError::MigrationFailed { revision, .. } => err.hint(format!(
             "fix the SQL in the file of `{revision}`, then run the command again"
         )),
         _ => err,
     }
+}
+
+/// The `rev stamp` targets that remove the record of `revision` (left in
+/// progress) and keep every other record. A stamp drops what lies above a
+/// stamped revision, so naming the revision's parents removes it (a base has
+/// none: `REV-1` lands before it); naming the heads of the other applied
+/// revisions keeps them. `REV-1` alone would not do: it also drops every
+/// other branch above the parent. `None` if an id is not in the graph.
+fn unstamp_targets(graph: &Graph, revision: &str, others: &[String]) -> Option<Vec<String>> {
+    let x = graph.index_of(revision)?;
+    let others = others
+        .iter()
+        .map(|id| graph.index_of(id))
+        .collect::<Option<Vec<_>>>()?;
+    let parents = graph.parents(x);
+    let mut targets: Vec<String> = if !parents.is_empty() {
+        parents.iter().map(|&p| graph.rev(p).id.clone()).collect()
+    } else if others.is_empty() {
+        return Some(vec!["base".to_owned()]);
+    } else {
+        vec![format!("{revision}-1")]
+    };
+    for h in rev::plan::current_heads(graph, &others) {
+        let id = &graph.rev(h).id;
+        if !targets.contains(id) {
+            targets.push(id.clone());
+        }
+    }
+    Some(targets)
 }
 
 impl From<TargetError> for CliError {
@@ -295,41 +330,67 @@ pub fn target_error(e: TargetError, graph: &Graph, printer: &Printer) -> CliErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rev::executor::ExecError;
     use rev::synth::revision;
 
-    fn in_progress(graph: &Graph, rev: &str) -> Vec<String> {
-        let e = RevError::Migration(Box::new(ExecError {
-            error: BackendError::InProgress {
-                revision: rev.into(),
-                table: "schema_migrations".into(),
-            },
-            report: Box::default(),
-        }));
-        let err = CliError::from_rev(e, Some(graph), None);
-        assert_eq!(err.kind, "in_progress");
-        err.hints
-    }
-
-    /// The recovery commands must be runnable as printed: `X-1` for one
-    /// parent (or a base), the parents themselves for a merge, where `X-1`
-    /// would be an ambiguous walk.
-    #[test]
-    fn in_progress_hints_name_commands_that_work() {
-        let graph = Graph::build(vec![
+    /// ```text
+    /// a ── x          (x in progress)
+    /// └── b ── m      (m merges b and c)
+    /// c ──────┘       (c: a second base)
+    /// ```
+    fn graph() -> Graph {
+        Graph::build(vec![
             revision("a", &[], &[], &[]),
+            revision("x", &["a"], &[], &[]),
             revision("b", &["a"], &[], &[]),
-            revision("c", &["a"], &[], &[]),
+            revision("c", &[], &[], &[]),
             revision("m", &["b", "c"], &[], &[]),
         ])
-        .unwrap();
-        let hints = in_progress(&graph, "b");
-        assert!(hints[0].contains("`rev stamp b`"), "{hints:?}");
-        assert!(hints[1].contains("`rev stamp b-1`"), "{hints:?}");
-        let hints = in_progress(&graph, "m");
-        assert!(hints[0].contains("`rev stamp m`"), "{hints:?}");
-        assert!(hints[1].contains("`rev stamp b c`"), "{hints:?}");
-        let hints = in_progress(&graph, "a");
-        assert!(hints[1].contains("`rev stamp a-1`"), "{hints:?}");
+        .unwrap()
+    }
+
+    /// Runs the stamp the hint prints and returns the recorded set.
+    fn stamp_result(g: &Graph, applied: &[&str], targets: &[String]) -> Vec<String> {
+        let applied: Vec<_> = applied.iter().map(|id| g.index_of(id).unwrap()).collect();
+        let targets: Vec<rev::target::Target> =
+            targets.iter().map(|t| t.parse().unwrap()).collect();
+        let mut ids: Vec<String> = rev::plan::stamp(g, &applied, &targets, false)
+            .unwrap()
+            .into_iter()
+            .map(|i| g.rev(i).id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn recovery_stamp_removes_only_the_revision_in_progress() {
+        let g = graph();
+        let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // x in progress beside another applied branch: its parent alone
+        // (`x-1`) would drop b, c and m too.
+        let others = owned(&["a", "b", "c", "m"]);
+        let targets = unstamp_targets(&g, "x", &others).unwrap();
+        assert_eq!(targets, owned(&["a", "m"]));
+        assert_eq!(
+            stamp_result(&g, &["a", "b", "c", "m", "x"], &targets),
+            owned(&["a", "b", "c", "m"])
+        );
+        // A merge in progress: both parents.
+        let targets = unstamp_targets(&g, "m", &owned(&["a", "b", "c"])).unwrap();
+        assert_eq!(targets, owned(&["b", "c"]));
+        assert_eq!(
+            stamp_result(&g, &["a", "b", "c", "m"], &targets),
+            owned(&["a", "b", "c"])
+        );
+        // A base in progress beside another root.
+        let targets = unstamp_targets(&g, "c", &owned(&["a", "b"])).unwrap();
+        assert_eq!(targets, owned(&["c-1", "b"]));
+        assert_eq!(
+            stamp_result(&g, &["a", "b", "c"], &targets),
+            owned(&["a", "b"])
+        );
+        // The only record.
+        assert_eq!(unstamp_targets(&g, "a", &[]).unwrap(), owned(&["base"]));
+        assert!(unstamp_targets(&g, "nope", &[]).is_none());
     }
 }
