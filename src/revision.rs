@@ -228,7 +228,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Revision, ParseError> {
     }
     let lines = split_lines(text);
 
-    let mut header: Vec<(usize, String, String)> = Vec::new();
+    let mut header: Vec<(usize, &str, &str)> = Vec::new();
     let mut upgrade_start = None;
     let mut downgrade_start = None;
     let mut first_text_line = None;
@@ -290,13 +290,13 @@ pub fn parse(text: &str, path: &Path) -> Result<Revision, ParseError> {
             continue;
         };
         if let Some((key, value)) = header_key_value(comment) {
-            header.push((line_no, key.to_string(), value.to_string()));
+            header.push((line_no, key, value));
         }
     }
 
     // A file with no `revision:` header at all is "not a revision" before it
     // is anything else: that message is the useful one for a stray .sql file.
-    if !header.iter().any(|(_, k, _)| k == "revision") {
+    if !header.iter().any(|(_, k, _)| *k == "revision") {
         return Err(ParseError {
             path: path.to_path_buf(),
             line: None,
@@ -321,12 +321,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Revision, ParseError> {
             return Err(at(
                 *line_no,
                 ParseErrorKind::DuplicateKey {
-                    key: key.clone(),
+                    key: key.to_string(),
                     first_line: *first_line,
                 },
             ));
         }
-        seen.push((key, *line_no));
+        seen.push((*key, *line_no));
         fields
             .set(key, value, *line_no)
             .map_err(|kind| at(*line_no, kind))?;
@@ -543,7 +543,9 @@ fn plain_value(raw: &str) -> Option<serde_yaml::Value> {
         }
         return None;
     }
-    if word(text) && !text.starts_with(|c: char| c.is_ascii_digit()) {
+    // A bare word, `1234e5678901` included: where YAML would see a number,
+    // callers read the raw text anyway.
+    if word(text) {
         return Some(Value::String(text.to_string()));
     }
     // An RFC 3339 date, which YAML reads as a plain string.
@@ -672,9 +674,28 @@ pub fn normalise(section: &str) -> String {
     }
 }
 
-/// Lowercase hex SHA-256 of the normalised section.
+/// Lowercase hex SHA-256 of the normalised section. Hashes the lines as it
+/// walks them rather than building the normalised text: this runs once per
+/// file on every load.
 pub fn checksum(section: &str) -> String {
-    hex::encode(Sha256::digest(normalise(section).as_bytes()))
+    let section = section.strip_prefix('\u{feff}').unwrap_or(section);
+    let lines: Vec<&str> = split_lines(section)
+        .into_iter()
+        .map(str::trim_end)
+        .collect();
+    let mut hasher = Sha256::new();
+    if let (Some(start), Some(end)) = (
+        lines.iter().position(|l| !l.is_empty()),
+        lines.iter().rposition(|l| !l.is_empty()),
+    ) {
+        for (k, line) in lines[start..=end].iter().enumerate() {
+            if k > 0 {
+                hasher.update(b"\n");
+            }
+            hasher.update(line.as_bytes());
+        }
+    }
+    hex::encode(hasher.finalize())
 }
 
 #[cfg(test)]
