@@ -108,7 +108,7 @@ impl CancelToken {
 }
 
 /// How to run a plan.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ExecOptions {
     /// `true`: each step commits on its own. `false`: the whole plan is one
     /// transaction on PostgreSQL and SQLite (MySQL, lacking transactional
@@ -118,6 +118,44 @@ pub struct ExecOptions {
     pub transaction_per_migration: bool,
     /// Checked before each step.
     pub cancel: CancelToken,
+    /// Told about each step as it starts and ends, so a person watching a
+    /// long run sees where it is (the [`Report`] only comes at the end).
+    pub progress: Option<Progress>,
+}
+
+/// A callback for [`StepEvent`]s.
+pub type Progress = Arc<dyn Fn(&StepEvent) + Send + Sync>;
+
+/// What a running plan reports as it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepEvent {
+    /// A step's SQL is about to run.
+    Started {
+        /// The revision.
+        revision: String,
+        /// Which way.
+        direction: Direction,
+    },
+    /// A step's SQL ran. With `transaction_per_migration: false` it is not
+    /// committed yet: the run's transaction commits at the end.
+    Finished {
+        /// The revision.
+        revision: String,
+        /// Which way.
+        direction: Direction,
+        /// How long its SQL took.
+        took: Duration,
+    },
+}
+
+impl std::fmt::Debug for ExecOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecOptions")
+            .field("transaction_per_migration", &self.transaction_per_migration)
+            .field("cancel", &self.cancel)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
 }
 
 impl Default for ExecOptions {
@@ -125,6 +163,7 @@ impl Default for ExecOptions {
         ExecOptions {
             transaction_per_migration: true,
             cancel: CancelToken::new(),
+            progress: None,
         }
     }
 }
@@ -300,6 +339,12 @@ impl LockedSession {
                 }
                 report.applied.append(&mut pending);
             }
+            if let Some(progress) = &opts.progress {
+                progress(&StepEvent::Started {
+                    revision: step.revision.clone(),
+                    direction: step.direction,
+                });
+            }
             // A step that rolls back whole if cancelled: its own transaction
             // or the plan's, on a database with transactional DDL.
             let undoable = step.transactional && self.conn.dialect().transactional_ddl();
@@ -330,6 +375,13 @@ impl LockedSession {
             };
             match result {
                 Ok(took) => {
+                    if let Some(progress) = &opts.progress {
+                        progress(&StepEvent::Finished {
+                            revision: step.revision.clone(),
+                            direction: step.direction,
+                            took,
+                        });
+                    }
                     let done = (step.revision.clone(), step.direction, took);
                     if self.conn.in_transaction() {
                         pending.push(done);

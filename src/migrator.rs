@@ -24,7 +24,9 @@ use std::time::Duration;
 use crate::backend::{AppliedRow, ConnectOptions, Connection, Dialect, ExecStep, TableName};
 use crate::config::Config;
 use crate::error::Error;
-use crate::executor::{self, CancelToken, ExecError, ExecOptions, LockedSession, Report};
+use crate::executor::{
+    self, CancelToken, ExecError, ExecOptions, LockedSession, Progress, Report, StepEvent,
+};
 use crate::graph::{Graph, RevIndex};
 use crate::plan::{self, Plan};
 use crate::step::Direction;
@@ -95,13 +97,23 @@ pub struct StampReport {
 }
 
 /// Runs revisions of one graph against one database.
-#[derive(Debug)]
 pub struct Migrator {
     graph: Graph,
     url: DatabaseUrl,
     settings: Settings,
     table: TableName,
     cancel: CancelToken,
+    progress: Option<Progress>,
+}
+
+impl std::fmt::Debug for Migrator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Migrator")
+            .field("revisions", &self.graph.len())
+            .field("url", &self.url)
+            .field("settings", &self.settings)
+            .finish()
+    }
 }
 
 impl Migrator {
@@ -114,6 +126,7 @@ impl Migrator {
             settings,
             table,
             cancel: CancelToken::new(),
+            progress: None,
         })
     }
 
@@ -144,6 +157,12 @@ impl Migrator {
     /// The database URL (its `Display` masks the password).
     pub fn url(&self) -> &DatabaseUrl {
         &self.url
+    }
+
+    /// Calls `progress` as each revision starts and ends during
+    /// [`Migrator::upgrade`] and [`Migrator::downgrade`].
+    pub fn on_progress(&mut self, progress: impl Fn(&StepEvent) + Send + Sync + 'static) {
+        self.progress = Some(std::sync::Arc::new(progress));
     }
 
     /// A token that stops a running upgrade or downgrade after the revision
@@ -312,6 +331,7 @@ impl Migrator {
         let opts = ExecOptions {
             transaction_per_migration: self.settings.transaction_per_migration,
             cancel: self.cancel.clone(),
+            progress: self.progress.clone(),
         };
         executor::run(conn, self.settings.lock_timeout, &opts, |rows| {
             let applied = self.applied_indices(rows)?;

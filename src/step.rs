@@ -14,7 +14,7 @@ pub enum Direction {
 
 impl std::fmt::Display for Direction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+        f.pad(match self {
             Direction::Upgrade => "upgrade",
             Direction::Downgrade => "downgrade",
         })

@@ -479,3 +479,31 @@ fn sql_and_dry_run_need_no_database_changes() {
         out.stdout
     );
 }
+
+#[test]
+fn upgrade_reports_each_revision_as_it_runs() {
+    let p = Project::new();
+    p.branchy();
+    let out = p.ok(&["upgrade", "heads"]);
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("upgrade "))
+        .collect();
+    assert_eq!(lines.len(), 6, "{}", out.stderr);
+    assert!(
+        lines[0].starts_with("upgrade   a  make a ("),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        lines[5].starts_with("upgrade   m  make m ("),
+        "{}",
+        out.stderr
+    );
+    // -q keeps stderr for errors only; JSON keeps it for errors only.
+    assert_eq!(p.ok(&["downgrade", "base", "-q"]).stderr, "");
+    let out = p.ok(&["upgrade", "heads", "-f", "json"]);
+    assert_eq!(out.stderr, "");
+    assert_eq!(out.json()["applied"].as_array().map(Vec::len), Some(6));
+}

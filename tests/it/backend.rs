@@ -413,6 +413,7 @@ async fn whole_plan_transaction_rolls_everything_back(db: TestDb) {
     let opts = ExecOptions {
         transaction_per_migration: false,
         cancel: CancelToken::new(),
+        progress: None,
     };
     let steps = vec![
         up("w1", "CREATE TABLE w1_t (id INTEGER)", &[]),

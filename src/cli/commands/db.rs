@@ -14,7 +14,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use rev::backend::{BackendError, ConnectFailure, ConnectOptions, Connection, TableName};
-use rev::executor::{CancelToken, Report};
+use rev::executor::{CancelToken, Report, StepEvent};
 use rev::graph::{Graph, RevIndex};
 use rev::step::Direction;
 use rev::target::Target;
@@ -220,8 +220,7 @@ fn print_steps(ctx: &Context, m: &Migrator, steps: &[(RevIndex, Direction)]) {
     }
 }
 
-fn print_report(ctx: &Context, m: &Migrator, report: &Report) {
-    let graph = m.graph();
+fn print_report(ctx: &Context, report: &Report) {
     if ctx.printer.json() {
         let applied: Vec<_> = report
             .applied
@@ -238,14 +237,7 @@ fn print_report(ctx: &Context, m: &Migrator, report: &Report) {
         ctx.printer
             .status("nothing to do: the database is already there");
     }
-    for (id, d, took) in &report.applied {
-        let message = graph
-            .index_of(id)
-            .map(|i| graph.rev(i).message.as_str())
-            .unwrap_or_default();
-        ctx.printer
-            .status(&format!("{d:<9} {id}  {message} ({})", fmt_ms(*took)));
-    }
+    // Each applied step was printed as it finished (see show_progress).
     if report.interrupted {
         // Printed even with --quiet: the run did not do what was asked.
         let applied: Vec<&str> = report.applied.iter().map(|(r, _, _)| r.as_str()).collect();
@@ -274,8 +266,54 @@ fn fmt_ms(d: Duration) -> String {
     format!("{} ms", d.as_millis())
 }
 
+/// Prints each revision as it finishes (and, with -v, as it starts), so a
+/// long run shows where it is. Status output: stderr, silenced by -q and
+/// under -f json.
+fn show_progress(ctx: &Context, m: &mut Migrator) {
+    if ctx.printer.quiet || ctx.printer.json() {
+        return;
+    }
+    let messages: std::collections::HashMap<String, String> = m
+        .graph()
+        .revisions()
+        .iter()
+        .map(|r| (r.id.clone(), r.message.clone()))
+        .collect();
+    let verbose = ctx.printer.verbose > 0;
+    m.on_progress(move |event| {
+        use std::io::Write;
+        let mut err = anstream::stderr().lock();
+        match event {
+            StepEvent::Started {
+                revision,
+                direction,
+            } if verbose => {
+                let _ = writeln!(err, "running   {direction} of {revision} ...");
+            }
+            StepEvent::Started { .. } => {}
+            StepEvent::Finished {
+                revision,
+                direction,
+                took,
+            } => {
+                let message = messages
+                    .get(revision)
+                    .map(String::as_str)
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    err,
+                    "{direction:<9} {revision}  {message} ({})",
+                    fmt_ms(*took)
+                );
+            }
+        }
+    });
+}
+
 pub fn migrate(ctx: &Context, args: &MigrateArgs, direction: Direction) -> Result<u8, CliError> {
-    let m = migrator(ctx)?;
+    let mut m = migrator(ctx)?;
+    show_progress(ctx, &mut m);
+    let m = m;
     let err = rev_err(ctx, &m);
     if args.sql {
         let from = if !args.from.is_empty() {
@@ -318,24 +356,14 @@ pub fn migrate(ctx: &Context, args: &MigrateArgs, direction: Direction) -> Resul
     })?;
     match result {
         Ok(report) => {
-            print_report(ctx, &m, &report);
+            print_report(ctx, &report);
             Ok(if report.interrupted {
                 EXIT_INTERRUPTED
             } else {
                 0
             })
         }
-        Err(e) => {
-            if let Some(report) = rev::migrator::failed_report(&e) {
-                if !ctx.printer.json() {
-                    for (id, d, took) in &report.applied {
-                        ctx.printer
-                            .status(&format!("{d:<9} {id} ({})", fmt_ms(*took)));
-                    }
-                }
-            }
-            Err(err(e))
-        }
+        Err(e) => Err(err(e)),
     }
 }
 
