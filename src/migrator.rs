@@ -182,6 +182,13 @@ impl Migrator {
 
     /// Reads the tracking rows without a lock, creating nothing.
     async fn read_rows(&self) -> Result<Vec<AppliedRow>, Error> {
+        // Opening a SQLite file that does not exist (with `mode=rwc`) would
+        // create it: `current`, `status` and `--dry-run` must create nothing.
+        if let Some(path) = self.url.sqlite_path() {
+            if !path.exists() {
+                return Ok(Vec::new());
+            }
+        }
         let mut conn = self.connect().await?;
         let rows = conn.read_applied().await;
         let _ = conn.close().await;

@@ -507,3 +507,23 @@ fn upgrade_reports_each_revision_as_it_runs() {
     assert_eq!(out.stderr, "");
     assert_eq!(out.json()["applied"].as_array().map(Vec::len), Some(6));
 }
+
+#[test]
+fn reading_commands_create_no_sqlite_file() {
+    let p = Project::new();
+    p.branchy();
+    assert_eq!(
+        p.ok(&["current", "-f", "json"]).json(),
+        serde_json::json!([])
+    );
+    let status = p.ok(&["status", "-f", "json"]).json();
+    assert_eq!(status["pending"].as_array().map(Vec::len), Some(6));
+    let plan = p
+        .ok(&["upgrade", "heads", "--dry-run", "-f", "json"])
+        .json();
+    assert_eq!(plan.as_array().map(Vec::len), Some(6));
+    assert!(
+        !p.path().join("test.db").exists(),
+        "a read created the database file"
+    );
+}
