@@ -527,3 +527,25 @@ fn reading_commands_create_no_sqlite_file() {
         "a read created the database file"
     );
 }
+
+#[test]
+fn usage_errors_are_json_when_json_is_asked_for() {
+    let p = Project::new();
+    p.branchy();
+    let out = p.usage(&["upgrade", "billing@@x", "-f", "json"]);
+    let err = out.error_json();
+    assert_eq!(err["error"]["kind"], "usage");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("billing@@x"),
+        "{err}"
+    );
+    let out = p.usage(&["upgrade", "billing@@x"]);
+    assert!(
+        out.stderr.starts_with("error: invalid value 'billing@@x'"),
+        "{}",
+        out.stderr
+    );
+}

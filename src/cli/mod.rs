@@ -23,7 +23,25 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             // clap prints help/version on stdout with exit 0 and usage
-            // errors on stderr with exit 2, as DESIGN.md wants.
+            // errors on stderr with exit 2, as DESIGN.md wants. A script
+            // that asked for JSON gets its usage error as JSON too.
+            if e.use_stderr() && wants_json(std::env::args()) {
+                let message = e.kind().as_str().map(str::to_string);
+                let text = e.render().to_string();
+                let first = text
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim_start_matches("error: ")
+                    .to_string();
+                CliError::usage(
+                    "usage",
+                    message.filter(|_| first.is_empty()).unwrap_or(first),
+                )
+                .hint("run `rev --help` for the commands and flags")
+                .print(true);
+                return ExitCode::from(error::EXIT_USAGE);
+            }
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { error::EXIT_USAGE } else { 0 });
         }
@@ -36,6 +54,15 @@ pub fn main() -> ExitCode {
             ExitCode::from(err.exit)
         }
     }
+}
+
+/// Whether the raw arguments ask for `-f json`, read without clap (which
+/// just failed on them).
+fn wants_json(args: impl Iterator<Item = String>) -> bool {
+    let args: Vec<String> = args.collect();
+    args.windows(2)
+        .any(|w| (w[0] == "-f" || w[0] == "--format") && w[1] == "json")
+        || args.iter().any(|a| a == "--format=json" || a == "-fjson")
 }
 
 fn run(cli: Cli) -> Result<u8, CliError> {
