@@ -26,20 +26,15 @@ pub fn main() -> ExitCode {
             // errors on stderr with exit 2, as DESIGN.md wants. A script
             // that asked for JSON gets its usage error as JSON too.
             if e.use_stderr() && wants_json(std::env::args()) {
-                let message = e.kind().as_str().map(str::to_string);
                 let text = e.render().to_string();
                 let first = text
                     .lines()
                     .next()
-                    .unwrap_or_default()
-                    .trim_start_matches("error: ")
-                    .to_string();
-                CliError::usage(
-                    "usage",
-                    message.filter(|_| first.is_empty()).unwrap_or(first),
-                )
-                .hint("run `rev --help` for the commands and flags")
-                .print(true);
+                    .unwrap_or("invalid command line")
+                    .trim_start_matches("error: ");
+                CliError::usage("usage", first)
+                    .hint("run `rev --help` for the commands and flags")
+                    .print(true);
                 return ExitCode::from(error::EXIT_USAGE);
             }
             let _ = e.print();
