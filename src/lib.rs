@@ -24,6 +24,7 @@ pub mod migrator;
 pub mod plan;
 pub mod revision;
 pub mod step;
+#[doc(hidden)] // history generator for benches and tests, not an API
 pub mod synth;
 pub mod target;
 pub mod template;
