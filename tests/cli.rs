@@ -374,6 +374,32 @@ fn new_and_merge_build_a_history() {
 }
 
 #[test]
+fn merge_refuses_revisions_that_are_not_heads() {
+    // b
+    // |
+    // a   c
+    let p = Project::new();
+    p.revision("a", "null", "");
+    p.revision("b", "a", "");
+    p.revision("c", "null", "");
+    // `a` already has a child: a merge naming it would start a second line
+    // above `a` instead of joining heads. Alembic refuses it too.
+    let out = p.usage(&["merge", "a", "c", "-m", "odd"]);
+    assert_eq!(
+        p.run(&["merge", "a", "c", "-m", "odd", "-f", "json"])
+            .error_json()["error"]["kind"],
+        "not_a_head"
+    );
+    assert!(out.stderr.contains("`a` is not a head"), "{}", out.stderr);
+    assert!(out.stderr.contains("rev heads"), "{}", out.stderr);
+    let files = std::fs::read_dir(p.path().join("versions"))
+        .unwrap()
+        .count();
+    assert_eq!(files, 3, "nothing was written");
+    p.ok(&["merge", "b", "c", "-m", "join"]);
+}
+
+#[test]
 fn project_template_overrides_the_builtin_one() {
     let p = Project::new();
     std::fs::create_dir(p.path().join("templates")).unwrap();

@@ -291,6 +291,26 @@ pub fn merge(ctx: &Context, args: &MergeArgs) -> Result<u8, CliError> {
             ));
         }
     }
+    // A merge joins heads. Naming a revision that already has children would
+    // fork a second line above it rather than join anything (Alembic refuses
+    // this too); `rev new --head REV --splice` is the way to branch on purpose.
+    if let Some(&i) = picked.iter().find(|&&i| !graph.is_head(i)) {
+        let r = graph.rev(i);
+        return Err(CliError::usage(
+            "not_a_head",
+            format!(
+                "`{}` is not a head: it already has children ({})",
+                r.id,
+                graph
+                    .children(i)
+                    .iter()
+                    .map(|&c| graph.rev(c).id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .hint("a merge joins heads: `rev heads` lists them, `rev merge heads` joins them all"));
+    }
     check_new_labels(&graph, &args.branch_label)?;
     let id = new_id(&graph, &args.rev_id)?;
     write_revision(
