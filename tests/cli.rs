@@ -243,6 +243,40 @@ fn ambiguous_and_unknown_revisions_get_hints() {
 }
 
 #[test]
+fn ambiguous_walk_hints_keep_the_direction_asked_for() {
+    let p = Project::new();
+    p.branchy();
+    // From `a` going up there are two ways (b and d): the hint must suggest an
+    // upward walk, not `LABEL@-1`.
+    let hints = p
+        .usage(&["upgrade", "a+1", "--dry-run", "-f", "json"])
+        .error_json()["error"]["hints"]
+        .to_string();
+    assert!(
+        hints.contains("LABEL@+1") && !hints.contains("@-1"),
+        "{hints}"
+    );
+    // Down from the merge `m`: two parents, so `LABEL@-2` for `m-2`.
+    let hints = p
+        .usage(&["downgrade", "m-2", "--sql", "--from", "m", "-f", "json"])
+        .error_json()["error"]["hints"]
+        .to_string();
+    assert!(hints.contains("LABEL@-2"), "{hints}");
+    // Two applied heads (c and e): `-1` cannot pick one, and the hint counts
+    // down from one of them rather than up.
+    p.ok(&["stamp", "c", "e"]);
+    let hints = p
+        .usage(&["downgrade", "-1", "--dry-run", "-f", "json"])
+        .error_json()["error"]["hints"]
+        .to_string();
+    assert!(
+        hints.contains("`c-1`") && hints.contains("LABEL@-1"),
+        "{hints}"
+    );
+    assert!(!hints.contains("+1"), "{hints}");
+}
+
+#[test]
 fn bad_targets_are_usage_errors() {
     let p = Project::new();
     p.branchy();
