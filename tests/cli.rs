@@ -170,6 +170,18 @@ fn history_is_newest_first_and_takes_ranges() {
     let text = p.ok(&["history", "-v"]).stdout;
     assert!(text.contains("path: versions/m.sql"), "{text}");
     p.usage(&["history", "-r", "nope"]);
+    // A reversed or sideways range is an error, not an empty listing.
+    let out = p.usage(&["history", "-r", "c:b"]);
+    assert!(
+        out.stderr.contains("`c` is not an ancestor of `b`"),
+        "{}",
+        out.stderr
+    );
+    p.usage(&["history", "-r", "d:c"]);
+    assert_eq!(
+        ids(&p.ok(&["history", "-r", "c:c", "-f", "json"]).json()),
+        ["c"]
+    );
 }
 
 #[test]

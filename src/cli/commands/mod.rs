@@ -383,18 +383,35 @@ pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<u8, CliError> {
             s.parse::<Target>()
                 .map_err(|e| CliError::usage("invalid_target", format!("in range `{range}`: {e}")))
         };
-        if !upper.is_empty() {
+        let bounded_above = !upper.is_empty();
+        if bounded_above {
             let upper = parse(upper)?
                 .resolve(&graph, &[])
                 .map_err(|e| target_error(e, &graph, &ctx.printer))?;
             keep = graph.ancestors(upper);
         }
         if !lower.is_empty() {
+            let lower_text = lower;
             let lower = parse(lower)?;
             if !matches!(lower, Target::Base) {
                 let lower = lower
                     .resolve(&graph, &[])
                     .map_err(|e| target_error(e, &graph, &ctx.printer))?;
+                // A reversed range (`-r c:b`) would print nothing and exit 0,
+                // which reads as "no history"; Alembic refuses it too.
+                if let Some(&outside) = lower.iter().find(|&&i| bounded_above && !keep[i]) {
+                    let upper_text = range.split_once(':').map_or("", |(_, u)| u);
+                    return Err(CliError::usage(
+                        "invalid_range",
+                        format!(
+                            "in range `{range}`: `{}` is not an ancestor of `{upper_text}`",
+                            graph.rev(outside).id
+                        ),
+                    )
+                    .hint(format!(
+                        "write the older revision first: `-r {upper_text}:{lower_text}` if that is what you meant"
+                    )));
+                }
                 let below = graph.descendants(lower);
                 for (k, b) in keep.iter_mut().zip(below) {
                     *k &= b;
