@@ -234,9 +234,9 @@ impl Graph {
                 by_id.insert(r.id.clone(), i);
             }
         }
-        if !errors.is_empty() {
-            return Err(LoadError(errors));
-        }
+        // Go on after a duplicate id (its second copy gets no edges or labels,
+        // every reference meaning the first) so that missing parents, labels
+        // and cycles are reported in the same pass.
 
         let mut dag: DiGraph<(), EdgeKind, u32> = DiGraph::with_capacity(n, n + n / 4);
         for _ in 0..n {
@@ -246,7 +246,11 @@ impl Graph {
         let mut children = vec![Vec::new(); n];
         let mut dependencies = vec![Vec::new(); n];
         let mut dependents = vec![Vec::new(); n];
+        let is_copy = |i: RevIndex| by_id.get(&revisions[i].id) != Some(&i);
         for (i, r) in revisions.iter().enumerate() {
+            if is_copy(i) {
+                continue;
+            }
             for (relation, ids, kind) in [
                 ("down_revision", &r.down_revisions, EdgeKind::Parent),
                 ("depends_on", &r.depends_on, EdgeKind::Dependency),
@@ -283,6 +287,9 @@ impl Graph {
 
         let mut labels: BTreeMap<String, RevIndex> = BTreeMap::new();
         for (i, r) in revisions.iter().enumerate() {
+            if is_copy(i) {
+                continue;
+            }
             for label in &r.branch_labels {
                 if let Some(&first) = labels.get(label) {
                     if first != i {
@@ -328,18 +335,18 @@ impl Graph {
             topo_pos: Vec::new(),
             warnings,
         };
-        if errors.is_empty() {
-            match graph.topological_order() {
-                Ok(topo) => {
-                    let mut pos = vec![0; n];
-                    for (k, &i) in topo.iter().enumerate() {
-                        pos[i] = k;
-                    }
-                    graph.topo = topo;
-                    graph.topo_pos = pos;
+        // A cycle among the edges that did resolve is real whatever else is
+        // wrong, so it is looked for even when other errors were found.
+        match graph.topological_order() {
+            Ok(topo) => {
+                let mut pos = vec![0; n];
+                for (k, &i) in topo.iter().enumerate() {
+                    pos[i] = k;
                 }
-                Err(cycle) => errors.push(GraphError::Cycle { cycle }),
+                graph.topo = topo;
+                graph.topo_pos = pos;
             }
+            Err(cycle) => errors.push(GraphError::Cycle { cycle }),
         }
         if errors.is_empty() {
             Ok(graph)
@@ -975,6 +982,35 @@ mod tests {
         assert!(e
             .to_string()
             .contains("versions/b.sql: down_revision names `zz`"));
+    }
+
+    #[test]
+    fn duplicate_ids_missing_parents_labels_and_cycles_are_reported_together() {
+        // x -> y -> x (a cycle), c names a missing `zz`, l1 and l2 share a
+        // label: one `rev check` lists all three, so a user fixes them in one
+        // pass instead of one per run.
+        let mut revs = try_graph("a:- b:a c:zz l1:a::lab l2:a::lab x:y y:x")
+            .unwrap_err()
+            .0;
+        assert_eq!(revs.len(), 3, "missing ref, label and cycle: {revs:?}");
+        revs.sort_by_key(|e| e.kind());
+        let kinds: Vec<&str> = revs.iter().map(GraphError::kind).collect();
+        assert_eq!(kinds, ["cycle", "duplicate_label", "missing_revision"]);
+
+        // A duplicate id no longer hides the other problems either.
+        let base = try_graph("a:- b:a").unwrap().revisions().to_vec();
+        let mut revisions = base.clone();
+        let mut dup = base[1].clone();
+        dup.path = PathBuf::from("versions/other.sql");
+        revisions.push(dup);
+        let mut c = base[1].clone();
+        c.id = "c".into();
+        c.path = PathBuf::from("versions/c.sql");
+        c.down_revisions = vec!["zz".into()];
+        revisions.push(c);
+        let e = Graph::build(revisions).unwrap_err();
+        let kinds: Vec<&str> = e.0.iter().map(GraphError::kind).collect();
+        assert_eq!(kinds, ["duplicate_revision", "missing_revision"], "{e}");
     }
 
     #[test]

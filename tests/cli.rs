@@ -170,6 +170,18 @@ fn history_is_newest_first_and_takes_ranges() {
     let text = p.ok(&["history", "-v"]).stdout;
     assert!(text.contains("path: versions/m.sql"), "{text}");
     p.usage(&["history", "-r", "nope"]);
+    // A reversed or sideways range is an error, not an empty listing.
+    let out = p.usage(&["history", "-r", "c:b"]);
+    assert!(
+        out.stderr.contains("`c` is not an ancestor of `b`"),
+        "{}",
+        out.stderr
+    );
+    p.usage(&["history", "-r", "d:c"]);
+    assert_eq!(
+        ids(&p.ok(&["history", "-r", "c:c", "-f", "json"]).json()),
+        ["c"]
+    );
 }
 
 #[test]
@@ -240,6 +252,40 @@ fn ambiguous_and_unknown_revisions_get_hints() {
         p.ok(&["show", "abc", "-f", "json"]).json()["revision"],
         "abc"
     );
+}
+
+#[test]
+fn ambiguous_walk_hints_keep_the_direction_asked_for() {
+    let p = Project::new();
+    p.branchy();
+    // From `a` going up there are two ways (b and d): the hint must suggest an
+    // upward walk, not `LABEL@-1`.
+    let hints = p
+        .usage(&["upgrade", "a+1", "--dry-run", "-f", "json"])
+        .error_json()["error"]["hints"]
+        .to_string();
+    assert!(
+        hints.contains("LABEL@+1") && !hints.contains("@-1"),
+        "{hints}"
+    );
+    // Down from the merge `m`: two parents, so `LABEL@-2` for `m-2`.
+    let hints = p
+        .usage(&["downgrade", "m-2", "--sql", "--from", "m", "-f", "json"])
+        .error_json()["error"]["hints"]
+        .to_string();
+    assert!(hints.contains("LABEL@-2"), "{hints}");
+    // Two applied heads (c and e): `-1` cannot pick one, and the hint counts
+    // down from one of them rather than up.
+    p.ok(&["stamp", "c", "e"]);
+    let hints = p
+        .usage(&["downgrade", "-1", "--dry-run", "-f", "json"])
+        .error_json()["error"]["hints"]
+        .to_string();
+    assert!(
+        hints.contains("`c-1`") && hints.contains("LABEL@-1"),
+        "{hints}"
+    );
+    assert!(!hints.contains("+1"), "{hints}");
 }
 
 #[test]
@@ -371,6 +417,32 @@ fn new_and_merge_build_a_history() {
     assert!(!show.contains("irreversible"), "{show}");
     // Nothing left to merge.
     p.usage(&["merge", "-m", "again"]);
+}
+
+#[test]
+fn merge_refuses_revisions_that_are_not_heads() {
+    // b
+    // |
+    // a   c
+    let p = Project::new();
+    p.revision("a", "null", "");
+    p.revision("b", "a", "");
+    p.revision("c", "null", "");
+    // `a` already has a child: a merge naming it would start a second line
+    // above `a` instead of joining heads. Alembic refuses it too.
+    let out = p.usage(&["merge", "a", "c", "-m", "odd"]);
+    assert_eq!(
+        p.run(&["merge", "a", "c", "-m", "odd", "-f", "json"])
+            .error_json()["error"]["kind"],
+        "not_a_head"
+    );
+    assert!(out.stderr.contains("`a` is not a head"), "{}", out.stderr);
+    assert!(out.stderr.contains("rev heads"), "{}", out.stderr);
+    let files = std::fs::read_dir(p.path().join("versions"))
+        .unwrap()
+        .count();
+    assert_eq!(files, 3, "nothing was written");
+    p.ok(&["merge", "b", "c", "-m", "join"]);
 }
 
 #[test]

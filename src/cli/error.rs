@@ -133,10 +133,13 @@ fn target_hints(
             ))
             .hint("or join them into one with `rev merge heads -m \"merge heads\"`")
         }
-        TargetError::MultipleCurrentHeads { heads, .. } => err.hint(format!(
-            "count from one of them instead: `{}+1`, or from a branch: `LABEL@+1`",
-            heads.first().map(String::as_str).unwrap_or("REV")
-        )),
+        TargetError::MultipleCurrentHeads { heads, target } => {
+            let step = step_of(target);
+            err.hint(format!(
+                "count from one of them instead: `{}{step}`, or from a branch: `LABEL@{step}`",
+                heads.first().map(String::as_str).unwrap_or("REV")
+            ))
+        }
         TargetError::AmbiguousPrefix { candidates, .. } => err.hint(format!(
             "type more characters of one of: {}",
             candidates.join(", ")
@@ -157,13 +160,16 @@ fn target_hints(
             };
             err.hint("`rev history` lists every revision, `rev branches` the branch points")
         }
-        TargetError::AmbiguousWalk { choices, .. } => err.hint(format!(
-            "name the way to go: a revision ({}) or a branch (`LABEL@-1`)",
+        TargetError::AmbiguousWalk {
+            choices, target, ..
+        } => err.hint(format!(
+            "name the way to go: a revision ({}) or a branch (`LABEL@{}`)",
             choices
                 .iter()
                 .map(|s| format!("`{s}`"))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            step_of(target)
         )),
         TargetError::Overshoot {
             available, upward, ..
@@ -182,6 +188,21 @@ fn target_hints(
             }
         }
         _ => err,
+    }
+}
+
+/// The step of a relative target as written (`+2` for `billing@+2`), so a
+/// hint suggests a walk in the direction the user asked for; `-1` when the
+/// text is not a relative target.
+fn step_of(target: &str) -> String {
+    use rev::target::{BranchAt, Target};
+    match target.parse::<Target>() {
+        Ok(Target::Relative { delta, .. })
+        | Ok(Target::Branch {
+            at: BranchAt::Relative { delta, .. },
+            ..
+        }) => format!("{delta:+}"),
+        _ => "-1".to_string(),
     }
 }
 

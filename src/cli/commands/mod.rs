@@ -291,6 +291,26 @@ pub fn merge(ctx: &Context, args: &MergeArgs) -> Result<u8, CliError> {
             ));
         }
     }
+    // A merge joins heads. Naming a revision that already has children would
+    // fork a second line above it rather than join anything (Alembic refuses
+    // this too); `rev new --head REV --splice` is the way to branch on purpose.
+    if let Some(&i) = picked.iter().find(|&&i| !graph.is_head(i)) {
+        let r = graph.rev(i);
+        return Err(CliError::usage(
+            "not_a_head",
+            format!(
+                "`{}` is not a head: it already has children ({})",
+                r.id,
+                graph
+                    .children(i)
+                    .iter()
+                    .map(|&c| graph.rev(c).id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .hint("a merge joins heads: `rev heads` lists them, `rev merge heads` joins them all"));
+    }
     check_new_labels(&graph, &args.branch_label)?;
     let id = new_id(&graph, &args.rev_id)?;
     write_revision(
@@ -363,18 +383,35 @@ pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<u8, CliError> {
             s.parse::<Target>()
                 .map_err(|e| CliError::usage("invalid_target", format!("in range `{range}`: {e}")))
         };
-        if !upper.is_empty() {
+        let bounded_above = !upper.is_empty();
+        if bounded_above {
             let upper = parse(upper)?
                 .resolve(&graph, &[])
                 .map_err(|e| target_error(e, &graph, &ctx.printer))?;
             keep = graph.ancestors(upper);
         }
         if !lower.is_empty() {
+            let lower_text = lower;
             let lower = parse(lower)?;
             if !matches!(lower, Target::Base) {
                 let lower = lower
                     .resolve(&graph, &[])
                     .map_err(|e| target_error(e, &graph, &ctx.printer))?;
+                // A reversed range (`-r c:b`) would print nothing and exit 0,
+                // which reads as "no history"; Alembic refuses it too.
+                if let Some(&outside) = lower.iter().find(|&&i| bounded_above && !keep[i]) {
+                    let upper_text = range.split_once(':').map_or("", |(_, u)| u);
+                    return Err(CliError::usage(
+                        "invalid_range",
+                        format!(
+                            "in range `{range}`: `{}` is not an ancestor of `{upper_text}`",
+                            graph.rev(outside).id
+                        ),
+                    )
+                    .hint(format!(
+                        "write the older revision first: `-r {upper_text}:{lower_text}` if that is what you meant"
+                    )));
+                }
                 let below = graph.descendants(lower);
                 for (k, b) in keep.iter_mut().zip(below) {
                     *k &= b;
