@@ -671,7 +671,9 @@ impl Graph {
             .map(|r| r.id.as_str())
             .chain(self.labels.keys().map(String::as_str))
             .map(|id| (strsim::jaro_winkler(text, id), id))
-            .filter(|(s, _)| *s > 0.75)
+            // Jaro-Winkler alone misses one-character typos of short ids
+            // (`d3` for `d2`), which one edit catches.
+            .filter(|(s, id)| *s > 0.75 || (text.len() <= 4 && strsim::levenshtein(text, id) <= 1))
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
         scored

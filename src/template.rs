@@ -193,20 +193,29 @@ pub fn render(template_dir: &Path, new: &NewRevision) -> Result<String, Template
 /// A file-name-safe slug of a message: lowercase words joined by `_`, at
 /// most 40 characters.
 pub fn slug(message: &str) -> String {
+    // Counted in characters, not bytes: messages may be in any language, and
+    // cutting a multi-byte letter in half would not be a string.
     let mut out = String::new();
+    let mut chars = 0;
     for word in message
-        .split(|c: char| !c.is_ascii_alphanumeric())
+        .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
     {
-        if !out.is_empty() {
-            if out.len() + 1 + word.len() > 40 {
-                break;
+        let word = word.to_lowercase();
+        let len = word.chars().count();
+        let sep = usize::from(!out.is_empty());
+        if chars + sep + len > 40 {
+            if out.is_empty() {
+                out = word.chars().take(40).collect();
             }
+            break;
+        }
+        if sep == 1 {
             out.push('_');
         }
-        out.push_str(&word.to_ascii_lowercase());
+        out.push_str(&word);
+        chars += sep + len;
     }
-    out.truncate(40);
     out
 }
 
@@ -309,6 +318,8 @@ mod tests {
     fn slugs_and_names() {
         assert_eq!(slug("Create account table!"), "create_account_table");
         assert_eq!(slug("   "), "");
+        assert_eq!(slug("Add Ünïcode naïve"), "add_ünïcode_naïve");
+        assert_eq!(slug(&"é".repeat(50)).chars().count(), 40);
         assert!(slug(&"word ".repeat(30)).len() <= 40);
         let d = Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).unwrap();
         assert_eq!(

@@ -621,3 +621,18 @@ fn usage_errors_are_json_when_json_is_asked_for() {
         out.stderr
     );
 }
+
+#[test]
+fn review_gaps_short_ids_base_and_multiline_messages() {
+    let p = Project::new();
+    p.revision("d1", "null", "");
+    p.revision("d2", "d1", "");
+    let out = p.usage(&["show", "d3"]);
+    assert!(out.stderr.contains("did you mean"), "{}", out.stderr);
+    let out = p.usage(&["show", "base"]);
+    assert!(out.stderr.contains("names no revision"), "{}", out.stderr);
+    p.ok(&["new", "-m", "line one\nline two", "--rev-id", "d3"]);
+    let heads = p.ok(&["heads"]).stdout;
+    assert_eq!(heads.lines().count(), 1, "{heads}");
+    assert!(heads.contains("line one line two"), "{heads}");
+}

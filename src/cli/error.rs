@@ -301,9 +301,12 @@ fn backend_hints(err: CliError, e: &BackendError, graph: Option<&Graph>) -> CliE
         } => err.hint(format!(
             "`{revision}` stays marked in progress, so the next run stops there and shows the `rev stamp` that records what the schema really has; fix the SQL in its file first"
         )),
-        BackendError::MigrationFailed { revision, .. } => err.hint(format!(
-            "fix the SQL in the file of `{revision}`, then run the command again"
-        )),
+        BackendError::MigrationFailed { revision, .. } => {
+            let file = graph
+                .and_then(|g| g.index_of(revision).map(|i| g.rev(i).path.display().to_string()))
+                .unwrap_or_else(|| format!("the file of `{revision}`"));
+            err.hint(format!("fix the SQL in {file}, then run the command again"))
+        }
         _ => err,
     }
 }

@@ -137,7 +137,9 @@ impl Printer {
         } else {
             format!(" ({})", tags.join(", "))
         };
-        let mut line = format!("{} -> {}{}, {}", parents, r.id.bold(), tags, r.message);
+        // One revision, one line, whatever the message holds.
+        let message = r.message.replace(['\n', '\r'], " ");
+        let mut line = format!("{} -> {}{}, {}", parents, r.id.bold(), tags, message);
         if self.verbose > 0 {
             line.push_str(&format!("\n    path: {}", self.display_path(&r.path)));
             if !r.depends_on.is_empty() {

@@ -436,6 +436,16 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> Result<u8, CliError> {
         .target
         .resolve(&graph, &[])
         .map_err(|e| target_error(e, &graph, &ctx.printer))?;
+    if revs.is_empty() && !graph.is_empty() {
+        return Err(CliError::usage(
+            "no_revision",
+            format!(
+                "`{}` names no revision (it is the state before the first one)",
+                args.target
+            ),
+        )
+        .hint("`rev show` takes a revision, a label, `head` or `heads`"));
+    }
     if ctx.printer.json() {
         match revs.as_slice() {
             [one] if !matches!(args.target, Target::Heads) => ctx
