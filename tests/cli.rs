@@ -636,3 +636,15 @@ fn review_gaps_short_ids_base_and_multiline_messages() {
     assert_eq!(heads.lines().count(), 1, "{heads}");
     assert!(heads.contains("line one line two"), "{heads}");
 }
+
+#[test]
+fn history_range_relative_to_current_is_explained() {
+    let p = Project::new();
+    p.branchy();
+    let out = p.usage(&["history", "-r", "-1:"]);
+    assert!(out.stderr.contains("does not read"), "{}", out.stderr);
+    assert_eq!(
+        ids(&p.ok(&["history", "-r", "c-1:c", "-f", "json"]).json()),
+        ["c", "b"]
+    );
+}

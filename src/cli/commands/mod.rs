@@ -380,8 +380,18 @@ pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<u8, CliError> {
             ));
         };
         let parse = |s: &str| -> Result<Target, CliError> {
-            s.parse::<Target>()
-                .map_err(|e| CliError::usage("invalid_target", format!("in range `{range}`: {e}")))
+            let target = s.parse::<Target>().map_err(|e| {
+                CliError::usage("invalid_target", format!("in range `{range}`: {e}"))
+            })?;
+            // `history` reads no database, so "the current state" is unknown.
+            if target.relative_to_current().is_some() {
+                return Err(CliError::usage(
+                    "invalid_range",
+                    format!("`{s}` counts from the database's current state, which `rev history` does not read"),
+                )
+                .hint("count from a revision instead, e.g. `REV-1`, or run `rev current` first"));
+            }
+            Ok(target)
         };
         let bounded_above = !upper.is_empty();
         if bounded_above {
