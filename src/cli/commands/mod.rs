@@ -182,6 +182,23 @@ fn write_revision(ctx: &Context, new: &NewRevision) -> Result<u8, CliError> {
     Ok(0)
 }
 
+/// `rev new` and `rev merge` build on heads only, unless told otherwise.
+fn not_a_head(graph: &Graph, i: RevIndex) -> CliError {
+    let children: Vec<&str> = graph
+        .children(i)
+        .iter()
+        .map(|&c| graph.rev(c).id.as_str())
+        .collect();
+    CliError::usage(
+        "not_a_head",
+        format!(
+            "`{}` is not a head: it already has children ({})",
+            graph.rev(i).id,
+            children.join(", ")
+        ),
+    )
+}
+
 pub fn new(ctx: &Context, args: &NewArgs) -> Result<u8, CliError> {
     let graph = ctx.graph()?;
     let down_revisions: Vec<String> = match &args.head {
@@ -189,21 +206,8 @@ pub fn new(ctx: &Context, args: &NewArgs) -> Result<u8, CliError> {
         Some(target) => {
             let i = resolve_one(ctx, &graph, target, "--head")?;
             if !graph.is_head(i) && !args.splice {
-                let r = graph.rev(i);
-                return Err(CliError::usage(
-                    "not_a_head",
-                    format!(
-                        "`{}` is not a head: it already has children ({})",
-                        r.id,
-                        graph
-                            .children(i)
-                            .iter()
-                            .map(|&c| graph.rev(c).id.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                )
-                .hint("pass --splice to start a new branch from it on purpose"));
+                return Err(not_a_head(&graph, i)
+                    .hint("pass --splice to start a new branch from it on purpose"));
             }
             vec![graph.rev(i).id.clone()]
         }
@@ -295,21 +299,9 @@ pub fn merge(ctx: &Context, args: &MergeArgs) -> Result<u8, CliError> {
     // fork a second line above it rather than join anything (Alembic refuses
     // this too); `rev new --head REV --splice` is the way to branch on purpose.
     if let Some(&i) = picked.iter().find(|&&i| !graph.is_head(i)) {
-        let r = graph.rev(i);
-        return Err(CliError::usage(
-            "not_a_head",
-            format!(
-                "`{}` is not a head: it already has children ({})",
-                r.id,
-                graph
-                    .children(i)
-                    .iter()
-                    .map(|&c| graph.rev(c).id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )
-        .hint("a merge joins heads: `rev heads` lists them, `rev merge heads` joins them all"));
+        return Err(not_a_head(&graph, i).hint(
+            "a merge joins heads: `rev heads` lists them, `rev merge heads` joins them all",
+        ));
     }
     check_new_labels(&graph, &args.branch_label)?;
     let id = new_id(&graph, &args.rev_id)?;
