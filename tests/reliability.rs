@@ -295,21 +295,24 @@ impl Project {
     /// so still take effect after the kill. rev itself is safe from this:
     /// the dead session holds the lock until it ends, so the next rev reads
     /// the settled state. The test reads without the lock, so it waits too.
-    /// PostgreSQL never commits for a dead client, and SQLite dies with it.
+    /// PostgreSQL likewise finishes a COMMIT the dead client had already
+    /// sent, a moment after the kill: reading in between, with several
+    /// queries, could see the revision's effects before its row. So wait
+    /// until the dead session's backend is gone. SQLite dies with rev.
     async fn settle(&self) {
-        if self.kind() != BackendKind::MySql {
-            return;
-        }
-        let start = Instant::now();
-        while self
-            .db
-            .query_i64(
+        let others = match self.kind() {
+            BackendKind::MySql => {
                 "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
-                 WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND COMMAND = 'Query'",
-            )
-            .await
-            > 0
-        {
+                 WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND COMMAND = 'Query'"
+            }
+            BackendKind::Postgres => {
+                "SELECT COUNT(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            }
+            BackendKind::Sqlite => return,
+        };
+        let start = Instant::now();
+        while self.db.query_i64(others).await > 0 {
             assert!(
                 start.elapsed() < Duration::from_secs(10),
                 "a killed rev's statement runs on"
