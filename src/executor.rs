@@ -325,12 +325,7 @@ impl LockedSession {
                 report.interrupted = true;
                 // A whole-plan run is all or nothing: roll back what is pending.
                 self.conn.rollback_if_open().await;
-                report
-                    .not_run
-                    .extend(pending.drain(..).map(|(rev, _, _)| rev));
-                report
-                    .not_run
-                    .extend(steps[i..].iter().map(|s| s.revision.clone()));
+                mark_not_run(&mut report, std::mem::take(&mut pending), &steps[i..]);
                 return Ok(report);
             }
             if whole_plan && !step.transactional {
@@ -396,12 +391,7 @@ impl LockedSession {
                         // with its tracking row: an interruption, not a failure.
                         report.interrupted = true;
                         report.cancelled = Some(step.revision.clone());
-                        report
-                            .not_run
-                            .extend(pending.drain(..).map(|(rev, _, _)| rev));
-                        report
-                            .not_run
-                            .extend(steps[i..].iter().map(|s| s.revision.clone()));
+                        mark_not_run(&mut report, std::mem::take(&mut pending), &steps[i..]);
                         return Ok(report);
                     }
                     return Err(fail(report, pending, &steps[i..], error));
@@ -450,18 +440,28 @@ impl LockedSession {
 
 /// Build the error for a failure at `rest[0]` (or at commit when `rest` is
 /// empty): pending steps were rolled back, so they join the not-run list.
-fn fail(
-    mut report: Report,
+/// Steps rolled back with the run's open transaction (`pending`) and those
+/// never started (`rest`) are all reported as not run, in plan order.
+fn mark_not_run(
+    report: &mut Report,
     pending: Vec<(String, Direction, Duration)>,
     rest: &[ExecStep],
-    error: BackendError,
-) -> ExecError {
+) {
     report
         .not_run
         .extend(pending.into_iter().map(|(rev, _, _)| rev));
     report
         .not_run
         .extend(rest.iter().map(|s| s.revision.clone()));
+}
+
+fn fail(
+    mut report: Report,
+    pending: Vec<(String, Direction, Duration)>,
+    rest: &[ExecStep],
+    error: BackendError,
+) -> ExecError {
+    mark_not_run(&mut report, pending, rest);
     ExecError {
         error,
         report: Box::new(report),
