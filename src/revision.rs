@@ -1012,7 +1012,8 @@ DROP TABLE account;\n";
         ));
     }
 
-    const HEAD: &str = "-- revision: a\n-- down_revision: null\n\n-- +upgrade\nCREATE TABLE t (x int);\n";
+    const HEAD: &str =
+        "-- revision: a\n-- down_revision: null\n\n-- +upgrade\nCREATE TABLE t (x int);\n";
 
     #[test]
     fn near_miss_markers_are_errors_naming_line_and_marker() {
@@ -1031,7 +1032,10 @@ DROP TABLE account;\n";
             ("-- +down", DOWNGRADE_MARKER),
             ("-- down", DOWNGRADE_MARKER),
             ("--- +downgrade", DOWNGRADE_MARKER),
-            ("-- +downgrade -- irreversible in practice", DOWNGRADE_MARKER),
+            (
+                "-- +downgrade -- irreversible in practice",
+                DOWNGRADE_MARKER,
+            ),
             ("-- +downgrade;", DOWNGRADE_MARKER),
             ("-- +goose Down", DOWNGRADE_MARKER),
             ("-- +migrate Down", DOWNGRADE_MARKER),
@@ -1055,7 +1059,10 @@ DROP TABLE account;\n";
             );
             let shown = e.to_string();
             assert!(shown.starts_with("versions/x.sql:6: "), "{shown}");
-            assert!(shown.contains(&format!("write `{marker}` exactly")), "{shown}");
+            assert!(
+                shown.contains(&format!("write `{marker}` exactly")),
+                "{shown}"
+            );
         }
         // A near miss of the upgrade marker in place of it: the error is
         // the near miss, not the text after it or the missing marker.
@@ -1092,7 +1099,10 @@ DROP TABLE account;\n";
         let ParseErrorKind::NearMissMarker { found, .. } = e.kind else {
             panic!("{e}")
         };
-        assert!(found.ends_with("...") && found.chars().count() == 63, "{found}");
+        assert!(
+            found.ends_with("...") && found.chars().count() == 63,
+            "{found}"
+        );
     }
 
     #[test]
@@ -1126,8 +1136,10 @@ DROP TABLE account;\n";
 
     #[test]
     fn second_marker_names_the_first() {
-        let e = p(&format!("{HEAD}-- +downgrade\nDROP TABLE t;\n-- +downgrade\nSELECT 1;\n"))
-            .unwrap_err();
+        let e = p(&format!(
+            "{HEAD}-- +downgrade\nDROP TABLE t;\n-- +downgrade\nSELECT 1;\n"
+        ))
+        .unwrap_err();
         assert_eq!(
             (e.line, &e.kind),
             (
@@ -1148,11 +1160,16 @@ DROP TABLE account;\n";
     #[test]
     fn empty_sections_are_told_apart() {
         // The untouched scaffold: an empty upgrade section.
-        let r = p("-- revision: a\n-- down_revision: null\n\n-- +upgrade\n\n  \n\n-- +downgrade\n\n").unwrap();
+        let r =
+            p("-- revision: a\n-- down_revision: null\n\n-- +upgrade\n\n  \n\n-- +downgrade\n\n")
+                .unwrap();
         assert!(r.has_empty_upgrade());
         assert_eq!(r.upgrade_line, 4);
         // Empty downgrade: the marker is there, the section is not.
-        assert_eq!((r.downgrade_line, r.downgrade_sql.as_ref()), (Some(8), None));
+        assert_eq!(
+            (r.downgrade_line, r.downgrade_sql.as_ref()),
+            (Some(8), None)
+        );
         assert!(!r.is_reversible());
         let r = p("-- revision: a\n-- down_revision: null\n-- +upgrade\n").unwrap();
         assert!(r.has_empty_upgrade());
