@@ -829,6 +829,8 @@ pub(crate) mod testing {
                     transactional: true,
                     upgrade_sql: String::new(),
                     downgrade_sql: Some("SELECT 1;".into()),
+                    upgrade_line: 1,
+                    downgrade_line: Some(2),
                     unknown_keys: Vec::new(),
                 }
             })

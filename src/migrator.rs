@@ -253,7 +253,11 @@ impl Migrator {
         target: &Target,
     ) -> Result<Plan, Error> {
         Ok(match direction {
-            Direction::Upgrade => plan::upgrade(&self.graph, applied, target)?,
+            Direction::Upgrade => {
+                let plan = plan::upgrade(&self.graph, applied, target)?;
+                plan::refuse_empty_upgrades(&self.graph, &plan)?;
+                plan
+            }
             Direction::Downgrade => plan::downgrade(&self.graph, applied, target)?,
         })
     }
@@ -323,6 +327,25 @@ impl Migrator {
     }
 
     async fn migrate(&self, direction: Direction, target: &Target) -> Result<Report, Error> {
+        // An untouched scaffold is refused under the lock like any plan
+        // error, but by then the tracking table (or a SQLite file) may have
+        // been created. When the files hold one, plan first without the
+        // lock, reading only, so that the refusal leaves the database
+        // exactly as it was; the run proper plans again under the lock.
+        if direction == Direction::Upgrade
+            && self.graph.revisions().iter().any(|r| r.has_empty_upgrade())
+        {
+            tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => {
+                    return Ok(Report {
+                        interrupted: true,
+                        ..Report::default()
+                    })
+                }
+                plan = self.plan(direction, target) => { plan?; }
+            }
+        }
         // A Ctrl+C while connecting (retries can take a while against a dead
         // server) ends the run at once: nothing has been done yet.
         let conn = tokio::select! {
@@ -508,8 +531,10 @@ impl Migrator {
     }
 
     /// The problems `rev check` reports on a graph that loaded: several
-    /// heads without a branch label. (A graph that does not load never makes
-    /// a `Migrator`: that error comes from [`Migrator::from_config`].)
+    /// heads without a branch label, then revisions whose upgrade section is
+    /// empty (untouched scaffolds, which `upgrade` refuses). (A graph that
+    /// does not load never makes a `Migrator`: that error comes from
+    /// [`Migrator::from_config`].)
     pub fn check(&self) -> Result<(), Error> {
         let heads = self.graph.unlabelled_heads();
         if heads.len() > 1 {
@@ -517,6 +542,20 @@ impl Migrator {
                 heads: self.ids(&heads),
             });
         }
+        // The whole history as one upgrade plan: the same error, and order,
+        // as an `upgrade heads` on an empty database would give.
+        let all = Plan {
+            steps: self
+                .graph
+                .topo_order()
+                .iter()
+                .map(|&revision| plan::PlanStep {
+                    revision,
+                    direction: Direction::Upgrade,
+                })
+                .collect(),
+        };
+        plan::refuse_empty_upgrades(&self.graph, &all)?;
         Ok(())
     }
 

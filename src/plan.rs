@@ -80,18 +80,43 @@ pub enum PlanError {
         /// The unapplied revision it names.
         revision: String,
     },
-    /// A revision without a downgrade section on the downgrade path.
+    /// A revision without a downgrade section, or with an empty one, on the
+    /// downgrade path.
     #[error(
-        "cannot downgrade through revision `{revision}`: {} has no `-- +downgrade` section{}",
-        path.display(),
-        if others.is_empty() { String::new() } else { format!(" (nor do {})", others.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", ")) }
+        "cannot downgrade through revision `{revision}`: {}{}",
+        match downgrade_line {
+            None => format!("{} has no `-- +downgrade` section", path.display()),
+            Some(line) => format!("its `-- +downgrade` section ({}:{line}) is empty", path.display()),
+        },
+        nor_through(others)
     )]
     Irreversible {
         /// The first irreversible revision in execution order.
         revision: String,
         /// Its file.
         path: PathBuf,
+        /// The line of its `-- +downgrade` marker when the section is there
+        /// but empty; `None` when the file has no such section.
+        downgrade_line: Option<usize>,
         /// Other irreversible revisions in the same plan, in execution order.
+        others: Vec<String>,
+    },
+    /// A revision with an empty upgrade section (an untouched scaffold) on
+    /// the upgrade path: applying it would record a change that was never
+    /// written.
+    #[error(
+        "cannot upgrade through revision `{revision}`: its `-- +upgrade` section ({}:{upgrade_line}) is empty, as `rev new` leaves it{}",
+        path.display(),
+        nor_through(others)
+    )]
+    EmptyUpgrade {
+        /// The first such revision in execution order.
+        revision: String,
+        /// Its file.
+        path: PathBuf,
+        /// The line of its `-- +upgrade` marker.
+        upgrade_line: usize,
+        /// Other such revisions in the same plan, in execution order.
         others: Vec<String>,
     },
     /// `upgrade -2`, `downgrade +2`, `upgrade billing@-1`...: a walk from the
@@ -117,8 +142,43 @@ impl PlanError {
             PlanError::TargetBehind { .. } => "target_behind",
             PlanError::NotApplied { .. } => "not_applied",
             PlanError::Irreversible { .. } => "irreversible",
+            PlanError::EmptyUpgrade { .. } => "empty_upgrade",
             PlanError::WrongDirection { .. } => "wrong_direction",
         }
+    }
+}
+
+fn nor_through(others: &[String]) -> String {
+    if others.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = others.iter().map(|o| format!("`{o}`")).collect();
+    format!(" (nor through {})", list.join(", "))
+}
+
+/// Refuses an upgrade plan that would apply a revision whose upgrade section
+/// is empty ([`crate::revision::Revision::has_empty_upgrade`]): it is almost
+/// always a file `rev new` wrote and nobody filled in, and applying it would
+/// record it as done, so its SQL, once written, would never run here. A
+/// comment line in the section says it is empty on purpose.
+///
+/// Kept apart from [`upgrade`], which also answers "what is pending" for
+/// `status`, where such a revision is still pending.
+pub fn refuse_empty_upgrades(graph: &Graph, plan: &Plan) -> Result<(), PlanError> {
+    let mut empty = plan
+        .steps
+        .iter()
+        .filter(|s| s.direction == Direction::Upgrade)
+        .map(|s| graph.rev(s.revision))
+        .filter(|r| r.has_empty_upgrade());
+    match empty.next() {
+        None => Ok(()),
+        Some(first) => Err(PlanError::EmptyUpgrade {
+            revision: first.id.clone(),
+            path: first.path.clone(),
+            upgrade_line: first.upgrade_line,
+            others: empty.map(|r| r.id.clone()).collect(),
+        }),
     }
 }
 
@@ -219,6 +279,7 @@ pub fn downgrade(graph: &Graph, applied: &[RevIndex], target: &Target) -> Result
         return Err(PlanError::Irreversible {
             revision: first.id.clone(),
             path: first.path.clone(),
+            downgrade_line: first.downgrade_line,
             others: others.iter().map(|r| r.id.clone()).collect(),
         });
     }
@@ -454,8 +515,10 @@ mod tests {
         // |
         // a   (no downgrade section)
         let mut revs = try_graph("a:- b:a c:b").unwrap().revisions().to_vec();
-        revs[0].downgrade_sql = None;
-        revs[1].downgrade_sql = None;
+        for r in &mut revs[..2] {
+            r.downgrade_sql = None;
+            r.downgrade_line = None;
+        }
         let g = Graph::build(revs).unwrap();
         let all = ["a", "b", "c"];
         let e = down(&g, &all, "base").unwrap_err();
@@ -464,16 +527,62 @@ mod tests {
             PlanError::Irreversible {
                 revision: "b".into(),
                 path: "versions/b.sql".into(),
+                downgrade_line: None,
                 others: vec!["a".into()],
             }
         );
         assert_eq!(e.kind(), "irreversible");
         assert_eq!(
             e.to_string(),
-            "cannot downgrade through revision `b`: versions/b.sql has no `-- +downgrade` section (nor do `a`)"
+            "cannot downgrade through revision `b`: versions/b.sql has no `-- +downgrade` section (nor through `a`)"
         );
         // Above the irreversible revisions is fine.
         assert_eq!(down(&g, &all, "b").unwrap(), ["c"]);
+    }
+
+    #[test]
+    fn empty_downgrade_section_is_irreversible_and_said_to_be_empty() {
+        let mut revs = try_graph("a:- b:a").unwrap().revisions().to_vec();
+        revs[1].downgrade_sql = None;
+        revs[1].downgrade_line = Some(9);
+        let g = Graph::build(revs).unwrap();
+        let e = down(&g, &["a", "b"], "base").unwrap_err();
+        assert_eq!(e.kind(), "irreversible");
+        assert_eq!(
+            e.to_string(),
+            "cannot downgrade through revision `b`: its `-- +downgrade` section (versions/b.sql:9) is empty"
+        );
+    }
+
+    #[test]
+    fn empty_upgrade_sections_in_a_plan_are_refused() {
+        // c
+        // |
+        // b   (empty upgrade section)
+        // |
+        // a   (empty upgrade section)
+        let mut revs = try_graph("a:- b:a c:b").unwrap().revisions().to_vec();
+        for r in &mut revs {
+            r.upgrade_sql = if r.id == "c" { "SELECT 1;\n" } else { "\n  \n" }.into();
+        }
+        let g = Graph::build(revs).unwrap();
+        let plan = upgrade(&g, &[], &"heads".parse().unwrap()).unwrap();
+        let e = refuse_empty_upgrades(&g, &plan).unwrap_err();
+        assert_eq!(e.kind(), "empty_upgrade");
+        assert_eq!(
+            e.to_string(),
+            "cannot upgrade through revision `a`: its `-- +upgrade` section (versions/a.sql:1) is empty, as `rev new` leaves it (nor through `b`)"
+        );
+        // Once they are applied (stamped, or applied by an older rev), the
+        // rest of the history is not blocked by them.
+        let a = g.index_of("a").unwrap();
+        let b = g.index_of("b").unwrap();
+        let plan = upgrade(&g, &[a, b], &"heads".parse().unwrap()).unwrap();
+        assert!(refuse_empty_upgrades(&g, &plan).is_ok());
+        // A downgrade plan is not an upgrade.
+        let c = g.index_of("c").unwrap();
+        let plan = downgrade(&g, &[a, b, c], &Target::Base).unwrap();
+        assert!(refuse_empty_upgrades(&g, &plan).is_ok());
     }
 
     #[test]

@@ -9,7 +9,31 @@
 //!   `-- +upgrade` marker; every value is one line of YAML. A comment line
 //!   without `key:` is free text and ignored; a blank line is allowed.
 //! - Any other text before `-- +upgrade` is an error, as is a second marker of
-//!   either kind or `-- +downgrade` before `-- +upgrade`.
+//!   either kind (the error names both lines) or `-- +downgrade` before
+//!   `-- +upgrade`.
+//! - A marker is a line that is exactly `-- +upgrade` or `-- +downgrade`;
+//!   trailing white space is ignored, leading white space is not. A comment
+//!   line that is *almost* a marker is an error naming its line and the exact
+//!   marker to write, because read as a plain comment it would move a section
+//!   boundary: a mistyped `-- +Downgrade` would make the DROP below it part of
+//!   the upgrade. The rule (`near_miss`), for a line that is not exactly
+//!   a marker, after trimming it and removing the leading `--`:
+//!   1. the rest, with white space and every `+`, `-` and `:` removed, is
+//!      `up`, `down`, `upgrade` or `downgrade` in any case, alone or after
+//!      `goose` or `migrate` (the markers of goose, sql-migrate and dbmate:
+//!      `-- +goose Down`, `-- migrate:down`); this catches `-- +Upgrade`,
+//!      `--+downgrade`, `-- + upgrade`, `  -- +downgrade`, `-- ++downgrade`,
+//!      `-- downgrade`, `-- +down`, `-- upgrade:`;
+//!   2. or the rest starts with `+` and the first word after the `+` signs is
+//!      one of those four words, whatever follows (`-- +downgrade -- lossy`).
+//!
+//!   A comment with other words, such as `-- upgrade the users table to utf8`
+//!   or `-- downgrade path is lossy`, stays a plain comment. Markers are found
+//!   line by line, in the header and in both sections alike.
+//! - An upgrade section with nothing in it (no statement, no comment) is an
+//!   untouched scaffold: it parses, and [`Revision::has_empty_upgrade`] lets
+//!   `rev check` report it and `rev upgrade` refuse it. A comment line is
+//!   enough to say a revision is empty on purpose (`rev merge` writes one).
 //! - `revision` is required; `down_revision` is required too (write `null` for
 //!   a base), because a forgotten parent would silently create a second base.
 //! - Ids are read as the text the file holds, never as YAML numbers, so
@@ -47,6 +71,11 @@ pub struct Revision {
     pub upgrade_sql: String,
     /// The downgrade section; `None` when absent or empty (irreversible).
     pub downgrade_sql: Option<String>,
+    /// Line of the `-- +upgrade` marker.
+    pub upgrade_line: usize,
+    /// Line of the `-- +downgrade` marker; `None` when the file has none
+    /// (with a marker and `downgrade_sql` `None`, the section is empty).
+    pub downgrade_line: Option<usize>,
     /// Where the file is.
     pub path: PathBuf,
     /// Lowercase hex SHA-256 of the normalised upgrade section.
@@ -59,6 +88,13 @@ impl Revision {
     /// Whether the revision can be downgraded.
     pub fn is_reversible(&self) -> bool {
         self.downgrade_sql.is_some()
+    }
+
+    /// Whether the upgrade section holds nothing at all, not even a comment:
+    /// an untouched scaffold, which `rev upgrade` refuses to apply. (The same
+    /// test as "normalises to nothing", without building the text.)
+    pub fn has_empty_upgrade(&self) -> bool {
+        self.upgrade_sql.trim().is_empty()
     }
 }
 
@@ -147,13 +183,29 @@ pub enum ParseErrorKind {
     /// No `-- +upgrade` marker.
     #[error("no `-- +upgrade` marker line")]
     MissingUpgrade,
-    /// A marker given twice or out of order.
+    /// A marker out of order.
     #[error("unexpected `{marker}` marker: {why}")]
     MisplacedMarker {
         /// The marker line.
         marker: &'static str,
         /// Why it is wrong here.
         why: &'static str,
+    },
+    /// A second marker of the same kind.
+    #[error("a second `{marker}` marker (the first is on line {first_line}): a file has one upgrade and one downgrade section")]
+    DuplicateMarker {
+        /// The marker line.
+        marker: &'static str,
+        /// Where the first one is.
+        first_line: usize,
+    },
+    /// A comment line that is almost a section marker (see the module doc).
+    #[error("`{found}` is not a section marker: write `{marker}` exactly, alone at the start of its line (or, if it is a plain comment, reword it)")]
+    NearMissMarker {
+        /// The line as written (trimmed, and shortened if long).
+        found: String,
+        /// The marker it resembles.
+        marker: &'static str,
     },
 }
 
@@ -232,16 +284,17 @@ pub fn parse(text: &str, path: &Path) -> Result<Revision, ParseError> {
     let mut upgrade_start = None;
     let mut downgrade_start = None;
     let mut first_text_line = None;
+    let mut near: Option<ParseError> = None;
     for (i, raw) in lines.iter().enumerate() {
         let line_no = i + 1;
         let line = raw.trim_end();
         if line == UPGRADE_MARKER {
-            if upgrade_start.is_some() {
+            if let Some(first_line) = upgrade_start {
                 return Err(at(
                     line_no,
-                    ParseErrorKind::MisplacedMarker {
+                    ParseErrorKind::DuplicateMarker {
                         marker: UPGRADE_MARKER,
-                        why: "the file already has one",
+                        first_line,
                     },
                 ));
             }
@@ -258,12 +311,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Revision, ParseError> {
             continue;
         }
         if line == DOWNGRADE_MARKER {
-            if downgrade_start.is_some() {
+            if let Some(first_line) = downgrade_start {
                 return Err(at(
                     line_no,
-                    ParseErrorKind::MisplacedMarker {
+                    ParseErrorKind::DuplicateMarker {
                         marker: DOWNGRADE_MARKER,
-                        why: "the file already has one",
+                        first_line,
                     },
                 ));
             }
@@ -277,6 +330,23 @@ pub fn parse(text: &str, path: &Path) -> Result<Revision, ParseError> {
                 ));
             }
             downgrade_start = Some(i + 1);
+            continue;
+        }
+        if let Some(marker) = near_miss(line) {
+            let e = at(
+                line_no,
+                ParseErrorKind::NearMissMarker {
+                    found: shorten(line.trim()),
+                    marker,
+                },
+            );
+            // A stray .sql file is "not a revision" before anything else;
+            // in a revision, the near miss is the cause of whatever would
+            // be reported after it (text before the marker, no marker...).
+            if header.iter().any(|(_, k, _)| *k == "revision") {
+                return Err(e);
+            }
+            near.get_or_insert(e);
             continue;
         }
         if upgrade_start.is_some() {
@@ -302,6 +372,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Revision, ParseError> {
             line: None,
             kind: ParseErrorKind::NotARevision,
         });
+    }
+    if let Some(e) = near {
+        return Err(e);
     }
     if let Some(line_no) = first_text_line {
         return Err(at(line_no, ParseErrorKind::TextBeforeUpgrade));
@@ -363,9 +436,66 @@ pub fn parse(text: &str, path: &Path) -> Result<Revision, ParseError> {
         transactional: fields.transactional.unwrap_or(true),
         upgrade_sql,
         downgrade_sql,
+        upgrade_line: upgrade_start,
+        downgrade_line: downgrade_start,
         path: path.to_path_buf(),
         unknown_keys: fields.unknown,
     })
+}
+
+/// The words a marker is made of, as a near miss may spell them.
+const MARKER_WORDS: [(&str, &str); 4] = [
+    ("upgrade", UPGRADE_MARKER),
+    ("downgrade", DOWNGRADE_MARKER),
+    ("up", UPGRADE_MARKER),
+    ("down", DOWNGRADE_MARKER),
+];
+
+fn marker_word(word: &str) -> Option<&'static str> {
+    MARKER_WORDS
+        .iter()
+        .find(|(w, _)| word.eq_ignore_ascii_case(w))
+        .map(|(_, marker)| *marker)
+}
+
+/// The marker a line that is not exactly one almost is, by the rule of the
+/// module doc; `None` for any other line.
+fn near_miss(line: &str) -> Option<&'static str> {
+    let rest = line.trim().strip_prefix("--")?;
+    // Rule 1. The longest word that can match is `migratedowngrade` (16
+    // letters): anything longer is prose, and is not collected.
+    let squeezed: String = rest
+        .chars()
+        .filter(|c| !(c.is_whitespace() || matches!(c, '+' | '-' | ':')))
+        .take(17)
+        .collect();
+    let word = ["goose", "migrate"]
+        .iter()
+        .find_map(|tool| {
+            squeezed
+                .get(..tool.len())
+                .filter(|p| p.eq_ignore_ascii_case(tool))
+                .map(|_| &squeezed[tool.len()..])
+        })
+        .unwrap_or(&squeezed);
+    if let Some(marker) = marker_word(word) {
+        return Some(marker);
+    }
+    // Rule 2.
+    let after_plus = rest.trim_start().strip_prefix('+')?;
+    let after_plus = after_plus.trim_start_matches(|c: char| c == '+' || c.is_whitespace());
+    let end = after_plus
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(after_plus.len());
+    marker_word(&after_plus[..end])
+}
+
+/// A line for an error message: at most 60 characters.
+fn shorten(line: &str) -> String {
+    match line.char_indices().nth(60) {
+        Some((i, _)) => format!("{}...", &line[..i]),
+        None => line.to_string(),
+    }
 }
 
 fn join_section(lines: &[&str]) -> String {
@@ -854,10 +984,16 @@ DROP TABLE account;\n";
             kind("-- revision: a\n-- down_revision: null\n-- +downgrade\n-- +upgrade\n"),
             (Some(3), ParseErrorKind::MisplacedMarker { .. })
         ));
-        assert!(matches!(
+        assert_eq!(
             kind("-- revision: a\n-- down_revision: null\n-- +upgrade\n-- +upgrade\n"),
-            (Some(4), ParseErrorKind::MisplacedMarker { .. })
-        ));
+            (
+                Some(4),
+                ParseErrorKind::DuplicateMarker {
+                    marker: UPGRADE_MARKER,
+                    first_line: 3
+                }
+            )
+        );
         assert!(matches!(
             kind("CREATE TABLE x (a int);\n").1,
             ParseErrorKind::NotARevision
@@ -874,6 +1010,180 @@ DROP TABLE account;\n";
             kind("-- revision: a\n-- down_revision: null\n-- branch_labels: [a@b]\n-- +upgrade\n"),
             (Some(3), ParseErrorKind::BadLabel { .. })
         ));
+    }
+
+    const HEAD: &str =
+        "-- revision: a\n-- down_revision: null\n\n-- +upgrade\nCREATE TABLE t (x int);\n";
+
+    #[test]
+    fn near_miss_markers_are_errors_naming_line_and_marker() {
+        let cases = [
+            ("-- +Downgrade", DOWNGRADE_MARKER),
+            ("-- +DOWNGRADE", DOWNGRADE_MARKER),
+            ("--+downgrade", DOWNGRADE_MARKER),
+            ("  -- +downgrade", DOWNGRADE_MARKER),
+            ("\t-- +downgrade", DOWNGRADE_MARKER),
+            ("-- + downgrade", DOWNGRADE_MARKER),
+            ("-- ++downgrade", DOWNGRADE_MARKER),
+            ("--  +downgrade", DOWNGRADE_MARKER),
+            ("-- downgrade", DOWNGRADE_MARKER),
+            ("-- Downgrade:", DOWNGRADE_MARKER),
+            ("-- +downgrade:", DOWNGRADE_MARKER),
+            ("-- +down", DOWNGRADE_MARKER),
+            ("-- down", DOWNGRADE_MARKER),
+            ("--- +downgrade", DOWNGRADE_MARKER),
+            (
+                "-- +downgrade -- irreversible in practice",
+                DOWNGRADE_MARKER,
+            ),
+            ("-- +downgrade;", DOWNGRADE_MARKER),
+            ("-- +goose Down", DOWNGRADE_MARKER),
+            ("-- +migrate Down", DOWNGRADE_MARKER),
+            ("-- migrate:down", DOWNGRADE_MARKER),
+            ("-- +up", UPGRADE_MARKER),
+            ("-- upgrade:", UPGRADE_MARKER),
+            ("-- +Upgrade", UPGRADE_MARKER),
+            ("-- + upgrade", UPGRADE_MARKER),
+        ];
+        for (line, marker) in cases {
+            let text = format!("{HEAD}{line}\nDROP TABLE t;\n");
+            let e = p(&text).unwrap_err();
+            assert_eq!(e.line, Some(6), "{line:?}");
+            assert_eq!(
+                e.kind,
+                ParseErrorKind::NearMissMarker {
+                    found: line.trim().to_string(),
+                    marker
+                },
+                "{line:?}"
+            );
+            let shown = e.to_string();
+            assert!(shown.starts_with("versions/x.sql:6: "), "{shown}");
+            assert!(
+                shown.contains(&format!("write `{marker}` exactly")),
+                "{shown}"
+            );
+        }
+        // A near miss of the upgrade marker in place of it: the error is
+        // the near miss, not the text after it or the missing marker.
+        for text in [
+            "-- revision: a\n-- down_revision: null\n-- +Upgrade\nCREATE TABLE t (x int);\n",
+            "-- revision: a\n-- down_revision: null\n--+upgrade\n",
+            "-- revision: a\n-- down_revision: null\n-- +Upgrade\nCREATE TABLE t (x int);\n-- +downgrade\nDROP TABLE t;\n",
+        ] {
+            assert_eq!(
+                kind(text),
+                (
+                    Some(3),
+                    ParseErrorKind::NearMissMarker {
+                        found: text.lines().nth(2).unwrap().to_string(),
+                        marker: UPGRADE_MARKER
+                    }
+                ),
+                "{text}"
+            );
+        }
+        // Before the revision header, it waits: a stray .sql file is "not a
+        // revision" first.
+        assert_eq!(
+            kind("-- up\nCREATE TABLE t (x int);\n").1,
+            ParseErrorKind::NotARevision
+        );
+        assert!(matches!(
+            kind("-- Up\n-- revision: a\n-- down_revision: null\n-- +upgrade\n"),
+            (Some(1), ParseErrorKind::NearMissMarker { .. })
+        ));
+        // A long line is shortened in the message.
+        let long = format!("-- +downgrade {}", "é".repeat(200));
+        let e = p(&format!("{HEAD}{long}\n")).unwrap_err();
+        let ParseErrorKind::NearMissMarker { found, .. } = e.kind else {
+            panic!("{e}")
+        };
+        assert!(
+            found.ends_with("...") && found.chars().count() == 63,
+            "{found}"
+        );
+    }
+
+    #[test]
+    fn plain_comments_that_mention_the_words_are_sql() {
+        for line in [
+            "-- upgrade the users table to utf8",
+            "-- downgrade path is lossy",
+            "-- Downgrade: drop the table",
+            "-- upgrades",
+            "-- +1 for the new index",
+            "-- +downgraded rows are kept",
+            "-- up to 5 rows per user",
+            "-- goose",
+            "--",
+            "-- +",
+            "-- update",
+            "SELECT 1; -- +downgrade",
+            "/* -- +downgrade */",
+        ] {
+            let text = format!("{HEAD}{line}\n-- +downgrade\nDROP TABLE t;\n");
+            let r = p(&text).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+            assert!(r.upgrade_sql.contains(line), "{line:?}");
+            assert_eq!(r.downgrade_line, Some(7));
+            assert_eq!(r.downgrade_sql.as_deref(), Some("DROP TABLE t;\n"));
+        }
+        // Trailing white space after an exact marker is still a marker.
+        let r = p("-- revision: a\n-- down_revision: null\n-- +upgrade  \nSELECT 1;\n-- +downgrade\t\r\nSELECT 2;\n").unwrap();
+        assert_eq!((r.upgrade_line, r.downgrade_line), (3, Some(5)));
+        assert_eq!(r.downgrade_sql.as_deref(), Some("SELECT 2;\n"));
+    }
+
+    #[test]
+    fn second_marker_names_the_first() {
+        let e = p(&format!(
+            "{HEAD}-- +downgrade\nDROP TABLE t;\n-- +downgrade\nSELECT 1;\n"
+        ))
+        .unwrap_err();
+        assert_eq!(
+            (e.line, &e.kind),
+            (
+                Some(8),
+                &ParseErrorKind::DuplicateMarker {
+                    marker: DOWNGRADE_MARKER,
+                    first_line: 6
+                }
+            )
+        );
+        assert_eq!(
+            e.to_string(),
+            "versions/x.sql:8: a second `-- +downgrade` marker (the first is on line 6): \
+             a file has one upgrade and one downgrade section"
+        );
+    }
+
+    #[test]
+    fn empty_sections_are_told_apart() {
+        // The untouched scaffold: an empty upgrade section.
+        let r =
+            p("-- revision: a\n-- down_revision: null\n\n-- +upgrade\n\n  \n\n-- +downgrade\n\n")
+                .unwrap();
+        assert!(r.has_empty_upgrade());
+        assert_eq!(r.upgrade_line, 4);
+        // Empty downgrade: the marker is there, the section is not.
+        assert_eq!(
+            (r.downgrade_line, r.downgrade_sql.as_ref()),
+            (Some(8), None)
+        );
+        assert!(!r.is_reversible());
+        let r = p("-- revision: a\n-- down_revision: null\n-- +upgrade\n").unwrap();
+        assert!(r.has_empty_upgrade());
+        assert_eq!(r.downgrade_line, None);
+        // A comment says "empty on purpose", in either section.
+        let r = p("-- revision: a\n-- down_revision: null\n-- +upgrade\n-- intentionally empty\n-- +downgrade\n-- nothing to undo\n").unwrap();
+        assert!(!r.has_empty_upgrade());
+        assert!(r.is_reversible());
+        // The checksum of an empty section is unchanged by the new rules.
+        let r = p("-- revision: a\n-- down_revision: null\n-- +upgrade\n\n").unwrap();
+        assert_eq!(
+            r.checksum,
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
     }
 
     #[test]

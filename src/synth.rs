@@ -48,6 +48,8 @@ impl Shape {
 /// [`file_text`] writes (the path is `versions/<id>.sql`).
 pub fn revision(id: &str, parents: &[&str], depends_on: &[&str], labels: &[&str]) -> Revision {
     let upgrade_sql = format!("CREATE TABLE t_{id} (id INTEGER PRIMARY KEY);\n");
+    // The marker lines of the file `file_text` writes.
+    let upgrade_line = 6 + usize::from(!labels.is_empty()) + usize::from(!depends_on.is_empty());
     Revision {
         id: id.to_string(),
         down_revisions: parents.iter().map(|s| s.to_string()).collect(),
@@ -59,6 +61,8 @@ pub fn revision(id: &str, parents: &[&str], depends_on: &[&str], labels: &[&str]
         checksum: revision::checksum(&upgrade_sql),
         upgrade_sql,
         downgrade_sql: Some(format!("DROP TABLE t_{id};\n")),
+        upgrade_line,
+        downgrade_line: Some(upgrade_line + 3),
         path: PathBuf::from(format!("versions/{id}.sql")),
         unknown_keys: Vec::new(),
     }

@@ -411,12 +411,191 @@ fn new_and_merge_build_a_history() {
         .json();
     assert_eq!(merged["down_revisions"], serde_json::json!(["p1", "s2"]));
     assert_eq!(ids(&p.ok(&["heads", "-f", "json"]).json()), ["j1"]);
+    // The four scaffolds are untouched: check names each; the merge has a
+    // comment in its upgrade section and is fine as it is.
+    let v = p.fail(&["check", "-f", "json"]).json();
+    let problems = v["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 4, "{v}");
+    for (problem, file) in problems.iter().zip([
+        "versions/u1_create_users.sql:",
+        "versions/p1_posts.sql:",
+        "versions/s1_side.sql:",
+        "versions/s2_more_side.sql:",
+    ]) {
+        assert_eq!(problem["kind"], "empty_upgrade", "{v}");
+        assert!(problem["message"].as_str().unwrap().contains(file), "{v}");
+    }
+    for (i, file) in ["u1_create_users", "p1_posts", "s1_side", "s2_more_side"]
+        .iter()
+        .enumerate()
+    {
+        let path = p.path().join(format!("versions/{file}.sql"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let text = text.replacen(
+            "-- +upgrade\n",
+            &format!("-- +upgrade\nCREATE TABLE t{i} (x INTEGER);\n"),
+            1,
+        );
+        std::fs::write(&path, text).unwrap();
+    }
     p.ok(&["check"]);
     // The merge has a (no-op) downgrade, so it never blocks `downgrade`.
     let show = p.ok(&["show", "j1"]).stdout;
     assert!(!show.contains("irreversible"), "{show}");
     // Nothing left to merge.
     p.usage(&["merge", "-m", "again"]);
+}
+
+/// Writes `versions/m.sql`: a base revision whose sections are `up` and
+/// `down`, with `marker` where its `-- +downgrade` line would be.
+fn with_marker(p: &Project, marker: &str) -> PathBuf {
+    let path = p.path().join("versions/m.sql");
+    std::fs::write(
+        &path,
+        format!("-- revision: m\n-- down_revision: null\n-- message: users v2\n\n-- +upgrade\nCREATE TABLE users_v2 (id INTEGER PRIMARY KEY);\n\n{marker}\nDROP TABLE users_v2;\n"),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn mistyped_markers_fail_check_naming_file_line_and_marker() {
+    let p = Project::new();
+    for marker in [
+        "-- +Downgrade",
+        "--+downgrade",
+        "  -- +downgrade",
+        "-- ++downgrade",
+        "-- downgrade:",
+        "-- +down",
+        "-- +downgrade -- drops the new table",
+    ] {
+        with_marker(&p, marker);
+        let out = p.fail(&["check"]);
+        assert!(
+            out.stdout
+                .contains(&format!("versions/m.sql:8: `{}`", marker.trim())),
+            "{marker:?}: {}",
+            out.stdout
+        );
+        assert!(
+            out.stdout.contains("write `-- +downgrade` exactly"),
+            "{}",
+            out.stdout
+        );
+        assert_eq!(
+            p.fail(&["check", "-f", "json"]).json()["problems"][0]["kind"],
+            "parse"
+        );
+        // Every command that reads the files refuses it, and no database
+        // is created, let alone changed.
+        for args in [
+            &["upgrade", "head"][..],
+            &["upgrade", "head", "--sql"],
+            &["upgrade", "head", "--dry-run"],
+        ] {
+            let out = p.usage(args);
+            assert!(out.stderr.contains("versions/m.sql:8"), "{}", out.stderr);
+        }
+        assert!(!p.path().join("test.db").exists());
+    }
+    // A second marker names the line of the first.
+    with_marker(&p, "-- +downgrade\nDROP TABLE users_v2;\n-- +downgrade");
+    let out = p.fail(&["check"]);
+    assert!(
+        out.stdout.contains(
+            "versions/m.sql:10: a second `-- +downgrade` marker (the first is on line 8)"
+        ),
+        "{}",
+        out.stdout
+    );
+    // Ordinary comments that use the words are SQL; the marker is exact.
+    with_marker(
+        &p,
+        "-- upgrade the users table to v2\n-- downgrade path is lossy\n-- +downgrade   ",
+    );
+    p.ok(&["check"]);
+    let show = p.ok(&["show", "m"]).stdout;
+    assert!(
+        show.ends_with("-- +downgrade\nDROP TABLE users_v2;\n"),
+        "{show}"
+    );
+}
+
+#[test]
+fn untouched_scaffold_is_reported_and_refused() {
+    let p = Project::new();
+    p.ok(&["new", "-m", "create users", "--rev-id", "u1"]);
+    let file = p.path().join("versions/u1_create_users.sql");
+    let out = p.fail(&["check"]);
+    assert!(
+        out.stdout.contains(
+            "versions/u1_create_users.sql:6: revision `u1` has an empty `-- +upgrade` section"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("`-- intentionally empty`"),
+        "{}",
+        out.stdout
+    );
+    let v = p.fail(&["check", "-f", "json"]).json();
+    assert_eq!(v["problems"][0]["kind"], "empty_upgrade", "{v}");
+    // upgrade, --sql and --dry-run: the same plan, the same refusal, and no
+    // database file.
+    for args in [
+        &["upgrade", "head", "-f", "json"][..],
+        &["upgrade", "head", "--sql", "-f", "json"],
+        &["upgrade", "head", "--dry-run", "-f", "json"],
+    ] {
+        let err = p.usage(args).error_json();
+        assert_eq!(err["error"]["kind"], "empty_upgrade", "{err}");
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("revision `u1`") && message.contains("u1_create_users.sql:6"),
+            "{message}"
+        );
+    }
+    let out = p.usage(&["upgrade", "head"]);
+    assert!(
+        out.stderr.contains("hint: nothing was run"),
+        "{}",
+        out.stderr
+    );
+    assert!(!p.path().join("test.db").exists());
+    // A comment says it is empty on purpose.
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replacen("-- +upgrade\n", "-- +upgrade\n-- intentionally empty\n", 1),
+    )
+    .unwrap();
+    p.ok(&["check"]);
+    p.ok(&["upgrade", "head", "--sql"]);
+    // Its downgrade section is there but empty: irreversible, and said so.
+    assert!(p
+        .ok(&["show", "u1"])
+        .stdout
+        .contains("(empty: irreversible)"));
+    let out = p.ok(&["history", "-v"]);
+    assert!(
+        out.stdout.contains("irreversible: empty downgrade section"),
+        "{}",
+        out.stdout
+    );
+    let out = p.usage(&["downgrade", "base", "--sql", "--from", "u1"]);
+    assert!(
+        out.stderr
+            .contains("its `-- +downgrade` section (versions/u1_create_users.sql:10) is empty"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("has no `-- +downgrade` section"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

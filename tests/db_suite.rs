@@ -55,6 +55,9 @@ suite!(
     whole_run_transaction_rolls_back_on_failure,
     non_transactional_revision_runs,
     library_api_upgrades_downgrades_and_reports,
+    mistyped_marker_runs_nothing,
+    untouched_scaffold_is_refused_before_anything,
+    empty_downgrade_section_is_refused_as_empty,
 );
 
 /// The history most scenarios start from:
@@ -745,4 +748,232 @@ async fn library_api_upgrades_downgrades_and_reports(p: Project) {
     let report = rev::migrator::failed_report(&err).expect("a failed run has a report");
     assert_eq!(report.applied.len(), 3);
     assert_eq!(report.not_run, ids(&["a4"]));
+}
+
+/// The tracking rows, the schema and the users' e-mails: what a refused run
+/// must leave exactly as it was.
+async fn snapshot(p: &Project) -> (Vec<rev::backend::AppliedRow>, Vec<String>, Vec<String>) {
+    (
+        p.rows().await,
+        p.catalog().await,
+        p.strings("SELECT email FROM users").await,
+    )
+}
+
+async fn mistyped_marker_runs_nothing(p: Project) {
+    p.write(&Rev {
+        id: "a1",
+        down: &[],
+        header: &[],
+        up: "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(100) NOT NULL);",
+        down_sql: "DROP TABLE users;",
+    });
+    p.ok(&["upgrade", "head"]);
+    p.exec("INSERT INTO users (id, email) VALUES (1, 'ann@example.com'), (2, 'bob@example.com')")
+        .await;
+    // A table rebuild: copy the users into a new shape. Read as one section
+    // with its downgrade, it would create the copy, drop it, and record the
+    // revision as applied.
+    p.write(&Rev {
+        id: "a2",
+        down: &["a1"],
+        header: &[],
+        up: "CREATE TABLE users_v2 (id INTEGER PRIMARY KEY, email VARCHAR(100) NOT NULL, active INTEGER NOT NULL DEFAULT 1);\n\
+             INSERT INTO users_v2 (id, email) SELECT id, email FROM users;",
+        down_sql: "DROP TABLE users_v2;",
+    });
+    let before = snapshot(&p).await;
+    for typo in [
+        "-- +Downgrade",
+        "  -- +downgrade",
+        "--+downgrade",
+        "-- downgrade:",
+    ] {
+        p.edit("a2", "\n-- +downgrade\n", &format!("\n{typo}\n"));
+        let out = p.fails(1, &["check"]);
+        assert!(
+            out.stdout
+                .contains(&format!("versions/a2_rev.sql:9: `{}`", typo.trim())),
+            "{typo:?}: {}",
+            out.stdout
+        );
+        assert!(
+            out.stdout.contains("write `-- +downgrade` exactly"),
+            "{}",
+            out.stdout
+        );
+        let run = p.fails(2, &["-f", "json", "upgrade", "head"]);
+        let err = run.json_error();
+        assert_eq!(err["kind"], "parse", "{err}");
+        assert!(
+            err["message"].as_str().unwrap().contains("a2_rev.sql:9"),
+            "{err}"
+        );
+        assert_eq!(snapshot(&p).await, before, "{typo:?} changed the database");
+        p.edit("a2", &format!("\n{typo}\n"), "\n-- +downgrade\n");
+    }
+    assert!(!p.tables().await.contains(&"users_v2".to_owned()));
+
+    // Fixed, it runs as written, and its downgrade is a downgrade again.
+    p.ok(&["check"]);
+    p.ok(&["upgrade", "head"]);
+    assert_eq!(p.applied().await, ids(&["a1", "a2"]));
+    assert_eq!(
+        p.strings("SELECT email FROM users_v2").await,
+        ids(&["ann@example.com", "bob@example.com"])
+    );
+    p.ok(&["downgrade", "-1"]);
+    assert_eq!(p.applied().await, ids(&["a1"]));
+    assert!(!p.tables().await.contains(&"users_v2".to_owned()));
+    assert_eq!(snapshot(&p).await.2, before.2);
+}
+
+async fn untouched_scaffold_is_refused_before_anything(p: Project) {
+    // A fresh database and a scaffold as `rev new` writes it.
+    p.ok(&["new", "-m", "create users", "--rev-id", "s1"]);
+    let run = p.fails(1, &["-f", "json", "check"]);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["problems"][0]["kind"], "empty_upgrade", "{report}");
+    for args in [
+        &["-f", "json", "upgrade", "head"][..],
+        &["-f", "json", "upgrade", "head", "--dry-run"],
+        &["-f", "json", "upgrade", "head", "--sql"],
+    ] {
+        let err = p.fails(2, args).json_error();
+        assert_eq!(err["kind"], "empty_upgrade", "{args:?}: {err}");
+        assert!(
+            err["message"]
+                .as_str()
+                .unwrap()
+                .contains("s1_create_users.sql:6"),
+            "{err}"
+        );
+    }
+    // The library refuses it the same way.
+    let m = p.migrator();
+    assert_eq!(m.check().unwrap_err().kind(), "empty_upgrade");
+    let e = m.upgrade(&"head".parse().unwrap()).await.unwrap_err();
+    assert_eq!(e.kind(), "empty_upgrade");
+    // Not even the tracking table (or, on SQLite, the file) was created.
+    if let Some(path) = p.db.url.sqlite_path() {
+        assert!(!path.exists(), "the refusal created the database file");
+    }
+    assert_eq!(p.tables().await, Vec::<String>::new());
+
+    // Filled in, it runs.
+    let s1 = p.path("versions/s1_create_users.sql");
+    let fill = |path: &std::path::Path, sql: &str| {
+        let text = std::fs::read_to_string(path).unwrap();
+        std::fs::write(
+            path,
+            text.replacen("-- +upgrade\n", &format!("-- +upgrade\n{sql}\n"), 1),
+        )
+        .unwrap();
+    };
+    fill(
+        &s1,
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(100) NOT NULL);\n\
+         INSERT INTO users (id, email) VALUES (1, 'ann@example.com');",
+    );
+    p.ok(&["upgrade", "head"]);
+    assert_eq!(p.applied().await, ids(&["s1"]));
+
+    // A second scaffold above real data: refused, and nothing moves.
+    p.ok(&["new", "-m", "add nickname", "--rev-id", "s2"]);
+    let before = snapshot(&p).await;
+    let err = p.fails(2, &["-f", "json", "upgrade", "heads"]).json_error();
+    assert_eq!(err["kind"], "empty_upgrade", "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("revision `s2`"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&p).await, before);
+
+    // Empty on purpose: a comment line is enough, and nothing runs but the
+    // record.
+    fill(
+        &p.path("versions/s2_add_nickname.sql"),
+        "-- intentionally empty",
+    );
+    p.ok(&["check"]);
+    p.ok(&["upgrade", "heads"]);
+    assert_eq!(p.applied().await, ids(&["s1", "s2"]));
+    let after = snapshot(&p).await;
+    assert_eq!((&after.1, &after.2), (&before.1, &before.2));
+
+    // A scaffold recorded without running (stamped, or applied by an older
+    // rev) is not in any plan, so it blocks nothing above it.
+    p.ok(&["new", "-m", "placeholder", "--rev-id", "s3"]);
+    p.ok(&["stamp", "s3"]);
+    p.write(&Rev {
+        id: "s4",
+        down: &["s3"],
+        header: &[],
+        up: "ALTER TABLE users ADD COLUMN nickname VARCHAR(50) NULL;",
+        down_sql: "ALTER TABLE users DROP COLUMN nickname;",
+    });
+    p.ok(&["upgrade", "head"]);
+    assert_eq!(p.applied().await, ids(&["s1", "s2", "s3", "s4"]));
+    assert!(
+        p.catalog()
+            .await
+            .iter()
+            .any(|l| l.starts_with("users.nickname")),
+        "{:?}",
+        p.catalog().await
+    );
+}
+
+async fn empty_downgrade_section_is_refused_as_empty(p: Project) {
+    p.write(&Rev {
+        id: "a1",
+        down: &[],
+        header: &[],
+        up: "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(100) NOT NULL);",
+        down_sql: "",
+    });
+    p.write(&Rev {
+        id: "a2",
+        down: &["a1"],
+        header: &[],
+        up: "CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL);",
+        down_sql: "DROP TABLE posts;",
+    });
+    p.ok(&["upgrade", "head"]);
+    p.exec("INSERT INTO users (id, email) VALUES (1, 'ann@example.com')")
+        .await;
+    let before = snapshot(&p).await;
+    let run = p.fails(2, &["-f", "json", "downgrade", "base"]);
+    let err = run.json_error();
+    assert_eq!(err["kind"], "irreversible", "{err}");
+    let message = err["message"].as_str().unwrap();
+    assert!(
+        message.contains("revision `a1`: its `-- +downgrade` section (")
+            && message.contains("a1_rev.sql:8) is empty"),
+        "{message}"
+    );
+    assert!(
+        run.hints()
+            .iter()
+            .any(|h| h.contains("under its `-- +downgrade` line")),
+        "{:?}",
+        run.hints()
+    );
+    // Refused before anything ran: a2 is still applied too.
+    assert_eq!(snapshot(&p).await, before);
+    // Without the marker at all, the message says so instead.
+    p.edit("a1", "\n-- +downgrade\n", "\n");
+    let err = p
+        .fails(2, &["-f", "json", "downgrade", "base"])
+        .json_error();
+    let message = err["message"].as_str().unwrap();
+    assert!(
+        message.contains("has no `-- +downgrade` section"),
+        "{message}"
+    );
+    assert_eq!(snapshot(&p).await, before);
+    // Above it, downgrades work.
+    p.ok(&["downgrade", "a1"]);
+    assert_eq!(p.applied().await, ids(&["a1"]));
+    assert!(!p.tables().await.contains(&"posts".to_owned()));
 }

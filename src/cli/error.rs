@@ -226,9 +226,18 @@ impl CliError {
             RevError::Plan(p) => {
                 let err = CliError::usage(kind, message);
                 match p {
-                    PlanError::Irreversible { .. } => err.hint(
+                    PlanError::Irreversible {
+                        downgrade_line: None,
+                        ..
+                    } => err.hint(
                         "write a `-- +downgrade` section for it, or downgrade to a target above it",
                     ),
+                    PlanError::Irreversible { .. } => err.hint(
+                        "write the SQL that undoes it under its `-- +downgrade` line, or downgrade to a target above it",
+                    ),
+                    PlanError::EmptyUpgrade { .. } => err
+                        .hint("nothing was run: write the revision's SQL under its `-- +upgrade` line")
+                        .hint("if it is empty on purpose, write a comment line there, such as `-- intentionally empty`"),
                     PlanError::NotApplied { .. } => {
                         err.hint("`rev current` shows where the database is; `rev upgrade` moves up")
                     }

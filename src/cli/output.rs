@@ -149,7 +149,11 @@ impl Printer {
                 line.push_str(&format!("\n    created: {date}"));
             }
             if !r.is_reversible() {
-                line.push_str("\n    irreversible: no downgrade section");
+                line.push_str(if r.downgrade_line.is_some() {
+                    "\n    irreversible: empty downgrade section"
+                } else {
+                    "\n    irreversible: no downgrade section"
+                });
             }
         }
         line

@@ -505,6 +505,9 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> Result<u8, CliError> {
                 ctx.printer.data("-- +downgrade");
                 ctx.printer.data(&revision::normalise(sql));
             }
+            None if r.downgrade_line.is_some() => {
+                ctx.printer.data("-- +downgrade\n-- (empty: irreversible)")
+            }
             None => ctx.printer.data("-- (no downgrade: irreversible)"),
         }
     }
@@ -531,6 +534,20 @@ pub fn check(ctx: &Context) -> Result<u8, CliError> {
                         heads_list(ctx, &graph, &unlabelled)
                     ),
                 ));
+            }
+            for &i in graph.topo_order() {
+                let r = graph.rev(i);
+                if r.has_empty_upgrade() {
+                    problems.push((
+                        "empty_upgrade".into(),
+                        format!(
+                            "{}:{}: revision `{}` has an empty `-- +upgrade` section (an untouched scaffold), which `rev upgrade` refuses\n  write its SQL there, or a comment line such as `-- intentionally empty` if it is empty on purpose",
+                            ctx.printer.display_path(&r.path),
+                            r.upgrade_line,
+                            r.id
+                        ),
+                    ));
+                }
             }
             summary = format!(
                 "{} revisions, {} head{}, {} branch label{}",
