@@ -569,6 +569,35 @@ async fn postgres_revision_sql_runs_under_the_databases_time_zone_and_date_style
     assert_eq!(str_array(&status["current"]), ids(&["a1"]));
 }
 
+#[tokio::test]
+async fn postgres_without_database_settings_the_servers_configured_zone_applies() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let p = Project::new(db);
+    p.write(&Rev {
+        id: "a1",
+        down: &[],
+        header: &[],
+        up: "CREATE TABLE tz AS SELECT current_setting('TimeZone') AS tz;",
+        down_sql: "DROP TABLE tz;",
+    });
+    p.ok(&["upgrade", "head"]);
+    // What postgresql.conf (or ALTER SYSTEM) says, else the built-in
+    // default: what `psql` shows here, and not sqlx's `UTC` unless the
+    // server is configured so (the test server's file says `Etc/UTC`).
+    let configured = p
+        .strings(
+            "SELECT setting FROM pg_file_settings WHERE lower(name) = 'timezone' AND applied \
+             UNION ALL SELECT boot_val FROM pg_settings WHERE name = 'TimeZone' \
+               AND NOT EXISTS (SELECT 1 FROM pg_file_settings \
+                               WHERE lower(name) = 'timezone' AND applied)",
+        )
+        .await;
+    assert_eq!(configured.len(), 1, "{configured:?}");
+    assert_eq!(one(&p, "SELECT tz FROM tz").await, configured[0]);
+}
+
 // ---------------------------------------------------------------------------
 // Point 10: passwords from `${VAR}`, and MySQL URLs without a database.
 

@@ -243,7 +243,18 @@ async fn server_defaults(conn: &mut PgConnection) -> Result<Vec<(String, String)
     if rest.is_empty() {
         return Ok(found);
     }
-    // postgresql.conf and ALTER SYSTEM; unreadable without privileges.
+    // postgresql.conf and ALTER SYSTEM, readable by superusers only unless
+    // granted. Asked first, so a refusal is not an error in the server's log
+    // at every connection.
+    let readable: bool = sqlx::query_scalar(
+        "SELECT has_table_privilege('pg_catalog.pg_file_settings', 'SELECT') \
+            AND has_function_privilege('pg_catalog.pg_show_all_file_settings()', 'EXECUTE')",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if !readable {
+        return Ok(found);
+    }
     let files: Result<Vec<(String, String)>, sqlx::Error> = sqlx::query_as(
         "SELECT lower(name), setting FROM pg_file_settings \
          WHERE lower(name) = ANY($1) AND applied AND error IS NULL \
