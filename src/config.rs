@@ -3,7 +3,8 @@
 //! Relative paths in the file (`script_location`, a SQLite file in
 //! `database_url`) are relative to the folder of the config file, so
 //! `rev -c some/dir/config.yaml` works from anywhere. `${VAR}` in
-//! `database_url` is expanded from the environment; a variable that is not
+//! `database_url` is expanded from the environment (percent-encoded inside
+//! the user name or password, see [`expand_url_env`]); a variable that is not
 //! set is an error naming it, never an empty string (which would silently
 //! produce another URL). Unknown keys are warnings, so a config written for a
 //! newer rev still loads.
@@ -211,7 +212,7 @@ impl Config {
         if let Some(url) = raw.database_url.take() {
             raw.database_url =
                 Some(
-                    expand_env(&url, env).map_err(|var| ConfigError::MissingVariable {
+                    expand_url_env(&url, env).map_err(|var| ConfigError::MissingVariable {
                         path: path.to_path_buf(),
                         var,
                     })?,
@@ -255,6 +256,77 @@ impl Config {
     pub fn template_dir(&self) -> PathBuf {
         self.base_dir.join("templates")
     }
+}
+
+/// Everything but URL-unreserved characters is percent-encoded in a value
+/// put into a URL's user name or password.
+const USERINFO_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'_')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'~');
+
+/// [`expand_env`] for a database URL: a `${VAR}` inside the user name or
+/// password (between `scheme://` and the `@` before the host) stands for
+/// exactly its value, so the value is percent-encoded there: a password
+/// `p@ss:w/rd#?` cannot end the password, or the URL, early. Elsewhere (a
+/// whole URL in `${DATABASE_URL}`, a host, a database name) the value is put
+/// in as it is.
+pub fn expand_url_env(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let userinfo = userinfo_span(text);
+    let mut out = String::with_capacity(text.len());
+    let mut pos = 0;
+    while let Some(found) = text[pos..].find("${") {
+        let start = pos + found;
+        out.push_str(&text[pos..start]);
+        let Some(len) = text[start + 2..].find('}') else {
+            pos = start;
+            break;
+        };
+        let var = &text[start + 2..start + 2 + len];
+        let value = env(var).ok_or_else(|| var.to_owned())?;
+        if userinfo.contains(&start) {
+            out.extend(percent_encoding::utf8_percent_encode(
+                &value,
+                USERINFO_VALUE,
+            ));
+        } else {
+            out.push_str(&value);
+        }
+        pos = start + 2 + len + 1;
+    }
+    out.push_str(&text[pos..]);
+    Ok(out)
+}
+
+/// The byte range of the user name and password in a URL template, found
+/// from its literal characters (`${…}` placeholders are skipped, so a value
+/// cannot move the boundaries): from after `://` to the last `@` before the
+/// authority ends at `/`, `?` or `#`. Empty when there is no `@`.
+fn userinfo_span(text: &str) -> std::ops::Range<usize> {
+    let Some(scheme_end) = text.find("://") else {
+        return 0..0;
+    };
+    let start = scheme_end + 3;
+    let bytes = text.as_bytes();
+    let mut i = start;
+    let mut last_at = None;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'$' if bytes.get(i + 1) == Some(&b'{') => match text[i..].find('}') {
+                Some(end) => {
+                    i += end + 1;
+                    continue;
+                }
+                None => break,
+            },
+            b'@' => last_at = Some(i),
+            b'/' | b'?' | b'#' => break,
+            _ => {}
+        }
+        i += 1;
+    }
+    last_at.map_or(0..0, |at| start..at)
 }
 
 /// Replaces `${VAR}`; returns the name of the first unset variable as error.
@@ -319,7 +391,10 @@ mod tests {
     #[test]
     fn expands_variables() {
         let c = parse("database_url: postgres://u:${DB_PASS}@h/db\n").unwrap();
-        assert_eq!(c.database_url.as_deref(), Some("postgres://u:s3cr$t@h/db"));
+        assert_eq!(
+            c.database_url.as_deref(),
+            Some("postgres://u:s3cr%24t@h/db")
+        );
         let e = parse("database_url: postgres://u:${NOPE}@h/db\n").unwrap_err();
         assert_eq!(
             e,
@@ -329,6 +404,46 @@ mod tests {
             }
         );
         assert_eq!(expand_env("a$b${", &|_| None), Ok("a$b${".to_string()));
+    }
+
+    #[test]
+    fn variables_in_user_and_password_are_percent_encoded() {
+        let env = |v: &str| match v {
+            "PW" => Some("p@ss:w/rd#?%".to_owned()),
+            "USER" => Some("me@corp".to_owned()),
+            "HOST" => Some("db.example:5433".to_owned()),
+            "URL" => Some("postgres://u:p%40ss@h/db".to_owned()),
+            _ => None,
+        };
+        assert_eq!(
+            expand_url_env("postgres://${USER}:${PW}@${HOST}/app?x=${PW}", &env).unwrap(),
+            "postgres://me%40corp:p%40ss%3Aw%2Frd%23%3F%25@db.example:5433/app?x=p@ss:w/rd#?%"
+        );
+        // A whole URL from a variable is taken as written.
+        assert_eq!(
+            expand_url_env("${URL}", &env).unwrap(),
+            "postgres://u:p%40ss@h/db"
+        );
+        // Literal text is never touched, `@` in a literal password included.
+        assert_eq!(
+            expand_url_env("mysql://u:a%40b@h/db", &env).unwrap(),
+            "mysql://u:a%40b@h/db"
+        );
+        assert_eq!(expand_url_env("x${", &env), Ok("x${".to_owned()));
+        assert_eq!(
+            expand_url_env("mysql://u:${NOPE}@h/d", &env),
+            Err("NOPE".to_owned())
+        );
+        let parsed = url::Url::parse(
+            &expand_url_env("postgres://app:${PW}@127.0.0.1:5432/db", &env).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(parsed.host_str(), Some("127.0.0.1"));
+        assert_eq!(parsed.path(), "/db");
+        let password = percent_encoding::percent_decode_str(parsed.password().unwrap())
+            .decode_utf8()
+            .unwrap();
+        assert_eq!(password, "p@ss:w/rd#?%");
     }
 
     #[test]

@@ -111,10 +111,11 @@ impl CancelToken {
 #[derive(Clone)]
 pub struct ExecOptions {
     /// `true`: each step commits on its own. `false`: the whole plan is one
-    /// transaction on PostgreSQL and SQLite (MySQL, lacking transactional
-    /// DDL, runs step by step anyway). A non-transactional step cannot join
-    /// a transaction, so the plan's transaction commits just before it and a
-    /// new one begins after it.
+    /// transaction on PostgreSQL and SQLite. A step that cannot run in a
+    /// transaction (`transactional: false`, or DDL on MySQL/MariaDB, which
+    /// commits implicitly) cannot join one, so the plan's transaction commits
+    /// just before it and a new one begins after it: on MySQL, each run of
+    /// consecutive data-only steps is one transaction.
     pub transaction_per_migration: bool,
     /// Checked before each step.
     pub cancel: CancelToken,
@@ -309,7 +310,10 @@ impl LockedSession {
                 report: Box::new(report),
             });
         }
-        let whole_plan = !opts.transaction_per_migration && self.conn.dialect().transactional_ddl();
+        // On MySQL/MariaDB only data-only steps run in a transaction; a DDL
+        // step there is treated as a non-transactional one: the plan's
+        // transaction commits before it and a new one begins after it.
+        let whole_plan = !opts.transaction_per_migration;
         // Only PostgreSQL can cancel a running statement and roll the step
         // back whole; ask for the handle before anything runs.
         let canceller = if steps.is_empty() {
@@ -328,7 +332,8 @@ impl LockedSession {
                 mark_not_run(&mut report, std::mem::take(&mut pending), &steps[i..]);
                 return Ok(report);
             }
-            if whole_plan && !step.transactional {
+            let in_tx = self.conn.dialect().runs_in_transaction(step);
+            if whole_plan && !in_tx {
                 if let Err(error) = self.conn.commit().await {
                     return Err(fail(report, pending, &steps[i..], error));
                 }
@@ -341,13 +346,13 @@ impl LockedSession {
                 });
             }
             // A step that rolls back whole if cancelled: its own transaction
-            // or the plan's, on a database with transactional DDL.
-            let undoable = step.transactional && self.conn.dialect().transactional_ddl();
+            // or the plan's.
+            let undoable = in_tx;
             let mut cancel_sent = false;
             let result = {
                 let conn = &mut self.conn;
                 let apply = async {
-                    if whole_plan && step.transactional {
+                    if whole_plan && in_tx {
                         conn.begin().await?;
                     }
                     conn.apply(step).await

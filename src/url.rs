@@ -74,6 +74,15 @@ pub enum UrlError {
         /// Which backend the scheme selected.
         kind: BackendKind,
     },
+    /// A MySQL/MariaDB URL that names no database: the session would have
+    /// no schema to keep the tracking table in.
+    #[error("the MySQL/MariaDB URL {url} names no database; add it after the host and port, as in {example}")]
+    MissingDatabase {
+        /// The URL, password masked.
+        url: String,
+        /// The same URL with a `/DBNAME` path, password masked.
+        example: String,
+    },
 }
 
 impl UrlError {
@@ -154,6 +163,20 @@ impl DatabaseUrl {
         })?;
         if url.host_str().is_none_or(str::is_empty) {
             return Err(UrlError::MissingHost { kind });
+        }
+        // PostgreSQL falls back to a database named like the user; MySQL
+        // would connect to no database at all, where rev can neither read
+        // nor create its table, so `current` would say "nothing applied".
+        if kind == BackendKind::MySql && url.path().trim_matches('/').is_empty() {
+            let parsed = DatabaseUrl(Inner::Server { kind, url });
+            let mut example = parsed.clone();
+            if let Inner::Server { url, .. } = &mut example.0 {
+                url.set_path("/DBNAME");
+            }
+            return Err(UrlError::MissingDatabase {
+                url: parsed.to_string(),
+                example: example.to_string(),
+            });
         }
         Ok(DatabaseUrl(Inner::Server { kind, url }))
     }
@@ -446,6 +469,38 @@ mod tests {
                 kind: BackendKind::Postgres
             })
         );
+    }
+
+    #[test]
+    fn mysql_url_without_database_is_refused_with_the_masked_url() {
+        for (text, shown, example) in [
+            (
+                "mysql://root@127.0.0.1:3306",
+                "mysql://root@127.0.0.1:3306",
+                "mysql://root@127.0.0.1:3306/DBNAME",
+            ),
+            (
+                "mariadb://root:hunter2@db/?ssl-mode=required",
+                "mariadb://root:****@db/?ssl-mode=required",
+                "mariadb://root:****@db/DBNAME?ssl-mode=required",
+            ),
+        ] {
+            let err = DatabaseUrl::parse(text, Path::new("/")).unwrap_err();
+            assert_eq!(
+                err,
+                UrlError::MissingDatabase {
+                    url: shown.into(),
+                    example: example.into()
+                },
+                "{text}"
+            );
+            let msg = err.to_string();
+            assert!(msg.contains(shown) && msg.contains(example), "{msg}");
+            assert!(!msg.contains("hunter2"), "{msg}");
+        }
+        // PostgreSQL defaults the database to the user's name: allowed.
+        assert!(DatabaseUrl::parse("postgres://u@h", Path::new("/")).is_ok());
+        assert!(DatabaseUrl::parse("mysql://u@h/app", Path::new("/")).is_ok());
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::backend::{split, BackendError, ExecStep};
+use crate::backend::{classify, split, BackendError, ExecStep};
 use crate::step::Direction;
 use crate::url::BackendKind;
 
@@ -195,14 +195,24 @@ impl Dialect {
         )
     }
 
-    /// The statement that opens a transaction, where DDL is transactional.
-    pub fn begin(&self) -> Option<&'static str> {
-        self.transactional_ddl().then_some("BEGIN")
+    /// Whether `step` runs inside a transaction together with its tracking
+    /// row, so that a failure leaves nothing of it: every transactional step
+    /// where DDL is transactional, and on MySQL/MariaDB a transactional step
+    /// whose statements are all data statements (see
+    /// [`classify`](super::classify)). Other steps run with an in-progress row.
+    pub fn runs_in_transaction(&self, step: &ExecStep) -> bool {
+        step.transactional && (self.transactional_ddl() || classify::mysql_data_only(&step.sql))
     }
 
-    /// The statement that commits, where DDL is transactional.
+    /// The statement that opens a transaction. On MySQL/MariaDB a
+    /// transaction can hold data statements only: DDL commits it.
+    pub fn begin(&self) -> Option<&'static str> {
+        Some("BEGIN")
+    }
+
+    /// The statement that commits.
     pub fn commit(&self) -> Option<&'static str> {
-        self.transactional_ddl().then_some("COMMIT")
+        Some("COMMIT")
     }
 
     /// `text` as SQL line comments (every line prefixed with `-- `).
@@ -221,8 +231,8 @@ impl Dialect {
 
     /// An offline script for `steps`: the tracking table, then each step with
     /// its tracking statements, in the same transactions and order a live run
-    /// uses. With `transaction_per_migration` false, consecutive transactional
-    /// steps share one transaction (MySQL has none to share).
+    /// uses. With `transaction_per_migration` false, consecutive steps that
+    /// run in a transaction share one (on MySQL, consecutive data-only steps).
     pub fn script(&self, steps: &[ExecStep], transaction_per_migration: bool) -> String {
         let mut out = String::new();
         out.push_str(&self.comment(&format!(
@@ -234,7 +244,7 @@ impl Dialect {
         out.push_str(";\n\n");
         let mut open_tx = false;
         for step in steps {
-            let wants_tx = step.transactional && self.transactional_ddl();
+            let wants_tx = self.runs_in_transaction(step);
             if open_tx && (transaction_per_migration || !wants_tx) {
                 out.push_str("COMMIT;\n\n");
                 open_tx = false;
@@ -279,11 +289,11 @@ impl Dialect {
             ),
             Direction::Downgrade => self.delete_row(&step.revision),
         };
-        if step.transactional && self.transactional_ddl() {
+        if self.runs_in_transaction(step) {
             return vec![sql, format!("{record};")];
         }
-        // Outside a transaction (MySQL, or a `transactional: false` step such
-        // as CREATE INDEX CONCURRENTLY): flag the row first so a script
+        // Outside a transaction (DDL on MySQL, or a `transactional: false` step
+        // such as CREATE INDEX CONCURRENTLY): flag the row first so a script
         // stopped part-way leaves a visible in-progress record, as a live
         // run does.
         let before = match step.direction {
@@ -569,6 +579,31 @@ mod tests {
         let ddl = s.find("CREATE TABLE a").unwrap();
         let done = s.find("SET in_progress = 0 WHERE version = 'r1'").unwrap();
         assert!(insert < ddl && ddl < done, "{s}");
+    }
+
+    #[test]
+    fn mysql_script_runs_data_only_steps_in_a_transaction_like_a_live_run() {
+        let d = dialect(BackendKind::MySql);
+        let mut fix = step("r2", Direction::Upgrade, true);
+        fix.sql = "UPDATE a SET id = id + 1;\nINSERT INTO a VALUES (1)".into();
+        let s = d.script(&[step("r1", Direction::Upgrade, true), fix.clone()], true);
+        // r1 is DDL: flagged, no transaction; r2 is data only: BEGIN, SQL,
+        // its row (not in progress), COMMIT.
+        assert_eq!(s.matches("BEGIN;").count(), 1, "{s}");
+        let begin = s.find("BEGIN;").unwrap();
+        assert!(s.find("CREATE TABLE a").unwrap() < begin, "{s}");
+        let update = s.find("UPDATE a SET").unwrap();
+        let row = s.find("VALUES ('r2'").unwrap();
+        let commit = s.rfind("COMMIT;").unwrap();
+        assert!(begin < update && update < row && row < commit, "{s}");
+        assert!(s[row..].lines().next().unwrap().ends_with(", 0);"), "{s}");
+        assert!(!s.contains("WHERE version = 'r2'"), "{s}");
+        // Whole-plan mode: consecutive data-only steps share one transaction.
+        let mut fix3 = fix.clone();
+        fix3.revision = "r3".into();
+        let s = d.script(&[fix, fix3], false);
+        assert_eq!(s.matches("BEGIN;").count(), 1, "{s}");
+        assert_eq!(s.matches("COMMIT;").count(), 1, "{s}");
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! Every message built here passes through [`mask_secrets`]: drivers may echo
 //! the URL, password included.
 
+pub mod classify;
 pub mod dialect;
 mod mysql;
 mod postgres;
@@ -561,8 +562,10 @@ impl Connection {
         result
     }
 
-    /// Open a transaction for several steps (whole-plan mode). Only where DDL
-    /// is transactional; on MySQL it does nothing and returns `false`.
+    /// Open a transaction (for one step, or several in whole-plan mode).
+    /// Returns whether one is open. On MySQL/MariaDB it holds data
+    /// statements only: DDL would commit it (see
+    /// [`Dialect::runs_in_transaction`]).
     pub async fn begin(&mut self) -> Result<bool, BackendError> {
         if self.in_tx {
             return Ok(true);
@@ -659,22 +662,23 @@ impl Connection {
 
     /// Run one step and record it; returns how long its SQL took.
     ///
-    /// - Transactional step where DDL is transactional (PostgreSQL, SQLite):
-    ///   the SQL and the tracking row commit in one transaction, so a crash
-    ///   can never leave a migration applied but unrecorded, or recorded but
-    ///   not applied (the failure sqlx fixed in
-    ///   <https://github.com/launchbadge/sqlx/issues/1966>). If a transaction
-    ///   is already open (whole-plan mode, see [`Connection::begin`]) the step
-    ///   joins it and nothing is committed here.
-    /// - Otherwise (MySQL, whose DDL commits implicitly, or a step marked
+    /// - A step that [runs in a transaction](Dialect::runs_in_transaction)
+    ///   (transactional steps on PostgreSQL and SQLite; data-only ones on
+    ///   MySQL/MariaDB): the SQL and the tracking row commit in one
+    ///   transaction, so a crash can never leave a migration applied but
+    ///   unrecorded, or recorded but not applied (the failure sqlx fixed in
+    ///   <https://github.com/launchbadge/sqlx/issues/1966>), and a failure
+    ///   leaves nothing of it. If a transaction is already open (whole-plan
+    ///   mode, see [`Connection::begin`]) the step joins it and nothing is
+    ///   committed here.
+    /// - Otherwise (DDL on MySQL, which commits implicitly, or a step marked
     ///   `transactional: false`): the row is written with `in_progress = 1`
     ///   *before* the SQL runs (a downgrade flags its existing row), and
     ///   cleared (or deleted) after. A failure or crash in between leaves a
     ///   visible in-progress row naming the revision, instead of silently
     ///   half-applied DDL.
     pub async fn apply(&mut self, step: &ExecStep) -> Result<Duration, BackendError> {
-        let in_tx = step.transactional && self.dialect.transactional_ddl();
-        if in_tx {
+        if self.dialect.runs_in_transaction(step) {
             let own_tx = !self.in_tx;
             if own_tx {
                 self.begin().await?;

@@ -16,6 +16,17 @@ use super::{describe, BackendError, TableName, LOCK_POLL};
 use crate::executor::CancelToken;
 use crate::url::{mask_secrets, DatabaseUrl};
 
+/// sqlx's handshake always announces `CLIENT_IGNORE_SPACE`, which makes the
+/// server add `IGNORE_SPACE` to the session's `sql_mode` (turning every
+/// built-in function name into a reserved word, and recorded in every
+/// trigger and routine). This takes it out again, unless the server's own
+/// `sql_mode` has it; anything else the session got (from `init_connect`,
+/// say) stays.
+const WITHOUT_IGNORE_SPACE: &str =
+    "sql_mode = IF(FIND_IN_SET('IGNORE_SPACE', @@GLOBAL.sql_mode) > 0, \
+     @@SESSION.sql_mode, \
+     TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), ',IGNORE_SPACE,', ',')))";
+
 /// MySQL rejects lock names longer than this.
 const MAX_LOCK_NAME: usize = 64;
 
@@ -39,9 +50,49 @@ impl State {
         let Some(u) = url.server_url() else {
             return Err(sqlx::Error::Configuration("not a MySQL URL".into()));
         };
-        let opts = MySqlConnectOptions::from_url(u)?;
+        let given = |names: &[&str]| u.query_pairs().any(|(k, _)| names.contains(&k.as_ref()));
+        // sqlx's defaults add PIPES_AS_CONCAT and NO_ENGINE_SUBSTITUTION to
+        // `sql_mode` and set `time_zone = '+00:00'`: under them `'a' || 'b'`
+        // means another thing than in the `mysql` client, every trigger,
+        // view and routine a revision creates keeps that `sql_mode` for good,
+        // and NOW() is another time. The session keeps the server's values;
+        // a `timezone` the URL asks for is still honoured.
+        let mut opts = MySqlConnectOptions::from_url(u)?
+            .pipes_as_concat(false)
+            .no_engine_substitution(false);
+        if !given(&["timezone", "time-zone"]) {
+            opts = opts.timezone(None);
+        }
+        // sqlx's `SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci` picks a
+        // collation that may not be the server's for the character set
+        // (which decides how string literals compare, and what a trigger
+        // records). The character set itself must stay: rev sends and reads
+        // UTF-8. Unless the URL names a collation, ask for the character set
+        // alone, so the server's default collation for it applies.
+        let own_names = !given(&["collation"]);
+        if own_names {
+            opts = opts.set_names(false);
+        }
+        let mut conn = opts.connect().await?;
+        let mut set = vec![WITHOUT_IGNORE_SPACE.to_owned()];
+        if own_names {
+            let charset = opts.get_charset();
+            // The handshake has already checked it is a known character set.
+            if !charset
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            {
+                return Err(sqlx::Error::Configuration(
+                    format!("invalid character set `{charset}`").into(),
+                ));
+            }
+            set.push(format!("NAMES {charset}"));
+        }
+        sqlx::raw_sql(&format!("SET {}", set.join(", ")))
+            .execute(&mut conn)
+            .await?;
         Ok(State {
-            conn: opts.connect().await?,
+            conn,
             lock_name: None,
         })
     }
