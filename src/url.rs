@@ -153,9 +153,7 @@ impl DatabaseUrl {
         }
         match scheme.to_ascii_lowercase().as_str() {
             "sqlite" => Ok(Self::parse_sqlite(rest, base_dir)),
-            "postgres" | "postgresql" => {
-                Self::parse_server(text, BackendKind::Postgres, base_dir)
-            }
+            "postgres" | "postgresql" => Self::parse_server(text, BackendKind::Postgres, base_dir),
             "mysql" | "mariadb" => Self::parse_server(text, BackendKind::MySql, base_dir),
             _ => Err(UrlError::UnsupportedScheme {
                 scheme: scheme.to_owned(),
@@ -420,7 +418,10 @@ fn rewrite_query(url: &mut Url, new_value: impl Fn(&str, &str) -> Option<String>
                 Some(v) => {
                     changed = true;
                     let key = raw.split('=').next().unwrap_or_default();
-                    format!("{key}={}", percent_encoding::utf8_percent_encode(&v, QUERY_VALUE))
+                    format!(
+                        "{key}={}",
+                        percent_encoding::utf8_percent_encode(&v, QUERY_VALUE)
+                    )
                 }
                 None => raw.to_owned(),
             }
@@ -588,7 +589,10 @@ mod tests {
         );
         assert_eq!(
             u.cert_files(),
-            vec![("sslrootcert".to_owned(), PathBuf::from("/proj/certs/ca.pem"))]
+            vec![(
+                "sslrootcert".to_owned(),
+                PathBuf::from("/proj/certs/ca.pem")
+            )]
         );
         // The other parameters survive for the driver, in their order.
         assert_eq!(
@@ -619,7 +623,8 @@ mod tests {
 
     #[test]
     fn url_without_relative_cert_path_keeps_its_text() {
-        let text = "postgres://u@h/db?sslmode=require&sslrootcert=%2Fetc%2Fca.pem&options=-c%20a%3Db";
+        let text =
+            "postgres://u@h/db?sslmode=require&sslrootcert=%2Fetc%2Fca.pem&options=-c%20a%3Db";
         assert_eq!(parse(text).to_string(), text);
     }
 

@@ -176,9 +176,7 @@ async fn server_cert(p: &Project) -> Option<ServerCert> {
     if let Ok(Some(san)) = cert.subject_alternative_name() {
         for name in &san.value.general_names {
             match name {
-                x509_parser::extensions::GeneralName::DNSName(n) => {
-                    dns_names.push((*n).to_owned())
-                }
+                x509_parser::extensions::GeneralName::DNSName(n) => dns_names.push((*n).to_owned()),
                 x509_parser::extensions::GeneralName::IPAddress(b) => {
                     if let Ok(a) = <[u8; 4]>::try_from(*b) {
                         ips.push(IpAddr::from(a));
@@ -201,9 +199,11 @@ async fn server_cert(p: &Project) -> Option<ServerCert> {
 /// modes that check the name.
 fn reachable_name(cert: &ServerCert, port: u16) -> Option<String> {
     let found = cert.dns_names.iter().find(|name| {
-        (name.as_str(), port).to_socket_addrs().is_ok_and(|mut addrs| {
-            addrs.any(|a| TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok())
-        })
+        (name.as_str(), port)
+            .to_socket_addrs()
+            .is_ok_and(|mut addrs| {
+                addrs.any(|a| TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok())
+            })
     });
     if found.is_none() {
         cannot_test(&format!(
@@ -225,7 +225,11 @@ fn write_cert(p: &Project, rel: &str, pem: &str) {
 /// TLS and certificates, never "check that the server is running", and the
 /// database untouched.
 async fn assert_tls_refusal(p: &Project, run: &Run, expect: &[&str]) {
-    assert_eq!(run.code, 1, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.code, 1,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
     let error = run.json_error();
     assert_eq!(error["kind"], "connect", "{error}");
     let message = error["message"].as_str().expect("message");
@@ -443,10 +447,7 @@ async fn mysql_ssl_modes() {
     };
     let version = p.strings("SELECT VERSION()").await.remove(0);
     let mariadb = version.contains("MariaDB");
-    let have_ssl = p
-        .strings("SELECT CAST(@@have_ssl AS CHAR)")
-        .await
-        .remove(0);
+    let have_ssl = p.strings("SELECT CAST(@@have_ssl AS CHAR)").await.remove(0);
     mysql_recording_rev(&p, "a1", &[], "disabled", mariadb);
     mysql_recording_rev(&p, "a2", &["a1"], "preferred", mariadb);
     mysql_recording_rev(&p, "a3", &["a2"], "required", mariadb);
@@ -510,4 +511,3 @@ async fn mysql_ssl_modes() {
         }
     );
 }
-
