@@ -482,12 +482,15 @@ async fn cancel_during_a_step_stops_after_it(db: TestDb) {
              SELECT COUNT(*) FROM n"
         }
     };
-    let opts = ExecOptions::default();
+    // Cancelled as s1 starts, not after a fixed delay: connecting (a TLS
+    // handshake, say) on a loaded machine can outlast any delay chosen.
+    let mut opts = ExecOptions::default();
     let token = opts.cancel.clone();
-    let canceller = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        token.cancel();
-    });
+    opts.progress = Some(std::sync::Arc::new(move |event: &executor::StepEvent| {
+        if matches!(event, executor::StepEvent::Started { revision, .. } if revision == "s1") {
+            token.cancel();
+        }
+    }));
     let report = run_steps(
         &db,
         vec![
@@ -498,7 +501,6 @@ async fn cancel_during_a_step_stops_after_it(db: TestDb) {
     )
     .await
     .expect("interrupted run");
-    canceller.await.expect("canceller");
     assert!(report.interrupted);
     assert_eq!(report.applied.len(), 1, "{report:?}");
     assert_eq!(report.applied[0].0, "s1");
