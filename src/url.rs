@@ -7,6 +7,14 @@
 //! ([`DatabaseUrl::with_credentials_exposed`]). [`mask_secrets`] scrubs the
 //! password out of text that did not come from us, such as driver errors.
 //!
+//! TLS options ride in the query string, as the drivers read them:
+//! `sslmode`, `sslrootcert`, `sslcert`, `sslkey` on PostgreSQL, `ssl-mode`,
+//! `ssl-ca`, `ssl-cert`, `ssl-key` on MySQL/MariaDB (see [`CERT_PARAMS`]).
+//! A relative certificate path is resolved like a SQLite path, against the
+//! folder of config.yaml, so `sslrootcert=certs/ca.pem` names the same file
+//! whatever the current directory. A certificate or key written inline as
+//! PEM is left alone, and a key's PEM is masked like a password.
+//!
 //! This module does not connect to anything; see [`crate::backend`].
 
 use std::fmt;
@@ -19,6 +27,30 @@ pub const SUPPORTED_SCHEMES: &[&str] = &["sqlite", "postgres", "postgresql", "my
 
 /// What stands in for a password in every printed URL or message.
 pub const MASK: &str = "****";
+
+/// Query parameters whose value is a certificate or key file (the spellings
+/// sqlx accepts for PostgreSQL and MySQL). A relative path is taken relative
+/// to the config folder; a value that is PEM text is used as it is.
+pub const CERT_PARAMS: &[&str] = &[
+    "sslrootcert",
+    "ssl-root-cert",
+    "ssl-ca",
+    "sslca",
+    "sslcert",
+    "ssl-cert",
+    "sslkey",
+    "ssl-key",
+];
+
+/// The parameters among [`CERT_PARAMS`] that hold a private key.
+const KEY_PARAMS: &[&str] = &["sslkey", "ssl-key"];
+
+/// Whether a certificate parameter's value is PEM text rather than a path
+/// (sqlx's own test: it starts with `-----BEGIN` and ends with `-----`).
+fn is_inline_pem(value: &str) -> bool {
+    let v = value.trim();
+    v.starts_with("-----BEGIN") && v.ends_with("-----")
+}
 
 /// The database family a URL points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -130,8 +162,8 @@ impl DatabaseUrl {
         }
         match scheme.to_ascii_lowercase().as_str() {
             "sqlite" => Ok(Self::parse_sqlite(rest, base_dir)),
-            "postgres" | "postgresql" => Self::parse_server(text, BackendKind::Postgres),
-            "mysql" | "mariadb" => Self::parse_server(text, BackendKind::MySql),
+            "postgres" | "postgresql" => Self::parse_server(text, BackendKind::Postgres, base_dir),
+            "mysql" | "mariadb" => Self::parse_server(text, BackendKind::MySql, base_dir),
             _ => Err(UrlError::UnsupportedScheme {
                 scheme: scheme.to_owned(),
             }),
@@ -157,13 +189,18 @@ impl DatabaseUrl {
         DatabaseUrl(Inner::Sqlite { path, query })
     }
 
-    fn parse_server(text: &str, kind: BackendKind) -> Result<DatabaseUrl, UrlError> {
+    fn parse_server(
+        text: &str,
+        kind: BackendKind,
+        base_dir: &Path,
+    ) -> Result<DatabaseUrl, UrlError> {
         let url = Url::parse(text).map_err(|e| UrlError::Invalid {
             reason: e.to_string(),
         })?;
         if url.host_str().is_none_or(str::is_empty) {
             return Err(UrlError::MissingHost { kind });
         }
+        let url = resolve_cert_paths(url, base_dir);
         // PostgreSQL falls back to a database named like the user; MySQL
         // would connect to no database at all, where rev can neither read
         // nor create its table, so `current` would say "nothing applied".
@@ -241,6 +278,19 @@ impl DatabaseUrl {
         }
     }
 
+    /// The certificate and key files the URL names, as `(parameter, path)`,
+    /// paths already resolved against the config folder. Inline PEM values
+    /// are not files and are left out.
+    pub fn cert_files(&self) -> Vec<(String, PathBuf)> {
+        let Inner::Server { url, .. } = &self.0 else {
+            return Vec::new();
+        };
+        url.query_pairs()
+            .filter(|(k, v)| CERT_PARAMS.contains(&k.as_ref()) && !is_inline_pem(v))
+            .map(|(k, v)| (k.into_owned(), PathBuf::from(v.as_ref())))
+            .collect()
+    }
+
     /// Whether a password is written in the URL. Lets the CLI decide to prompt
     /// without ever looking at the secret.
     pub fn has_password(&self) -> bool {
@@ -316,9 +366,14 @@ impl fmt::Display for DatabaseUrl {
                 }
             }
             Inner::Server { url, .. } => {
-                if url.password().is_some() {
+                if url.password().is_some() || has_inline_key(url) {
                     let mut masked = url.clone();
-                    let _ = masked.set_password(Some(MASK));
+                    if url.password().is_some() {
+                        let _ = masked.set_password(Some(MASK));
+                    }
+                    if has_inline_key(url) {
+                        mask_inline_keys(&mut masked);
+                    }
                     f.write_str(masked.as_str())
                 } else {
                     f.write_str(url.as_str())
@@ -331,6 +386,72 @@ impl fmt::Display for DatabaseUrl {
 impl fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
+    }
+}
+
+/// Make relative certificate paths in the query absolute against `base_dir`.
+/// Only those pairs are rewritten; the rest of the URL keeps its text.
+fn resolve_cert_paths(mut url: Url, base_dir: &Path) -> Url {
+    rewrite_query(&mut url, |k, v| {
+        (CERT_PARAMS.contains(&k) && !is_inline_pem(v) && Path::new(v).is_relative())
+            .then(|| normalize(&base_dir.join(v)).to_string_lossy().into_owned())
+    });
+    url
+}
+
+fn has_inline_key(url: &Url) -> bool {
+    url.query_pairs()
+        .any(|(k, v)| KEY_PARAMS.contains(&k.as_ref()) && is_inline_pem(&v))
+}
+
+/// Replace a private key written inline as PEM by [`MASK`].
+fn mask_inline_keys(url: &mut Url) {
+    rewrite_query(url, |k, v| {
+        (KEY_PARAMS.contains(&k) && is_inline_pem(v)).then(|| MASK.to_owned())
+    });
+}
+
+/// Characters a query value cannot hold as they are: the pair separators,
+/// `+` (read as a space) and `%`, besides what a URL never holds raw.
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'&')
+    .add(b'+')
+    .add(b'<')
+    .add(b'=')
+    .add(b'>');
+
+/// Give the query pairs for which `new_value(key, value)` (both decoded)
+/// returns a value that value, keeping every other pair's text as written.
+fn rewrite_query(url: &mut Url, new_value: impl Fn(&str, &str) -> Option<String>) {
+    let Some(query) = url.query() else {
+        return;
+    };
+    let mut changed = false;
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|raw| {
+            let Some((k, v)) = url::form_urlencoded::parse(raw.as_bytes()).next() else {
+                return raw.to_owned();
+            };
+            match new_value(&k, &v) {
+                Some(v) => {
+                    changed = true;
+                    let key = raw.split('=').next().unwrap_or_default();
+                    format!(
+                        "{key}={}",
+                        percent_encoding::utf8_percent_encode(&v, QUERY_VALUE)
+                    )
+                }
+                None => raw.to_owned(),
+            }
+        })
+        .collect();
+    if changed {
+        url.set_query(Some(&pairs.join("&")));
     }
 }
 
@@ -514,6 +635,71 @@ mod tests {
         assert!(!masked.contains("p@ss/word"), "{masked}");
         assert!(!masked.contains("p%40ss%2Fword"), "{masked}");
         assert!(masked.contains("postgres://u:****@h/db"), "{masked}");
+    }
+
+    #[test]
+    fn relative_cert_paths_are_resolved_against_base_dir() {
+        let u = parse(
+            "postgres://u:pw@h/db?sslmode=verify-ca&sslrootcert=certs/ca.pem&application_name=x",
+        );
+        assert_eq!(
+            u.cert_files(),
+            vec![(
+                "sslrootcert".to_owned(),
+                PathBuf::from("/proj/certs/ca.pem")
+            )]
+        );
+        // The other parameters survive for the driver, in their order.
+        assert_eq!(
+            u.to_string(),
+            "postgres://u:****@h/db?sslmode=verify-ca&sslrootcert=/proj/certs/ca.pem&application_name=x"
+        );
+        let m = parse("mysql://root@h/db?ssl-mode=VERIFY_CA&ssl-ca=./ca.pem&ssl-cert=/etc/c.pem");
+        assert_eq!(
+            m.cert_files(),
+            vec![
+                ("ssl-ca".to_owned(), PathBuf::from("/proj/ca.pem")),
+                ("ssl-cert".to_owned(), PathBuf::from("/etc/c.pem")),
+            ]
+        );
+    }
+
+    #[test]
+    fn resolved_cert_path_keeps_spaces_and_plus_signs() {
+        let u = parse("postgres://h/db?sslrootcert=my%20certs/c%2Ba.pem&sslmode=verify-ca");
+        assert_eq!(
+            u.cert_files(),
+            vec![(
+                "sslrootcert".to_owned(),
+                PathBuf::from("/proj/my certs/c+a.pem")
+            )]
+        );
+    }
+
+    #[test]
+    fn url_without_relative_cert_path_keeps_its_text() {
+        let text =
+            "postgres://u@h/db?sslmode=require&sslrootcert=%2Fetc%2Fca.pem&options=-c%20a%3Db";
+        assert_eq!(parse(text).to_string(), text);
+    }
+
+    #[test]
+    fn inline_pem_is_not_a_path_and_an_inline_key_is_masked() {
+        let key = "-----BEGIN PRIVATE KEY-----\nMIIsecret\n-----END PRIVATE KEY-----";
+        let ca = "-----BEGIN CERTIFICATE-----\nMIIpublic\n-----END CERTIFICATE-----";
+        let text = format!(
+            "postgres://u@h/db?sslmode=verify-full&sslrootcert={}&sslkey={}",
+            percent_encoding::utf8_percent_encode(ca, percent_encoding::NON_ALPHANUMERIC),
+            percent_encoding::utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC),
+        );
+        let u = parse(&text);
+        assert!(u.cert_files().is_empty());
+        let shown = u.to_string();
+        assert!(!shown.contains("MIIsecret"), "{shown}");
+        assert!(shown.contains("sslkey=****"), "{shown}");
+        assert!(shown.contains("MIIpublic"), "{shown}");
+        // The driver still gets the key.
+        assert!(u.with_credentials_exposed().contains("MIIsecret"));
     }
 
     #[test]

@@ -17,6 +17,8 @@
 mod common;
 #[path = "db_suite/project.rs"]
 mod project;
+#[path = "db_suite/tls.rs"]
+mod tls;
 
 use project::{ids, str_array, Project, Rev};
 use rev::url::BackendKind;

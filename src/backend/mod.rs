@@ -60,6 +60,19 @@ pub enum BackendError {
         /// What the driver or server said on the last attempt.
         message: String,
     },
+    /// A certificate or key file named in the URL (`sslrootcert`, `ssl-ca`,
+    /// ...) cannot be read; found before any connection attempt.
+    #[error("cannot read `{}`, the `{param}` of {url}: {message}; give the path of a PEM file (a relative one is taken from the folder of config.yaml, or from the current directory for --database-url and DATABASE_URL)", path.display())]
+    CertFile {
+        /// The URL, password masked.
+        url: String,
+        /// The query parameter that names the file.
+        param: String,
+        /// The file, resolved.
+        path: std::path::PathBuf,
+        /// What the operating system said.
+        message: String,
+    },
     /// The run was interrupted (SIGINT/SIGTERM) before it changed anything.
     #[error("interrupted while {during}; nothing was changed")]
     Interrupted {
@@ -159,6 +172,7 @@ impl BackendError {
     pub fn kind(&self) -> &'static str {
         match self {
             BackendError::Connect { .. } => "connect",
+            BackendError::CertFile { .. } => "cert_file",
             BackendError::Interrupted { .. } => "interrupted",
             BackendError::LockTimeout { .. } => "lock_timeout",
             BackendError::Lock { .. } => "lock",
@@ -186,7 +200,25 @@ pub enum ConnectFailure {
     Auth,
     /// The server answered, but the database does not exist.
     NoDatabase,
-    /// Anything else (TLS, protocol, a bad option, SQLite file errors).
+    /// The TLS connection the URL asks for (`sslmode`, `ssl-mode`) could not
+    /// be set up. Never retried: the certificates will not change by waiting.
+    Tls(TlsFailure),
+    /// Anything else (protocol, a bad option, SQLite file errors).
+    Other,
+}
+
+/// What went wrong setting up TLS, to pick the advice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsFailure {
+    /// The URL requires TLS and the server does not offer it.
+    NotOffered,
+    /// The server's certificate does not chain to a trusted root (the
+    /// system's roots plus `sslrootcert`/`ssl-ca`), or is otherwise invalid.
+    Untrusted,
+    /// The certificate is trusted but does not list the host of the URL.
+    NameMismatch,
+    /// Anything else in the handshake (an unreadable PEM, an alert).
     Other,
 }
 
@@ -197,7 +229,24 @@ fn connect_hint(kind: BackendKind, cause: ConnectFailure) -> &'static str {
         (_, ConnectFailure::Timeout) => "check the host and port (a firewall that drops packets looks like this), or raise `connect_timeout_seconds` in config.yaml",
         (_, ConnectFailure::Auth) => "check the user name and password (the password can come from `${VAR}` in config.yaml, or from a prompt at a terminal)",
         (_, ConnectFailure::NoDatabase) => "check the database name at the end of the URL; rev does not create server databases",
+        (kind, ConnectFailure::Tls(why)) => tls_hint(kind, why),
         (_, ConnectFailure::Other) => "check that the server is running and reachable at that host and port, and that the user, password and database name are right",
+    }
+}
+
+/// Advice for a TLS failure, in the spelling of the backend's URL options.
+/// Never "check that the server is running": it answered.
+fn tls_hint(kind: BackendKind, why: TlsFailure) -> &'static str {
+    let pg = kind == BackendKind::Postgres;
+    match (why, pg) {
+        (TlsFailure::NotOffered, true) => "turn TLS on in the server (`ssl = on` with a certificate and key), or lower `sslmode` to `prefer` or `disable` if an unencrypted connection is acceptable",
+        (TlsFailure::NotOffered, false) => "turn TLS on in the server (start it with `ssl_cert` and `ssl_key`; `SELECT @@have_ssl` says YES once it is on), or lower `ssl-mode` to `PREFERRED` or `DISABLED` if an unencrypted connection is acceptable",
+        (TlsFailure::Untrusted, true) => "the server's certificate is not signed by a CA rev trusts (the system's root certificates and `sslrootcert`): give the CA that signed it with `sslrootcert=PATH` (a PEM file), or use `sslmode=require` to encrypt without checking the certificate",
+        (TlsFailure::Untrusted, false) => "the server's certificate is not signed by a CA rev trusts (the system's root certificates and `ssl-ca`): give the CA that signed it with `ssl-ca=PATH` (a PEM file), or use `ssl-mode=REQUIRED` to encrypt without checking the certificate",
+        (TlsFailure::NameMismatch, true) => "the server's certificate does not list the host of the URL: connect by a name it lists (the message says which); rev checks the name under `sslmode=verify-ca` too (a limitation of its driver), and `sslmode=require` encrypts without checking the certificate",
+        (TlsFailure::NameMismatch, false) => "the server's certificate does not list the host of the URL: connect by a name it lists (the message says which); rev checks the name under `ssl-mode=VERIFY_CA` too (a limitation of its driver), and `ssl-mode=REQUIRED` encrypts without checking the certificate",
+        (TlsFailure::Other, true) => "the TLS handshake failed: check `sslmode` and the PEM files named by `sslrootcert`, `sslcert` and `sslkey`",
+        (TlsFailure::Other, false) => "the TLS handshake failed: check `ssl-mode` and the PEM files named by `ssl-ca`, `ssl-cert` and `ssl-key`",
     }
 }
 
@@ -391,6 +440,7 @@ impl Connection {
         table: TableName,
         opts: &ConnectOptions,
     ) -> Result<Connection, BackendError> {
+        check_cert_files(url).await?;
         let attempts = opts.retries.saturating_add(1);
         let started = Instant::now();
         let mut backoff = FIRST_BACKOFF;
@@ -410,8 +460,14 @@ impl Connection {
                     })
                 }
                 Ok(Err(e)) => {
-                    last = describe(&e);
                     cause = classify(&e);
+                    last = match tls_failure(&e) {
+                        Some((TlsFailure::NotOffered, _)) => {
+                            "the URL requires TLS and the server does not offer it".to_owned()
+                        }
+                        Some((_, why)) => format!("TLS handshake failed: {why}"),
+                        None => describe(&e),
+                    };
                     if !is_retryable(&e) {
                         break;
                     }
@@ -979,9 +1035,67 @@ fn describe(e: &sqlx::Error) -> String {
     }
 }
 
+/// Fails with [`BackendError::CertFile`] if a certificate or key file the
+/// URL names cannot be read. sqlx would report it in the handshake as a bare
+/// "No such file or directory", which reads like an unreachable server.
+async fn check_cert_files(url: &DatabaseUrl) -> Result<(), BackendError> {
+    for (param, path) in url.cert_files() {
+        if let Err(e) = tokio::fs::read(&path).await {
+            return Err(BackendError::CertFile {
+                url: url.to_string(),
+                param,
+                path,
+                message: e.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether `e` is a failure to set up TLS, with what rustls or sqlx said.
+/// sqlx reports a refused certificate as an I/O error that wraps a
+/// `rustls::Error`, and its own refusals (no TLS on the server, a bad PEM)
+/// as `Error::Tls`.
+fn tls_failure(e: &sqlx::Error) -> Option<(TlsFailure, String)> {
+    let from_rustls = |r: &rustls::Error| {
+        let why = match r {
+            rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForName
+                | rustls::CertificateError::NotValidForNameContext { .. },
+            ) => TlsFailure::NameMismatch,
+            rustls::Error::InvalidCertificate(_) => TlsFailure::Untrusted,
+            _ => TlsFailure::Other,
+        };
+        (why, r.to_string())
+    };
+    match e {
+        sqlx::Error::Tls(inner) => Some(match inner.downcast_ref::<rustls::Error>() {
+            Some(r) => from_rustls(r),
+            None => {
+                let text = inner.to_string();
+                // sqlx's only words for a server that answers "no TLS".
+                let why = if text.contains("does not support TLS") {
+                    TlsFailure::NotOffered
+                } else {
+                    TlsFailure::Other
+                };
+                (why, text)
+            }
+        }),
+        sqlx::Error::Io(io) => io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .map(from_rustls),
+        _ => None,
+    }
+}
+
 /// What kind of connection failure `e` is, for the advice in the message.
 fn classify(e: &sqlx::Error) -> ConnectFailure {
     use std::io::ErrorKind as K;
+    if let Some((why, _)) = tls_failure(e) {
+        return ConnectFailure::Tls(why);
+    }
     match e {
         sqlx::Error::Io(io) => match io.kind() {
             K::ConnectionRefused
@@ -1014,8 +1128,12 @@ fn classify(e: &sqlx::Error) -> ConnectFailure {
 
 /// Whether another connection attempt could succeed: not for a wrong
 /// password (SQLSTATE class 28), a missing database (3D) or access denied
-/// (42, MySQL's unknown database), nor for a bad configuration.
+/// (42, MySQL's unknown database), nor for a bad configuration or a TLS
+/// failure (a certificate does not change by waiting).
 fn is_retryable(e: &sqlx::Error) -> bool {
+    if tls_failure(e).is_some() {
+        return false;
+    }
     match e {
         sqlx::Error::Configuration(_) => false,
         sqlx::Error::Database(db) => {
@@ -1074,6 +1192,12 @@ mod tests {
                 cause: ConnectFailure::Other,
                 message: s(),
             },
+            BackendError::CertFile {
+                url: s(),
+                param: s(),
+                path: std::path::PathBuf::new(),
+                message: s(),
+            },
             BackendError::Interrupted { during: "x" },
             BackendError::LockTimeout {
                 url: s(),
@@ -1125,6 +1249,7 @@ mod tests {
             kinds,
             [
                 "connect",
+                "cert_file",
                 "interrupted",
                 "lock_timeout",
                 "lock",
@@ -1156,6 +1281,68 @@ mod tests {
             holder: None,
         };
         assert!(unknown.to_string().contains("does not say which"));
+    }
+
+    fn io_wrapping(e: rustls::Error) -> sqlx::Error {
+        sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }
+
+    #[test]
+    fn tls_failures_are_their_own_cause_and_never_retried() {
+        use rustls::CertificateError as C;
+        let cases = [
+            (
+                io_wrapping(rustls::Error::InvalidCertificate(C::UnknownIssuer)),
+                TlsFailure::Untrusted,
+            ),
+            (
+                io_wrapping(rustls::Error::InvalidCertificate(C::NotValidForName)),
+                TlsFailure::NameMismatch,
+            ),
+            (
+                io_wrapping(rustls::Error::AlertReceived(
+                    rustls::AlertDescription::HandshakeFailure,
+                )),
+                TlsFailure::Other,
+            ),
+            (
+                sqlx::Error::Tls("server does not support TLS".into()),
+                TlsFailure::NotOffered,
+            ),
+            (
+                sqlx::Error::Tls("Invalid certificate file: /x".into()),
+                TlsFailure::Other,
+            ),
+        ];
+        for (e, why) in cases {
+            assert_eq!(classify(&e), ConnectFailure::Tls(why), "{e}");
+            assert!(!is_retryable(&e), "{e}");
+        }
+        // A refused TCP connection is not TLS, and is worth another try.
+        let refused = sqlx::Error::Io(std::io::ErrorKind::ConnectionRefused.into());
+        assert_eq!(classify(&refused), ConnectFailure::Unreachable);
+        assert!(is_retryable(&refused));
+    }
+
+    #[test]
+    fn tls_hints_talk_about_certificates_never_about_a_server_that_is_down() {
+        for kind in [BackendKind::Postgres, BackendKind::MySql] {
+            for why in [
+                TlsFailure::NotOffered,
+                TlsFailure::Untrusted,
+                TlsFailure::NameMismatch,
+                TlsFailure::Other,
+            ] {
+                let hint = connect_hint(kind, ConnectFailure::Tls(why));
+                assert!(!hint.contains("is running"), "{hint}");
+                let option = if kind == BackendKind::Postgres {
+                    "sslmode"
+                } else {
+                    "ssl-mode"
+                };
+                assert!(hint.contains(option), "{kind}: {hint}");
+            }
+        }
     }
 
     #[test]
