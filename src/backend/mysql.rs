@@ -39,7 +39,15 @@ impl State {
         let Some(u) = url.server_url() else {
             return Err(sqlx::Error::Configuration("not a MySQL URL".into()));
         };
-        let opts = MySqlConnectOptions::from_url(u)?;
+        // Keep the server's own session settings, as the `mysql` client does:
+        // sqlx would add PIPES_AS_CONCAT to sql_mode (turning `a || b` from
+        // OR into concatenation) and set time_zone to UTC (changing what
+        // NOW() stores in a DATETIME). A migration, and its `--sql` script
+        // run with `mysql`, must mean the same thing.
+        let opts = MySqlConnectOptions::from_url(u)?
+            .pipes_as_concat(false)
+            .no_engine_substitution(false)
+            .timezone(None);
         Ok(State {
             conn: opts.connect().await?,
             lock_name: None,
