@@ -60,6 +60,8 @@ suite!(
     mistyped_marker_runs_nothing,
     untouched_scaffold_is_refused_before_anything,
     empty_downgrade_section_is_refused_as_empty,
+    sql_script_through_the_client_matches_a_direct_run,
+    sql_script_stops_in_the_client_where_a_direct_run_fails,
 );
 
 /// The history most scenarios start from:
@@ -978,4 +980,282 @@ async fn empty_downgrade_section_is_refused_as_empty(p: Project) {
     p.ok(&["downgrade", "a1"]);
     assert_eq!(p.applied().await, ids(&["a1"]));
     assert!(!p.tables().await.contains(&"posts".to_owned()));
+}
+
+/// A history a user would write: tables, a trigger whose body has several
+/// statements (PostgreSQL: a plpgsql function with a `$$` body), and a data
+/// fix that fires the trigger.
+fn trigger_history(p: &Project) {
+    p.write(&Rev {
+        id: "t1",
+        down: &[],
+        header: &[],
+        up: "CREATE TABLE account (id INTEGER PRIMARY KEY, name VARCHAR(50) NOT NULL, \
+             active INTEGER NOT NULL DEFAULT 0, verified INTEGER NOT NULL DEFAULT 0);\n\
+             CREATE TABLE audit (note VARCHAR(100) NOT NULL);",
+        down_sql: "DROP TABLE audit;\nDROP TABLE account;",
+    });
+    let (up, down_sql) = match p.kind() {
+        BackendKind::Sqlite => (
+            "CREATE TRIGGER account_added AFTER INSERT ON account\n\
+             BEGIN\n\
+             \x20 UPDATE account SET name = upper(NEW.name) WHERE id = NEW.id;\n\
+             \x20 INSERT INTO audit (note) VALUES ('added ' || NEW.id || '; checked');\n\
+             END;",
+            "DROP TRIGGER account_added;",
+        ),
+        BackendKind::Postgres => (
+            "CREATE FUNCTION account_added() RETURNS trigger AS $$\n\
+             BEGIN\n\
+             \x20 NEW.name := upper(NEW.name);\n\
+             \x20 INSERT INTO audit (note) VALUES ('added ' || NEW.id || '; checked');\n\
+             \x20 RETURN NEW;\n\
+             END\n\
+             $$ LANGUAGE plpgsql;\n\
+             CREATE TRIGGER account_added BEFORE INSERT ON account\n\
+             \x20 FOR EACH ROW EXECUTE FUNCTION account_added();",
+            "DROP TRIGGER account_added ON account;\nDROP FUNCTION account_added();",
+        ),
+        BackendKind::MySql => (
+            "-- normalise names and keep an audit trail\n\
+             CREATE TRIGGER account_added BEFORE INSERT ON account FOR EACH ROW\n\
+             BEGIN\n\
+             \x20 SET NEW.name = UPPER(NEW.name);\n\
+             \x20 IF NEW.verified = 1 THEN\n\
+             \x20   INSERT INTO audit (note) VALUES (CONCAT('added ', NEW.id, '; checked'));\n\
+             \x20 ELSE\n\
+             \x20   INSERT INTO audit (note) VALUES (CONCAT('added ', NEW.id, '; unchecked'));\n\
+             \x20 END IF;\n\
+             END;",
+            "DROP TRIGGER account_added;",
+        ),
+    };
+    p.write(&Rev {
+        id: "t2",
+        down: &["t1"],
+        header: &[],
+        up,
+        down_sql,
+    });
+    // On MySQL `||` is a logical OR unless the session's sql_mode says
+    // otherwise: a direct run must read it as the mysql client does.
+    let or = match p.kind() {
+        BackendKind::MySql => "UPDATE account SET active = active || verified;",
+        _ => "UPDATE account SET active = 1 WHERE active = 1 OR verified = 1;",
+    };
+    p.write(&Rev {
+        id: "t3",
+        down: &["t2"],
+        header: &[],
+        up: &format!(
+            "INSERT INTO account (id, name, active, verified) VALUES (1, 'ada', 0, 1);\n\
+             INSERT INTO account (id, name, active, verified) VALUES (2, 'bob', 1, 0);\n\
+             INSERT INTO account (id, name, active, verified) VALUES (3, 'cy', 0, 0);\n{or}"
+        ),
+        down_sql: "DELETE FROM account;\nDELETE FROM audit;",
+    });
+}
+
+/// What a run leaves: the schema (tables, columns, indexes, triggers,
+/// routines), the rows of the user's tables, and the tracking rows without
+/// their times.
+async fn state(p: &Project) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let accounts = match p.kind() {
+        BackendKind::MySql => {
+            "SELECT CAST(CONCAT(id, ':', name, ':', active) AS CHAR) FROM account"
+        }
+        _ => "SELECT id || ':' || name || ':' || active FROM account",
+    };
+    let mut data = Vec::new();
+    if p.tables().await.contains(&"account".to_owned()) {
+        data.extend(p.strings(accounts).await);
+        data.extend(p.strings("SELECT note FROM audit").await);
+        data.sort();
+    }
+    let rows = p
+        .rows()
+        .await
+        .into_iter()
+        .map(|r| {
+            format!(
+                "{} checksum={} down={} in_progress={}",
+                r.version,
+                r.checksum,
+                r.down_revisions.join(","),
+                r.in_progress
+            )
+        })
+        .collect();
+    (p.catalog().await, data, rows)
+}
+
+async fn sql_script_through_the_client_matches_a_direct_run(p: Project) {
+    trigger_history(&p);
+    let direct = p.twin().await;
+    let script = p.ok(&["upgrade", "head", "--sql"]);
+    let Some(run) = p.client(&script) else {
+        return;
+    };
+    assert_eq!(
+        run.code, 0,
+        "the client failed on the script:\n{script}\nstdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    direct.ok(&["upgrade", "head"]);
+
+    let client_state = state(&p).await;
+    assert_eq!(client_state, state(&direct).await);
+    let (catalog, data, rows) = client_state;
+    // The state is the one the revisions describe, not merely the same twice.
+    assert!(
+        catalog.iter().any(|l| l.contains("account_added")),
+        "{catalog:?}"
+    );
+    let checked = if p.kind() == BackendKind::MySql {
+        [
+            "added 1; checked",
+            "added 2; unchecked",
+            "added 3; unchecked",
+        ]
+    } else {
+        ["added 1; checked", "added 2; checked", "added 3; checked"]
+    };
+    let mut expected = ids(&["1:ADA:1", "2:BOB:1", "3:CY:0"]);
+    expected.extend(ids(&checked));
+    expected.sort();
+    assert_eq!(data, expected);
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r.ends_with("in_progress=false")),
+        "{rows:?}"
+    );
+
+    // rev reads the client-made tracking table as its own.
+    assert_eq!(str_array(&p.json(&["current"])), ids(&["t3"]));
+    let status = p.json(&["status"]);
+    assert_eq!(
+        str_array(&status["drifted"]),
+        Vec::<String>::new(),
+        "{status}"
+    );
+    assert_eq!(
+        str_array(&status["pending"]),
+        Vec::<String>::new(),
+        "{status}"
+    );
+    assert!(applied_in_report(&p.json(&["upgrade", "head"])).is_empty());
+
+    // Going down through the client matches going down directly too.
+    let script = p.ok(&["downgrade", "t1", "--sql"]);
+    let run = p.client(&script).expect("the client ran before");
+    assert_eq!(run.code, 0, "{script}\n{}", run.stderr);
+    direct.ok(&["downgrade", "t1"]);
+    assert_eq!(state(&p).await, state(&direct).await);
+    assert_eq!(p.applied().await, ids(&["t1"]));
+}
+
+async fn sql_script_stops_in_the_client_where_a_direct_run_fails(p: Project) {
+    p.write(&Rev {
+        id: "f1",
+        down: &[],
+        header: &[],
+        up: "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(100) NOT NULL);\n\
+             INSERT INTO users (id, email) VALUES (1, 'a@example.com');",
+        down_sql: "DROP TABLE users;",
+    });
+    // On MySQL the change before the failure goes through a stored
+    // procedure, whose body the error's statement count must step over.
+    let (change, failing) = match p.kind() {
+        BackendKind::MySql => (
+            "CREATE PROCEDURE touch_users()\n\
+             BEGIN\n\
+             \x20 UPDATE users SET email = 'changed' WHERE id = 1;\n\
+             \x20 INSERT INTO half (id) VALUES (1);\n\
+             END;\n\
+             CALL touch_users();",
+            "statement 4",
+        ),
+        _ => (
+            "UPDATE users SET email = 'changed' WHERE id = 1;",
+            "statement 3",
+        ),
+    };
+    p.write(&Rev {
+        id: "f2",
+        down: &["f1"],
+        header: &[],
+        up: &format!(
+            "CREATE TABLE half (id INTEGER PRIMARY KEY);\n{change}\n\
+             INSERT INTO no_such_table VALUES (1);"
+        ),
+        down_sql: "DROP TABLE half;",
+    });
+    p.write(&Rev {
+        id: "f3",
+        down: &["f2"],
+        header: &[],
+        up: "CREATE TABLE after_failure (id INTEGER PRIMARY KEY);",
+        down_sql: "DROP TABLE after_failure;",
+    });
+    let direct = p.twin().await;
+    let script = p.ok(&["upgrade", "head", "--sql"]);
+    let Some(run) = p.client(&script) else {
+        return;
+    };
+    assert_ne!(
+        run.code, 0,
+        "the client went past the failure:\n{}",
+        run.stdout
+    );
+    assert!(
+        format!("{}{}", run.stdout, run.stderr).contains("no_such_table"),
+        "{}",
+        run.stderr
+    );
+    let err = direct
+        .fails(1, &["-f", "json", "upgrade", "head"])
+        .json_error();
+    let message = err["message"].as_str().expect("message");
+    assert!(
+        message.contains(&format!("{failing} `INSERT INTO no_such_table")),
+        "{message}"
+    );
+
+    let state_of_client = state(&p).await;
+    assert_eq!(state_of_client, state(&direct).await);
+    // Nothing after the failure ran or was recorded.
+    let tables = p.tables().await;
+    assert!(!tables.contains(&"after_failure".to_owned()), "{tables:?}");
+    let status = p.json(&["status"]);
+    if p.kind() == BackendKind::MySql {
+        // No transactional DDL: the failed revision is left flagged in
+        // progress, with what ran before the failure, exactly as rev leaves it.
+        assert_eq!(
+            str_array(&status["applied"]),
+            ids(&["f1", "f2"]),
+            "{status}"
+        );
+        assert_eq!(str_array(&status["in_progress"]), ids(&["f2"]), "{status}");
+        assert!(tables.contains(&"half".to_owned()), "{tables:?}");
+        assert_eq!(
+            p.strings("SELECT email FROM users").await,
+            ids(&["changed"])
+        );
+    } else {
+        // The failed revision's transaction was rolled back whole.
+        assert_eq!(p.applied().await, ids(&["f1"]));
+        assert_eq!(str_array(&p.json(&["current"])), ids(&["f1"]));
+        assert!(!tables.contains(&"half".to_owned()), "{tables:?}");
+        assert_eq!(
+            p.strings("SELECT email FROM users").await,
+            ids(&["a@example.com"])
+        );
+        // Once fixed, rev carries on from the client-made state.
+        for project in [&p, &direct] {
+            project.edit("f2", "\nINSERT INTO no_such_table VALUES (1);", "");
+            project.ok(&["upgrade", "head"]);
+        }
+        assert_eq!(p.applied().await, ids(&["f1", "f2", "f3"]));
+        assert_eq!(state(&p).await, state(&direct).await);
+    }
 }

@@ -233,13 +233,14 @@ impl Dialect {
     /// its tracking statements, in the same transactions and order a live run
     /// uses. With `transaction_per_migration` false, consecutive steps that
     /// run in a transaction share one (on MySQL, consecutive data-only steps).
+    ///
+    /// The script is written for the database's own client, which must stop
+    /// at the first error: a client that went on would commit the rest of a
+    /// failed revision's transaction with its tracking row, or record the
+    /// next revision on top of it. See [`Dialect::script_preamble`].
     pub fn script(&self, steps: &[ExecStep], transaction_per_migration: bool) -> String {
-        let mut out = String::new();
-        out.push_str(&self.comment(&format!(
-            "rev migration script for {} (tracking table `{}`)",
-            self.kind, self.table
-        )));
-        out.push_str("\n\n");
+        let mut out = self.script_preamble();
+        out.push('\n');
         out.push_str(&self.create_table());
         out.push_str(";\n\n");
         let mut open_tx = false;
@@ -276,9 +277,93 @@ impl Dialect {
         out
     }
 
+    /// The head of a script: what it is, the client it is for, and the
+    /// client setting that makes it stop at the first error.
+    ///
+    /// - PostgreSQL, for `psql -f`: `\set ON_ERROR_STOP on`. psql would
+    ///   otherwise go on after a failed statement (its transaction aborted),
+    ///   and record the next revisions.
+    /// - SQLite, for `sqlite3`: `.bail on`. Without it `sqlite3` goes on in
+    ///   the open transaction and commits the rest of a failed revision with
+    ///   its tracking row.
+    /// - MySQL/MariaDB, for `mysql`: the client already stops at the first
+    ///   error when it reads a file (unless `--force`), so there is nothing
+    ///   to set; stored-program bodies get `DELIMITER` lines instead (see
+    ///   [`Dialect::script_sql`]).
+    pub fn script_preamble(&self) -> String {
+        let title = self.comment(&format!(
+            "rev migration script for {} (tracking table `{}`)",
+            self.kind, self.table
+        ));
+        let (usage, setting) = match self.kind {
+            BackendKind::Postgres => (
+                "For psql: psql -f FILE. The next line makes it stop at the first error.",
+                Some("\\set ON_ERROR_STOP on"),
+            ),
+            BackendKind::Sqlite => (
+                "For the sqlite3 shell: sqlite3 DB < FILE. The next line makes it stop at the first error.",
+                Some(".bail on"),
+            ),
+            BackendKind::MySql => (
+                "For the mysql client: mysql DB < FILE. Do not pass --force: it must stop at the first error.",
+                None,
+            ),
+        };
+        let mut out = format!("{title}\n{}\n", self.comment(usage));
+        if let Some(setting) = setting {
+            out.push_str(setting);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// A step's SQL as the client must read it: ending in `;`, and on MySQL
+    /// with every statement whose body holds `;` of its own (a trigger, a
+    /// stored program) between `DELIMITER` lines, since `mysql` would
+    /// otherwise send the body cut at its first `;`. psql and sqlite3 know
+    /// dollar quotes and trigger bodies themselves.
+    pub fn script_sql(&self, sql: &str) -> String {
+        let sql = terminated(sql, self.kind);
+        if self.kind != BackendKind::MySql {
+            return sql;
+        }
+        let mut out = String::with_capacity(sql.len());
+        let mut cursor = 0;
+        for stmt in split::split_statements(&sql, self.kind) {
+            if !stmt.compound {
+                continue;
+            }
+            out.push_str(&sql[cursor..stmt.offset]);
+            if !out.is_empty() && !out.ends_with('\n') {
+                // DELIMITER is read only at the start of a line.
+                out.push('\n');
+            }
+            let delimiter = free_delimiter(stmt.text);
+            out.push_str(&format!(
+                "DELIMITER {delimiter}\n{}\n{delimiter}\nDELIMITER ;",
+                stmt.text
+            ));
+            // The statement's own `;` is left out: it is not the delimiter now.
+            // (A statement's text runs up to its `;`, trailing comments included.)
+            cursor = stmt.offset + stmt.text.len();
+            let after = sql[cursor..].trim_start();
+            if after.starts_with(';') {
+                cursor = sql.len() - after.len() + 1;
+            }
+            // Whatever follows starts a line: `DELIMITER` takes the rest of its own.
+            let rest = &sql[cursor..];
+            cursor += rest.len() - rest.trim_start_matches([' ', '\t']).len();
+            if !sql[cursor..].is_empty() && !sql[cursor..].starts_with(['\n', '\r']) {
+                out.push('\n');
+            }
+        }
+        out.push_str(&sql[cursor..]);
+        out
+    }
+
     /// The statements of one step in script form, without BEGIN/COMMIT.
     fn step_statements(&self, step: &ExecStep) -> Vec<String> {
-        let sql = terminated(&step.sql, self.kind);
+        let sql = self.script_sql(&step.sql);
         let record = match step.direction {
             Direction::Upgrade => self.insert_row(
                 &step.revision,
@@ -402,6 +487,16 @@ impl Dialect {
             BackendKind::Sqlite => "SELECT name FROM pragma_table_info(?)",
         }
     }
+}
+
+/// A `mysql` client delimiter that does not occur in `body`.
+fn free_delimiter(body: &str) -> String {
+    ["$$", "//"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain((1..).map(|n| format!("$${n}$$")))
+        .find(|d| !body.contains(d.as_str()))
+        .unwrap_or_default()
 }
 
 /// `sql` trimmed and ending in `;` so a following statement stays separate.
@@ -619,6 +714,54 @@ mod tests {
         let ddl = s.find("CREATE TABLE a").unwrap();
         let done = s.find("SET in_progress = 0 WHERE version = 'r1'").unwrap();
         assert!(insert < ddl && ddl < done, "{s}");
+    }
+
+    #[test]
+    fn script_starts_with_the_clients_stop_on_error_setting() {
+        let first_code_line = |kind| {
+            let s = dialect(kind).script(&[step("r1", Direction::Upgrade, true)], true);
+            s.lines()
+                .find(|l| !l.starts_with("--"))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(
+            first_code_line(BackendKind::Postgres),
+            "\\set ON_ERROR_STOP on"
+        );
+        assert_eq!(first_code_line(BackendKind::Sqlite), ".bail on");
+        assert_eq!(first_code_line(BackendKind::MySql), "");
+        let mysql = dialect(BackendKind::MySql).script_preamble();
+        assert!(mysql.contains("--force"), "{mysql}");
+        assert!(mysql.lines().all(|l| l.starts_with("-- ")), "{mysql}");
+    }
+
+    #[test]
+    fn mysql_bodies_get_delimiter_lines() {
+        let d = dialect(BackendKind::MySql);
+        let sql = "CREATE TABLE a (id INT);\n\
+                   CREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW\nBEGIN\n  SET NEW.id = 1;\n  SET @x = 2;\nEND; SELECT 1;\n\
+                   CREATE FUNCTION f() RETURNS INT RETURN 1;";
+        assert_eq!(
+            d.script_sql(sql),
+            "CREATE TABLE a (id INT);\n\
+             DELIMITER $$\nCREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW\nBEGIN\n  SET NEW.id = 1;\n  SET @x = 2;\nEND\n$$\nDELIMITER ;\n\
+             SELECT 1;\n\
+             CREATE FUNCTION f() RETURNS INT RETURN 1;"
+        );
+        // The delimiter is one the body does not contain; a comment before
+        // the `;` is kept, and the delimiter goes on the next line; a last
+        // body needs no `;`.
+        let sql = "CREATE PROCEDURE p() BEGIN SELECT '$$'; SELECT '//'; END -- done\n;\n\
+                   CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO BEGIN DELETE FROM a; END";
+        assert_eq!(
+            d.script_sql(sql),
+            "DELIMITER $$1$$\nCREATE PROCEDURE p() BEGIN SELECT '$$'; SELECT '//'; END -- done\n$$1$$\nDELIMITER ;\n\
+             DELIMITER $$\nCREATE EVENT e ON SCHEDULE EVERY 1 DAY DO BEGIN DELETE FROM a; END\n$$\nDELIMITER ;"
+        );
+        // Other databases' clients read bodies themselves.
+        let trigger = "CREATE TRIGGER t AFTER INSERT ON a BEGIN DELETE FROM b; END;";
+        assert_eq!(dialect(BackendKind::Sqlite).script_sql(trigger), trigger);
     }
 
     #[test]

@@ -8,8 +8,14 @@
 //! gets wrong can only blur an error message there, never change what runs.
 //!
 //! It knows quotes (`'…'`, `"…"`, backticks), comments (`--`, `#` on MySQL,
-//! nested `/* */`), PostgreSQL dollar quotes, and `BEGIN … END` bodies of
-//! `CREATE TRIGGER` on SQLite and MySQL.
+//! nested `/* */`), PostgreSQL dollar quotes, and the `BEGIN … END` bodies
+//! that hold `;` of their own: `CREATE TRIGGER` on SQLite and MySQL, stored
+//! procedures, functions and events and `BEGIN NOT ATOMIC` on MySQL/MariaDB,
+//! and `BEGIN ATOMIC` functions on PostgreSQL.
+//!
+//! `rev --sql` also uses it to wrap MySQL bodies in `DELIMITER` lines for
+//! the `mysql` client, which cuts its input at every `;` (see
+//! [`Statement::compound`]).
 
 use crate::url::BackendKind;
 
@@ -20,6 +26,10 @@ pub struct Statement<'a> {
     pub text: &'a str,
     /// Byte offset of `text` in the script.
     pub offset: usize,
+    /// Whether `text` holds a `;` of its own, inside a `BEGIN … END` body
+    /// (a trigger, a stored program, an anonymous block). A client that cuts
+    /// its input at every `;`, like `mysql`, needs another delimiter for it.
+    pub compound: bool,
 }
 
 impl Statement<'_> {
@@ -27,6 +37,44 @@ impl Statement<'_> {
     pub fn first_line(&self) -> &str {
         self.text.lines().next().unwrap_or("").trim()
     }
+}
+
+/// How far the leading words of a statement have been read, to find the
+/// statements whose body holds `;`: `CREATE [modifiers] TRIGGER` (SQLite,
+/// MySQL), `PROCEDURE | FUNCTION | EVENT` (MySQL), `FUNCTION | PROCEDURE
+/// … BEGIN ATOMIC` (PostgreSQL), and MariaDB's `BEGIN NOT ATOMIC` block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Head {
+    /// No word read yet.
+    Start,
+    /// After `CREATE` and its modifiers; up to `user_words` more words may be
+    /// the user name of a `DEFINER = user@host` clause.
+    Create { user_words: u8 },
+    /// Known: the statement has a body or it has none.
+    Done,
+}
+
+/// Words that may come between `CREATE` and the kind of object created.
+const CREATE_MODIFIERS: [&str; 9] = [
+    "or",
+    "replace",
+    "temp",
+    "temporary",
+    "definer",
+    "sql",
+    "security",
+    "invoker",
+    "aggregate",
+];
+
+/// The object kinds whose definition can hold a `BEGIN … END` body with `;`.
+fn has_body(kind: BackendKind, word: &str) -> bool {
+    let kinds: &[&str] = match kind {
+        BackendKind::Sqlite => &["trigger"],
+        BackendKind::MySql => &["trigger", "procedure", "function", "event"],
+        BackendKind::Postgres => &["function", "procedure"],
+    };
+    kinds.iter().any(|k| word.eq_ignore_ascii_case(k))
 }
 
 /// Split `sql` into statements. Parts holding only white space and comments
@@ -37,19 +85,20 @@ pub fn split_statements<'a>(sql: &'a str, kind: BackendKind) -> Vec<Statement<'a
     let mut start = 0;
     let mut i = 0;
     let mut has_code = false;
-    // Trigger bodies contain `;`; track BEGIN/CASE … END depth inside them.
-    let mut words_in_stmt = 0usize;
-    let mut saw_create = false;
-    let mut in_trigger = false;
+    // Bodies contain `;`; track BEGIN/CASE … END depth inside them.
+    let mut head = Head::Start;
+    let mut in_body = false;
     let mut depth = 0usize;
+    let mut compound = false;
 
-    let push = |out: &mut Vec<Statement<'a>>, from: usize, to: usize, has_code: bool| {
+    let push = |out: &mut Vec<Statement<'a>>, from: usize, to: usize, has_code, compound| {
         if has_code {
             let raw = &sql[from..to];
             let lead = raw.len() - raw.trim_start().len();
             out.push(Statement {
                 text: raw.trim(),
                 offset: from + lead,
+                compound,
             });
         }
     };
@@ -62,7 +111,7 @@ pub fn split_statements<'a>(sql: &'a str, kind: BackendKind) -> Vec<Statement<'a
                 i = skip_quoted(bytes, i, c, kind == BackendKind::MySql);
                 continue;
             }
-            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+            b'-' if starts_line_comment(bytes, i, kind) => {
                 i = skip_line(bytes, i);
                 continue;
             }
@@ -81,13 +130,14 @@ pub fn split_statements<'a>(sql: &'a str, kind: BackendKind) -> Vec<Statement<'a
                     continue;
                 }
             }
-            b';' if depth == 0 => {
-                push(&mut out, start, i, has_code);
+            b';' if depth > 0 => compound = true,
+            b';' => {
+                push(&mut out, start, i, has_code, compound);
                 start = i + 1;
                 has_code = false;
-                words_in_stmt = 0;
-                saw_create = false;
-                in_trigger = false;
+                head = Head::Start;
+                in_body = false;
+                compound = false;
                 i += 1;
                 continue;
             }
@@ -99,30 +149,58 @@ pub fn split_statements<'a>(sql: &'a str, kind: BackendKind) -> Vec<Statement<'a
                 .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b == b'$')
                 .count();
             let word = &sql[i..word_end];
+            let next = next_word(sql, word_end);
             has_code = true;
-            words_in_stmt += 1;
-            if words_in_stmt == 1 {
-                saw_create = word.eq_ignore_ascii_case("create");
-            } else if saw_create
-                && words_in_stmt <= 5
-                && word.eq_ignore_ascii_case("trigger")
-                && kind != BackendKind::Postgres
-            {
-                in_trigger = true;
-            } else if in_trigger {
-                if word.eq_ignore_ascii_case("begin") || word.eq_ignore_ascii_case("case") {
+            let is = |w: &str| word.eq_ignore_ascii_case(w);
+            head = match head {
+                Head::Start if is("create") => Head::Create { user_words: 0 },
+                // MariaDB's anonymous block; a plain BEGIN opens a transaction.
+                Head::Start
+                    if kind == BackendKind::MySql
+                        && is("begin")
+                        && next.eq_ignore_ascii_case("not") =>
+                {
+                    in_body = true;
+                    Head::Done
+                }
+                Head::Create { .. } if has_body(kind, word) => {
+                    in_body = true;
+                    Head::Done
+                }
+                Head::Create { .. } if is("definer") => Head::Create { user_words: 2 },
+                Head::Create { user_words } if CREATE_MODIFIERS.iter().any(|m| is(m)) => {
+                    Head::Create { user_words }
+                }
+                Head::Create { user_words } if user_words > 0 => Head::Create {
+                    user_words: user_words - 1,
+                },
+                _ => Head::Done,
+            };
+            let mut end = word_end;
+            if in_body {
+                let opens_block = if kind == BackendKind::Postgres {
+                    // Only the SQL-standard body; a `$$` body was skipped whole.
+                    is("begin") && next.eq_ignore_ascii_case("atomic")
+                } else {
+                    is("begin")
+                };
+                if opens_block || is("case") {
                     depth += 1;
-                } else if word.eq_ignore_ascii_case("end") {
-                    let next = next_word(sql, word_end);
-                    let closes_block = !["if", "loop", "while", "repeat"]
+                } else if is("end") {
+                    let is_next = |w: &str| next.eq_ignore_ascii_case(w);
+                    if is_next("case") {
+                        // `END CASE` closes a CASE statement: that CASE opens nothing.
+                        depth = depth.saturating_sub(1);
+                        end = sql.len() - sql[word_end..].trim_start().len() + next.len();
+                    } else if !["if", "loop", "while", "repeat", "for"]
                         .iter()
-                        .any(|w| next.eq_ignore_ascii_case(w));
-                    if closes_block {
+                        .any(|w| is_next(w))
+                    {
                         depth = depth.saturating_sub(1);
                     }
                 }
             }
-            i = word_end;
+            i = end;
             continue;
         }
         if !c.is_ascii_whitespace() {
@@ -130,8 +208,20 @@ pub fn split_statements<'a>(sql: &'a str, kind: BackendKind) -> Vec<Statement<'a
         }
         i += 1;
     }
-    push(&mut out, start, bytes.len(), has_code);
+    push(&mut out, start, bytes.len(), has_code, compound);
     out
+}
+
+/// `--` starts a comment; on MySQL only when followed by white space, a
+/// control character or the end (`1--1` is arithmetic there).
+fn starts_line_comment(bytes: &[u8], i: usize, kind: BackendKind) -> bool {
+    if bytes.get(i + 1) != Some(&b'-') {
+        return false;
+    }
+    kind != BackendKind::MySql
+        || bytes
+            .get(i + 2)
+            .is_none_or(|b| b.is_ascii_whitespace() || b.is_ascii_control())
 }
 
 /// Whether `sql`'s last piece of code is a `;` (comments after it allowed).
@@ -287,6 +377,77 @@ mod tests {
         assert_eq!(t.len(), 2, "{t:?}");
         assert!(t[0].ends_with("END"));
         assert_eq!(t[1], "SELECT 1");
+    }
+
+    fn compound(sql: &str, kind: BackendKind) -> Vec<bool> {
+        split_statements(sql, kind)
+            .into_iter()
+            .map(|s| s.compound)
+            .collect()
+    }
+
+    #[test]
+    fn mysql_stored_program_bodies_stay_whole() {
+        let sql = "CREATE TABLE a (id INT);\n\
+                   CREATE DEFINER=`root`@`%` TRIGGER t BEFORE INSERT ON a FOR EACH ROW\n\
+                   BEGIN\n  SET NEW.id = NEW.id + 1;\n  INSERT INTO b VALUES (NEW.id);\nEND;\n\
+                   CREATE OR REPLACE DEFINER = admin@localhost PROCEDURE p(IN x INT)\n\
+                   lbl: BEGIN\n  DECLARE n INT DEFAULT 0;\n  CASE x WHEN 1 THEN SET n = 1; ELSE SET n = 2; END CASE;\n\
+                   \x20 IF n > 1 THEN LEAVE lbl; END IF;\n  WHILE n < 3 DO SET n = n + 1; END WHILE;\n\
+                   \x20 SELECT CASE WHEN n = 3 THEN 'x;' END;\nEND lbl;\n\
+                   CREATE FUNCTION f() RETURNS INT DETERMINISTIC RETURN 1;\n\
+                   CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO BEGIN DELETE FROM a; DELETE FROM b; END;\n\
+                   BEGIN NOT ATOMIC SELECT 1; SELECT 2; END;\n\
+                   BEGIN;\nSELECT 3";
+        let t = texts(sql, BackendKind::MySql);
+        assert_eq!(t.len(), 8, "{t:#?}");
+        assert!(t[1].starts_with("CREATE DEFINER") && t[1].ends_with("END"));
+        assert!(t[2].starts_with("CREATE OR REPLACE") && t[2].ends_with("END lbl"));
+        assert!(t[4].starts_with("CREATE EVENT") && t[4].ends_with("END"));
+        assert!(t[5].starts_with("BEGIN NOT ATOMIC") && t[5].ends_with("END"));
+        assert_eq!(&t[6..], ["BEGIN", "SELECT 3"]);
+        assert_eq!(
+            compound(sql, BackendKind::MySql),
+            [false, true, true, false, true, true, false, false]
+        );
+    }
+
+    #[test]
+    fn mysql_double_dash_needs_a_space_to_be_a_comment() {
+        assert_eq!(
+            texts(
+                "SELECT 1--1;\nSELECT 2 -- x;\n;SELECT 3 --",
+                BackendKind::MySql
+            ),
+            ["SELECT 1--1", "SELECT 2 -- x;\n", "SELECT 3 --"]
+                .map(str::trim)
+                .to_vec()
+        );
+        assert_eq!(
+            texts("SELECT 1--1;", BackendKind::Postgres),
+            ["SELECT 1--1;"]
+        );
+    }
+
+    #[test]
+    fn postgres_begin_atomic_body_stays_whole() {
+        let sql = "CREATE FUNCTION f() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT 1;\n  \
+                   SELECT CASE WHEN true THEN 2 END;\nEND;\n\
+                   CREATE FUNCTION g() RETURNS trigger AS $$ BEGIN RETURN NEW; END $$ LANGUAGE plpgsql;\n\
+                   BEGIN; SELECT 3";
+        let t = texts(sql, BackendKind::Postgres);
+        assert_eq!(t.len(), 4, "{t:#?}");
+        assert!(t[0].ends_with("END"));
+        assert_eq!(
+            compound(sql, BackendKind::Postgres),
+            [true, false, false, false]
+        );
+    }
+
+    #[test]
+    fn sqlite_temp_trigger_body_is_compound() {
+        let sql = "CREATE TEMP TRIGGER IF NOT EXISTS t AFTER DELETE ON a BEGIN DELETE FROM b; END; SELECT 1";
+        assert_eq!(compound(sql, BackendKind::Sqlite), [true, false]);
     }
 
     #[test]

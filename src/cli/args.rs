@@ -136,7 +136,9 @@ pub struct MigrateArgs {
     /// head, heads, base, a revision (prefix), label@head, +N, -N, rev+N, label@-N
     #[arg(allow_hyphen_values = true)]
     pub target: Target,
-    /// Print the SQL script instead of running it; touches no database
+    /// Print the SQL script instead of running it; touches no database. The
+    /// script is for the database's client (psql -f, mysql, sqlite3) and
+    /// stops at the first error
     #[arg(long)]
     pub sql: bool,
     /// With --sql: the revision(s) the database is at, e.g. `--from ae10,b2c3`

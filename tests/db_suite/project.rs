@@ -196,6 +196,108 @@ impl Project {
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("rev {args:?}: bad JSON {e}:\n{out}"))
     }
 
+    /// Another project on a fresh database of the same kind, with the same
+    /// revision files: to compare two ways of reaching one state.
+    pub async fn twin(&self) -> Project {
+        let db = match self.kind() {
+            BackendKind::Sqlite => TestDb::sqlite().await,
+            BackendKind::Postgres => TestDb::postgres().await,
+            BackendKind::MySql => TestDb::mysql().await,
+        }
+        .expect("a second database on the server that gave the first");
+        let twin = Project::new(db);
+        for entry in std::fs::read_dir(self.path("versions")).expect("read versions/") {
+            let entry = entry.expect("versions/ entry");
+            std::fs::copy(entry.path(), twin.path("versions").join(entry.file_name()))
+                .expect("copy a revision file");
+        }
+        twin
+    }
+
+    /// Runs `script` with the database's own command-line client, as a user
+    /// would run a `rev --sql` script: `psql -f FILE`, `mysql DB < FILE`,
+    /// `sqlite3 DB < FILE`. Host, port, user and database come from the test
+    /// URL; a password goes through the client's environment variable, never
+    /// the command line. `None` (with a notice) when the client is not
+    /// installed, unless `CI=true`, where that fails the test.
+    pub fn client(&self, script: &str) -> Option<Run> {
+        let file = self.path("script.sql");
+        std::fs::write(&file, script).expect("write the script");
+        let (program, mut cmd) = match self.kind() {
+            BackendKind::Sqlite => {
+                let mut cmd = std::process::Command::new("sqlite3");
+                cmd.arg(self.db.url.sqlite_path().expect("file database"));
+                ("sqlite3", cmd)
+            }
+            BackendKind::Postgres => {
+                let u = self.server_url();
+                let mut cmd = std::process::Command::new("psql");
+                // -X: no ~/.psqlrc, so the script's own settings are what counts.
+                cmd.args(["-X", "-q", "-h", &u.host, "-p", &u.port, "-U", &u.user])
+                    .args(["-d", &u.database, "-f"])
+                    .arg(&file);
+                if let Some(pw) = &u.password {
+                    cmd.env("PGPASSWORD", pw);
+                }
+                ("psql", cmd)
+            }
+            BackendKind::MySql => {
+                let u = self.server_url();
+                let mut cmd = std::process::Command::new("mysql");
+                // No option files: only the script decides how the client behaves.
+                cmd.args([
+                    "--no-defaults",
+                    "--protocol=TCP",
+                    "-h",
+                    &u.host,
+                    "-P",
+                    &u.port,
+                ])
+                .args(["-u", &u.user, &u.database]);
+                if let Some(pw) = &u.password {
+                    cmd.env("MYSQL_PWD", pw);
+                }
+                ("mysql", cmd)
+            }
+        };
+        if self.kind() != BackendKind::Postgres {
+            cmd.stdin(std::fs::File::open(&file).expect("open the script"));
+        }
+        let out = match cmd.output() {
+            Ok(out) => out,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if std::env::var("CI").as_deref() == Ok("true") {
+                    panic!("the {program} client is not installed");
+                }
+                eprintln!("note: skipping the {program} client part: {program} is not installed");
+                return None;
+            }
+            Err(e) => panic!("run {program}: {e}"),
+        };
+        Some(Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    /// The parts of the server URL a command-line client takes as options.
+    fn server_url(&self) -> ClientUrl {
+        let url = url::Url::parse(&self.db.url.with_credentials_exposed()).expect("server URL");
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        ClientUrl {
+            host: url.host_str().expect("server host").to_owned(),
+            port: self.db.url.port().expect("server port").to_string(),
+            user: decode(url.username()),
+            password: url.password().map(decode),
+            database: decode(url.path().trim_start_matches('/')),
+        }
+    }
+
     /// The library's view of the project, from the same config.yaml.
     pub fn migrator(&self) -> Migrator {
         Migrator::from_config_file(&self.path("config.yaml"), None).expect("load the project")
@@ -235,7 +337,8 @@ impl Project {
     }
 
     /// The schema as sorted lines: every column with its type and
-    /// nullability, and every index with its columns. Two databases with the
+    /// nullability, every index with its columns, and every trigger and
+    /// stored routine with its body. Two databases with the
     /// same lines have the same schema as far as migrations can tell.
     pub async fn catalog(&self) -> Vec<String> {
         let (columns, indexes) = match self.kind() {
@@ -264,8 +367,33 @@ impl Project {
                  GROUP BY table_name, index_name",
             ),
         };
+        let programs = match self.kind() {
+            BackendKind::Sqlite => {
+                "SELECT tbl_name || ' trigger ' || name || ' ' || sql \
+                 FROM sqlite_master WHERE type = 'trigger'"
+            }
+            BackendKind::Postgres => {
+                "SELECT event_object_table || ' trigger ' || trigger_name || ' ' || action_timing \
+                   || ' ' || event_manipulation || ' ' || action_statement \
+                 FROM information_schema.triggers WHERE trigger_schema = current_schema() \
+                 UNION ALL \
+                 SELECT 'routine ' || p.proname || ' ' || pg_get_functiondef(p.oid) \
+                 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+                 WHERE n.nspname = current_schema()"
+            }
+            BackendKind::MySql => {
+                "SELECT CAST(CONCAT(event_object_table, ' trigger ', trigger_name, ' ', \
+                   action_timing, ' ', event_manipulation, ' ', action_statement) AS CHAR) \
+                 FROM information_schema.triggers WHERE trigger_schema = DATABASE() \
+                 UNION ALL \
+                 SELECT CAST(CONCAT('routine ', routine_type, ' ', routine_name, ' ', \
+                   routine_definition) AS CHAR) \
+                 FROM information_schema.routines WHERE routine_schema = DATABASE()"
+            }
+        };
         let mut lines = self.strings(columns).await;
         lines.extend(self.strings(indexes).await);
+        lines.extend(self.strings(programs).await);
         lines.sort();
         lines
     }
@@ -315,6 +443,14 @@ impl Project {
             .await
             .expect("mysql connect")
     }
+}
+
+struct ClientUrl {
+    host: String,
+    port: String,
+    user: String,
+    password: Option<String>,
+    database: String,
 }
 
 /// `["a", "b"]` as owned strings, for comparisons.
