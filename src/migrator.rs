@@ -29,8 +29,9 @@ use crate::executor::{
 };
 use crate::graph::{Graph, RevIndex};
 use crate::plan::{self, Plan};
+use crate::rebase::{self, Gap, Rebase};
 use crate::step::Direction;
-use crate::target::Target;
+use crate::target::{Destination, Target};
 use crate::url::DatabaseUrl;
 
 /// How a [`Migrator`] talks to its database.
@@ -196,13 +197,26 @@ impl Migrator {
     }
 
     /// Checks the rows against the graph: every id must be a revision, and
-    /// the set must hold every revision's parents and dependencies.
+    /// the set must hold every revision's parents and dependencies. A set
+    /// that lacks some is [`Error::RebasedHistory`] when the parents the
+    /// table recorded tell a rebased history, else
+    /// [`Error::AppliedWithoutParent`]. Rows in progress count as recorded.
     pub fn applied_indices(&self, rows: &[AppliedRow]) -> Result<Vec<RevIndex>, Error> {
+        let (recorded, gap) = self.check_rows(rows)?;
+        match gap {
+            None => Ok(recorded),
+            Some(gap) => Err(gap_error(gap)),
+        }
+    }
+
+    /// The graph index of every row (an id no file defines is an error),
+    /// and the gap in the recorded set, if any.
+    fn check_rows(&self, rows: &[AppliedRow]) -> Result<(Vec<RevIndex>, Option<Gap>), Error> {
         let mut unknown = Vec::new();
-        let mut applied = Vec::with_capacity(rows.len());
+        let mut recorded = Vec::with_capacity(rows.len());
         for row in rows {
             match self.graph.index_of(&row.version) {
-                Some(i) => applied.push(i),
+                Some(i) => recorded.push(i),
                 None => unknown.push(row.version.clone()),
             }
         }
@@ -212,31 +226,27 @@ impl Migrator {
                 table: self.table.to_string(),
             });
         }
-        let mut is_applied = vec![false; self.graph.len()];
-        for &i in &applied {
-            is_applied[i] = true;
-        }
-        for &i in &applied {
-            let needs = self
-                .graph
-                .parents(i)
-                .iter()
-                .chain(self.graph.dependencies(i));
-            for &p in needs {
-                if !is_applied[p] {
-                    return Err(Error::AppliedWithoutParent {
-                        revision: self.graph.rev(i).id.clone(),
-                        parent: self.graph.rev(p).id.clone(),
-                    });
-                }
-            }
-        }
-        Ok(applied)
+        let gap = rebase::find_gap(&self.graph, rows, &recorded);
+        Ok((recorded, gap))
+    }
+
+    /// The applied revisions, as indices: the recorded ones less those in
+    /// progress. A revision an earlier run stopped inside is not applied.
+    fn done_indices(&self, rows: &[AppliedRow], recorded: &[RevIndex]) -> Vec<RevIndex> {
+        rows.iter()
+            .zip(recorded)
+            .filter(|(row, _)| !row.in_progress)
+            .map(|(_, &i)| i)
+            .collect()
     }
 
     /// Applied revisions whose file's checksum differs from the recorded one.
+    /// A revision in progress is not applied: its file is expected to
+    /// change (the failed SQL gets fixed), and the stamp that settles it
+    /// records the new checksum.
     fn drifted(&self, rows: &[AppliedRow]) -> Vec<String> {
         rows.iter()
+            .filter(|row| !row.in_progress)
             .filter(|row| {
                 self.graph
                     .index_of(&row.version)
@@ -281,14 +291,54 @@ impl Migrator {
     }
 
     /// The plan for `target` from the database's current state, changing
-    /// nothing (`--dry-run`).
+    /// nothing (`--dry-run`). It refuses exactly as [`Migrator::upgrade`] or
+    /// [`Migrator::downgrade`] would from the same rows: both go through one
+    /// check ([`Migrator::prepare`]).
     pub async fn plan(&self, direction: Direction, target: &Target) -> Result<Plan, Error> {
         let rows = self.read_rows().await?;
-        let applied = self.applied_indices(&rows)?;
+        Ok(self.prepare(&rows, direction, target)?.plan)
+    }
+
+    /// Checks the rows and plans from them, for a run or a dry run:
+    /// unknown or missing rows, a rebased history (only an upgrade that
+    /// names inserted revisions goes ahead), drift (upgrades only), the
+    /// plan, and a row in progress, in that order.
+    fn prepare(
+        &self,
+        rows: &[AppliedRow],
+        direction: Direction,
+        target: &Target,
+    ) -> Result<Prepared, Error> {
+        let (recorded, gap) = self.check_rows(rows)?;
+        let rebase = match gap {
+            None => None,
+            Some(Gap::Rebased(rebase))
+                if direction == Direction::Upgrade
+                    && self.names_inserted(&rebase, target, &recorded) =>
+            {
+                Some(rebase)
+            }
+            Some(gap) => return Err(gap_error(gap)),
+        };
         if direction == Direction::Upgrade {
-            self.refuse_drift(&rows)?;
+            self.refuse_drift(rows)?;
         }
-        self.plan_from(&applied, direction, target)
+        let plan = self.plan_from(&recorded, direction, target)?;
+        let steps = self.exec_steps(&plan);
+        executor::refuse_in_progress(rows, &self.table.to_string(), &steps)?;
+        Ok(Prepared {
+            plan,
+            steps,
+            rebase,
+        })
+    }
+
+    /// Whether `target` names only revisions inserted below applied ones.
+    fn names_inserted(&self, rebase: &Rebase, target: &Target, recorded: &[RevIndex]) -> bool {
+        match target.destination(&self.graph, recorded) {
+            Ok(Destination::Revisions(revs)) => rebase.allows(&self.graph, &revs),
+            _ => false,
+        }
     }
 
     /// The plan from a given state (`--sql --from`), with no database.
@@ -340,15 +390,30 @@ impl Migrator {
             cancel: self.cancel.clone(),
             progress: self.progress.clone(),
         };
-        executor::run(conn, self.settings.lock_timeout, &opts, |rows| {
-            let applied = self.applied_indices(rows)?;
-            if direction == Direction::Upgrade {
-                self.refuse_drift(rows)?;
-            }
-            let plan = self.plan_from(&applied, direction, target)?;
-            Ok::<_, Error>(self.exec_steps(&plan))
-        })
-        .await
+        // Filled while planning: the revisions this run applies out of order.
+        let inserted = std::cell::RefCell::new(Vec::new());
+        let mut report = executor::run_then(
+            conn,
+            self.settings.lock_timeout,
+            &opts,
+            |rows| {
+                let prepared = self.prepare(rows, direction, target)?;
+                if let Some(rebase) = &prepared.rebase {
+                    inserted.borrow_mut().clone_from(&rebase.inserted);
+                }
+                Ok::<_, Error>((prepared.steps, prepared.rebase))
+            },
+            |rebase, rows| rebase.settled(rows),
+        )
+        .await?;
+        let inserted = inserted.into_inner();
+        report.out_of_order = report
+            .applied
+            .iter()
+            .filter(|(id, _, _)| inserted.contains(id))
+            .map(|(id, _, _)| id.clone())
+            .collect();
+        Ok(report)
     }
 
     /// Records the state `targets` name without running SQL. With `purge`,
@@ -370,10 +435,12 @@ impl Migrator {
         purge: bool,
     ) -> Result<StampReport, Error> {
         let rows = session.applied().to_vec();
-        let applied = if purge {
-            Vec::new()
+        // A gap in the recorded set is no reason to refuse: stamping is how
+        // the record is made to say what the schema holds.
+        let (applied, gap) = if purge {
+            (Vec::new(), None)
         } else {
-            self.applied_indices(&rows)?
+            self.check_rows(&rows)?
         };
         let desired = plan::stamp(&self.graph, &applied, targets, purge)?;
         let mut wanted = vec![false; self.graph.len()];
@@ -404,25 +471,39 @@ impl Migrator {
                 report.added.push(r.id.clone());
             }
         }
+        if let Some(Gap::Rebased(rebase)) = gap {
+            // The inserted revisions are recorded now: the rows above them
+            // take the parents their files name.
+            let rows = session.refresh().await?.to_vec();
+            for (version, parents) in rebase.settled(&rows) {
+                session.set_parents(&version, &parents).await?;
+            }
+        }
         Ok(report)
     }
 
     /// Applied heads, in topological order. Takes no lock and creates
-    /// nothing: `[]` for a database rev never touched.
+    /// nothing: `[]` for a database rev never touched. A revision in
+    /// progress is not applied: its parents are the heads.
     pub async fn current(&self) -> Result<Vec<String>, Error> {
-        let rows = self.read_rows().await?;
-        let applied = self.applied_indices(&rows)?;
-        Ok(self.ids(&plan::current_heads(&self.graph, &applied)))
+        Ok(self.status().await?.current)
     }
 
-    /// Applied, pending and drifted revisions. Takes no lock.
+    /// Applied, pending, drifted and in-progress revisions. Takes no lock.
+    /// Each revision is in one list only: one in progress is neither
+    /// applied nor pending.
     pub async fn status(&self) -> Result<Status, Error> {
         let rows = self.read_rows().await?;
-        let applied = self.applied_indices(&rows)?;
-        let pending = plan::upgrade(&self.graph, &applied, &Target::Heads)?;
+        let recorded = self.applied_indices(&rows)?;
+        let done = self.done_indices(&rows, &recorded);
+        let pending = plan::upgrade(&self.graph, &recorded, &Target::Heads)?;
         Ok(Status {
-            current: self.ids(&plan::current_heads(&self.graph, &applied)),
-            applied: rows.iter().map(|r| r.version.clone()).collect(),
+            current: self.ids(&plan::current_heads(&self.graph, &done)),
+            applied: rows
+                .iter()
+                .filter(|r| !r.in_progress)
+                .map(|r| r.version.clone())
+                .collect(),
             pending: pending
                 .steps
                 .iter()
@@ -528,6 +609,29 @@ impl Migrator {
 impl From<ExecError> for Error {
     fn from(e: ExecError) -> Self {
         Error::Migration(Box::new(e))
+    }
+}
+
+/// What [`Migrator::prepare`] found.
+struct Prepared {
+    plan: Plan,
+    steps: Vec<ExecStep>,
+    /// Set when the run applies revisions inserted below applied ones.
+    rebase: Option<Rebase>,
+}
+
+fn gap_error(gap: Gap) -> Error {
+    match gap {
+        Gap::Rebased(rebase) => Error::RebasedHistory(Box::new(rebase)),
+        Gap::HandEdited {
+            revision,
+            parent,
+            stamp_targets,
+        } => Error::AppliedWithoutParent {
+            revision,
+            parent,
+            stamp_targets,
+        },
     }
 }
 

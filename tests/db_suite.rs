@@ -746,3 +746,7 @@ async fn library_api_upgrades_downgrades_and_reports(p: Project) {
     assert_eq!(report.applied.len(), 3);
     assert_eq!(report.not_run, ids(&["a4"]));
 }
+
+// After the `suite!` macro, which it uses.
+#[path = "db_suite/state.rs"]
+mod state;
