@@ -78,13 +78,16 @@ impl Settings {
 pub struct Status {
     /// Applied heads, in topological order.
     pub current: Vec<String>,
-    /// Applied revisions, oldest first (in the order they were recorded).
+    /// Applied revisions, oldest first (in the order they were recorded);
+    /// a revision in progress is not applied, and is not listed here.
     pub applied: Vec<String>,
-    /// Unapplied revisions, in the order `upgrade heads` would run them.
+    /// Unapplied revisions, in the order `upgrade heads` would run them;
+    /// not those in progress.
     pub pending: Vec<String>,
     /// Applied revisions whose upgrade section changed since.
     pub drifted: Vec<String>,
-    /// Revisions an interrupted non-transactional run left in progress.
+    /// Revisions an interrupted non-transactional run left in progress:
+    /// neither applied nor pending, and `current` counts them out.
     pub in_progress: Vec<String>,
 }
 
@@ -428,6 +431,35 @@ impl Migrator {
         Ok(report)
     }
 
+    /// The applied set `rev stamp --dry-run` would record (topologically
+    /// ordered), reading the rows without a lock. It accepts and refuses
+    /// exactly what [`Migrator::stamp`] does.
+    pub async fn stamp_plan(
+        &self,
+        targets: &[Target],
+        purge: bool,
+    ) -> Result<Vec<RevIndex>, Error> {
+        let rows = self.read_rows().await?;
+        Ok(self.stamp_from(&rows, targets, purge)?.0)
+    }
+
+    /// The set a stamp records, and the gap in the rows it starts from. A
+    /// gap is no reason to refuse: stamping is how the record is made to
+    /// say what the schema holds.
+    fn stamp_from(
+        &self,
+        rows: &[AppliedRow],
+        targets: &[Target],
+        purge: bool,
+    ) -> Result<(Vec<RevIndex>, Option<Gap>), Error> {
+        let (applied, gap) = if purge {
+            (Vec::new(), None)
+        } else {
+            self.check_rows(rows)?
+        };
+        Ok((plan::stamp(&self.graph, &applied, targets, purge)?, gap))
+    }
+
     async fn stamp_locked(
         &self,
         session: &mut LockedSession,
@@ -435,14 +467,7 @@ impl Migrator {
         purge: bool,
     ) -> Result<StampReport, Error> {
         let rows = session.applied().to_vec();
-        // A gap in the recorded set is no reason to refuse: stamping is how
-        // the record is made to say what the schema holds.
-        let (applied, gap) = if purge {
-            (Vec::new(), None)
-        } else {
-            self.check_rows(&rows)?
-        };
-        let desired = plan::stamp(&self.graph, &applied, targets, purge)?;
+        let (desired, gap) = self.stamp_from(&rows, targets, purge)?;
         let mut wanted = vec![false; self.graph.len()];
         for &i in &desired {
             wanted[i] = true;

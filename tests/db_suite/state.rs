@@ -408,6 +408,12 @@ async fn rebased_history_is_recognised_and_settled(p: Project) {
         .await;
     let stamp = hinted(&run, "rev stamp");
     assert_eq!(stamp, ["stamp", "a3"]);
+    // Its dry run agrees and changes nothing.
+    let rows = p.rows().await;
+    let mut dry = strs(&stamp);
+    dry.insert(1, "--dry-run");
+    assert_eq!(p.ok(&dry).trim(), "would record: a3");
+    assert_eq!(p.rows().await, rows);
     p.ok(&strs(&stamp));
     assert_eq!(p.applied().await, ids(&["a1", "a2", "a3", "x", "y"]));
     assert_eq!(parents_of(&p.rows().await, "a2"), ids(&["y"]));
@@ -475,7 +481,13 @@ async fn inserted_revision_failing_part_way_has_working_hints(p: Project) {
     p.edit("x", "\nINSERT INTO no_such_table VALUES (1);", "");
     let run = p.fails(1, &["-f", "json", "upgrade", "heads"]);
     assert_eq!(run.json_error()["kind"], "rebased_history");
-    p.ok(&strs(&hinted(&run, "rev upgrade")));
+    let mut upgrade = vec!["-f", "json"];
+    let hint = hinted(&run, "rev upgrade");
+    upgrade.extend(strs(&hint));
+    let report = serde_json::from_str::<Value>(&p.ok(&upgrade)).unwrap();
+    assert_eq!(revisions(&report), ids(&["x"]), "{report}");
+    assert_eq!(str_array(&report["out_of_order"]), ids(&["x"]), "{report}");
+    assert_eq!(report["failed"], Value::Null, "{report}");
     assert_eq!(p.applied().await, ids(&["a1", "a2", "a3", "x"]));
     assert!(p.rows().await.iter().all(|r| !r.in_progress));
     assert_eq!(parents_of(&p.rows().await, "a2"), ids(&["x"]));

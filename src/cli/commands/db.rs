@@ -422,14 +422,7 @@ pub fn stamp(ctx: &Context, args: &StampArgs) -> Result<u8, CliError> {
     let m = migrator(ctx)?;
     let err = rev_err(ctx, &m);
     if args.dry_run {
-        let applied = block_on(m.applied())?.map_err(&err)?;
-        let desired = rev::plan::stamp(
-            m.graph(),
-            if args.purge { &[] } else { &applied },
-            &args.targets,
-            args.purge,
-        )
-        .map_err(|e| err(e.into()))?;
+        let desired = block_on(m.stamp_plan(&args.targets, args.purge))?.map_err(&err)?;
         let heads = rev::plan::current_heads(m.graph(), &desired);
         let ids: Vec<&str> = heads
             .iter()
