@@ -406,10 +406,11 @@ impl Migrator {
                 }
                 Ok::<_, Error>((prepared.steps, prepared.rebase))
             },
-            |rebase, rows| rebase.settled(rows),
+            |rebase, rows| rebase::reparented(&self.graph, rows, &rebase.inserted),
         )
         .await?;
-        let inserted = inserted.into_inner();
+        let inserted: std::collections::HashSet<String> =
+            inserted.into_inner().into_iter().collect();
         report.out_of_order = report
             .applied
             .iter()
@@ -440,24 +441,24 @@ impl Migrator {
         purge: bool,
     ) -> Result<Vec<RevIndex>, Error> {
         let rows = self.read_rows().await?;
-        Ok(self.stamp_from(&rows, targets, purge)?.0)
+        self.stamp_from(&rows, targets, purge)
     }
 
-    /// The set a stamp records, and the gap in the rows it starts from. A
-    /// gap is no reason to refuse: stamping is how the record is made to
-    /// say what the schema holds.
+    /// The set a stamp records. A gap in the rows it starts from is no
+    /// reason to refuse: stamping is how the record is made to say what the
+    /// schema holds.
     fn stamp_from(
         &self,
         rows: &[AppliedRow],
         targets: &[Target],
         purge: bool,
-    ) -> Result<(Vec<RevIndex>, Option<Gap>), Error> {
-        let (applied, gap) = if purge {
-            (Vec::new(), None)
+    ) -> Result<Vec<RevIndex>, Error> {
+        let applied = if purge {
+            Vec::new()
         } else {
-            self.check_rows(rows)?
+            self.check_rows(rows)?.0
         };
-        Ok((plan::stamp(&self.graph, &applied, targets, purge)?, gap))
+        Ok(plan::stamp(&self.graph, &applied, targets, purge)?)
     }
 
     async fn stamp_locked(
@@ -467,7 +468,7 @@ impl Migrator {
         purge: bool,
     ) -> Result<StampReport, Error> {
         let rows = session.applied().to_vec();
-        let (desired, gap) = self.stamp_from(&rows, targets, purge)?;
+        let desired = self.stamp_from(&rows, targets, purge)?;
         let mut wanted = vec![false; self.graph.len()];
         for &i in &desired {
             wanted[i] = true;
@@ -496,11 +497,12 @@ impl Migrator {
                 report.added.push(r.id.clone());
             }
         }
-        if let Some(Gap::Rebased(rebase)) = gap {
-            // The inserted revisions are recorded now: the rows above them
-            // take the parents their files name.
+        if !report.added.is_empty() {
+            // The rows above a revision recorded now take the parents their
+            // files name (a rebased history settled by a stamp, or an
+            // inserted revision left in progress and stamped as done).
             let rows = session.refresh().await?.to_vec();
-            for (version, parents) in rebase.settled(&rows) {
+            for (version, parents) in rebase::reparented(&self.graph, &rows, &report.added) {
                 session.set_parents(&version, &parents).await?;
             }
         }

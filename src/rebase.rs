@@ -62,28 +62,48 @@ impl Rebase {
     /// Whether `upgrade` to these revisions applies inserted revisions only:
     /// the one way forward a rebased database takes, named on purpose.
     pub(crate) fn allows(&self, graph: &Graph, targets: &[RevIndex]) -> bool {
+        let inserted: BTreeSet<&str> = self.inserted.iter().map(String::as_str).collect();
         !targets.is_empty()
             && targets
                 .iter()
-                .all(|&t| self.inserted.contains(&graph.rev(t).id))
+                .all(|&t| inserted.contains(graph.rev(t).id.as_str()))
     }
+}
 
-    /// The recorded parents to rewrite once the inserted revisions have run:
-    /// each rebased revision whose new parents are all applied (and not in
-    /// progress) in `rows`, with those parents.
-    pub(crate) fn settled(&self, rows: &[AppliedRow]) -> Vec<(String, Vec<String>)> {
-        let done: BTreeSet<&str> = rows
-            .iter()
-            .filter(|r| !r.in_progress)
-            .map(|r| r.version.as_str())
-            .collect();
-        self.rebased
-            .iter()
-            .filter(|r| done.contains(r.revision.as_str()))
-            .filter(|r| r.parents.iter().all(|p| done.contains(p.as_str())))
-            .map(|r| (r.revision.clone(), r.parents.clone()))
-            .collect()
-    }
+/// The recorded parents to rewrite once `recorded_now` (revisions a run
+/// applied or a stamp recorded) are in the table: each applied row that
+/// records other parents than its file names, where a file parent is one of
+/// `recorded_now` and every file parent is applied (not in progress).
+/// So a rebase, once settled, leaves rows that match the files, and a row
+/// whose parents changed for any other reason is left as it was recorded.
+pub(crate) fn reparented(
+    graph: &Graph,
+    rows: &[AppliedRow],
+    recorded_now: &[String],
+) -> Vec<(String, Vec<String>)> {
+    let now: BTreeSet<&str> = recorded_now.iter().map(String::as_str).collect();
+    let done: BTreeSet<&str> = rows
+        .iter()
+        .filter(|r| !r.in_progress)
+        .map(|r| r.version.as_str())
+        .collect();
+    rows.iter()
+        .filter(|r| !r.in_progress)
+        .filter_map(|row| {
+            let i = graph.index_of(&row.version)?;
+            let parents: Vec<String> = graph
+                .parents(i)
+                .iter()
+                .map(|&p| graph.rev(p).id.clone())
+                .collect();
+            let file: BTreeSet<&str> = parents.iter().map(String::as_str).collect();
+            let recorded: BTreeSet<&str> = row.down_revisions.iter().map(String::as_str).collect();
+            let settles = file != recorded
+                && file.iter().any(|p| now.contains(p))
+                && file.iter().all(|p| done.contains(p));
+            settles.then(|| (row.version.clone(), parents))
+        })
+        .collect()
 }
 
 impl fmt::Display for Rebase {
@@ -322,7 +342,7 @@ mod tests {
         assert_eq!(r.inserted, owned(&["x1", "x2"]));
         assert_eq!(r.applied_above, owned(&["a2", "a3"]));
         assert_eq!(r.upgrade_targets, owned(&["x2"]));
-        assert_eq!(r.stamp_targets, owned(&["a3", "b1"]));
+        assert_eq!(r.stamp_targets, owned(&["b1", "a3"]));
         assert_eq!(
             r.rebased,
             vec![RebasedRevision {
@@ -345,13 +365,20 @@ mod tests {
         assert!(!r.allows(&g, &[i("a3"), i("b1")]));
         assert!(!r.allows(&g, &[]));
         // Settled once both inserted revisions are applied, not before.
+        let now = owned(&["x1", "x2"]);
         let mut after = rows.to_vec();
         after.push(row("x1", &["a1"]));
-        assert!(r.settled(&after).is_empty());
+        assert!(reparented(&g, &after, &now).is_empty());
         after.push(row("x2", &["x1"]));
-        assert_eq!(r.settled(&after), vec![("a2".to_owned(), owned(&["x2"]))]);
+        assert_eq!(
+            reparented(&g, &after, &now),
+            vec![("a2".to_owned(), owned(&["x2"]))]
+        );
         after.last_mut().unwrap().in_progress = true;
-        assert!(r.settled(&after).is_empty());
+        assert!(reparented(&g, &after, &now).is_empty());
+        // A row whose parents changed above nothing just recorded stays.
+        after.last_mut().unwrap().in_progress = false;
+        assert!(reparented(&g, &after, &owned(&["b1"])).is_empty());
     }
 
     #[test]

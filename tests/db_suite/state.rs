@@ -496,4 +496,29 @@ async fn inserted_revision_failing_part_way_has_working_hints(p: Project) {
         ids(&["ann@example.org", "bob@example.org"])
     );
     p.ok(&["current", "--check-heads"]);
+
+    // The other case: z, inserted below x, stops after its first statement,
+    // and that statement is all z had to do. The stamp the hint prints
+    // records z as done and x records its new parent.
+    p.write(&Rev {
+        id: "z",
+        down: &["a1"],
+        header: &["transactional: false"],
+        up: "CREATE TABLE audit (id INTEGER PRIMARY KEY);\nINSERT INTO no_such_table VALUES (1);",
+        down_sql: "DROP TABLE audit;",
+    });
+    p.edit("x", "-- down_revision: a1", "-- down_revision: z");
+    p.fails(1, &["upgrade", "z"]);
+    assert!(p.tables().await.contains(&"audit".to_owned()));
+    p.edit("z", "\nINSERT INTO no_such_table VALUES (1);", "");
+    let run = p.fails(1, &["-f", "json", "upgrade", "heads"]);
+    assert_eq!(run.json_error()["kind"], "in_progress");
+    let done = hinted(&run, "rev stamp");
+    assert_eq!(done, ["stamp", "a3"]);
+    p.ok(&strs(&done));
+    let rows = p.rows().await;
+    assert!(rows.iter().all(|r| !r.in_progress), "{rows:?}");
+    assert_eq!(parents_of(&rows, "x"), ids(&["z"]));
+    assert_eq!(p.applied().await, ids(&["a1", "a2", "a3", "x", "z"]));
+    p.ok(&["current", "--check-heads"]);
 }
