@@ -395,7 +395,7 @@ impl Migrator {
         };
         // Filled while planning: the revisions this run applies out of order.
         let inserted = std::cell::RefCell::new(Vec::new());
-        let mut report = executor::run_then(
+        let result = executor::run_then(
             conn,
             self.settings.lock_timeout,
             &opts,
@@ -408,16 +408,29 @@ impl Migrator {
             },
             |rebase, rows| rebase::reparented(&self.graph, rows, &rebase.inserted),
         )
-        .await?;
+        .await;
         let inserted: std::collections::HashSet<String> =
             inserted.into_inner().into_iter().collect();
-        report.out_of_order = report
-            .applied
-            .iter()
-            .filter(|(id, _, _)| inserted.contains(id))
-            .map(|(id, _, _)| id.clone())
-            .collect();
-        Ok(report)
+        let mark = |report: &mut Report| {
+            report.out_of_order = report
+                .applied
+                .iter()
+                .filter(|(id, _, _)| inserted.contains(id))
+                .map(|(id, _, _)| id.clone())
+                .collect();
+        };
+        match result {
+            Ok(mut report) => {
+                mark(&mut report);
+                Ok(report)
+            }
+            // A failed run's report says the same of what it did apply.
+            Err(Error::Migration(mut e)) => {
+                mark(&mut e.report);
+                Err(Error::Migration(e))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Records the state `targets` name without running SQL. With `purge`,
