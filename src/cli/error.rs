@@ -521,4 +521,44 @@ mod tests {
         assert_eq!(unstamp_targets(&g, "a", &[]).unwrap(), owned(&["base"]));
         assert!(unstamp_targets(&g, "nope", &[]).is_none());
     }
+
+    /// `a1 ── x ── a2 ── a3`: x was inserted below a2 and a3, then stopped
+    /// part-way. No stamp removes its record alone; the hints say so.
+    #[test]
+    fn inserted_revision_in_progress_gets_hints_that_keep_every_row() {
+        let g = Graph::build(vec![
+            revision("a1", &[], &[], &[]),
+            revision("x", &["a1"], &[], &[]),
+            revision("a2", &["x"], &[], &[]),
+            revision("a3", &["a2"], &[], &[]),
+        ])
+        .unwrap();
+        let e = BackendError::InProgress {
+            revision: "x".into(),
+            table: "schema_migrations".into(),
+            others: vec!["a1".into(), "a2".into(), "a3".into()],
+        };
+        let err = backend_hints(CliError::new("in_progress", "", EXIT_FAILED), &e, Some(&g));
+        assert!(err.hints[0].contains("`rev stamp a3`"), "{:?}", err.hints);
+        assert!(
+            err.hints[1].contains("`DELETE FROM schema_migrations WHERE version = 'x'`"),
+            "{:?}",
+            err.hints
+        );
+        // `rev stamp a3` records x as done and drops no row.
+        let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            stamp_result(&g, &["a1", "a2", "a3", "x"], &owned(&["a3"])),
+            owned(&["a1", "a2", "a3", "x"])
+        );
+        // Where nothing is applied above it, the plain hints stay.
+        let e = BackendError::InProgress {
+            revision: "a3".into(),
+            table: "schema_migrations".into(),
+            others: owned(&["a1", "x", "a2"]),
+        };
+        let err = backend_hints(CliError::new("in_progress", "", EXIT_FAILED), &e, Some(&g));
+        assert!(err.hints[0].contains("`rev stamp a3`"), "{:?}", err.hints);
+        assert!(err.hints[1].contains("`rev stamp a2`"), "{:?}", err.hints);
+    }
 }
