@@ -6,6 +6,7 @@ use crate::config::ConfigError;
 use crate::executor::ExecError;
 use crate::graph::LoadError;
 use crate::plan::PlanError;
+use crate::rebase::Rebase;
 use crate::target::{ParseTargetError, TargetError};
 use crate::url::UrlError;
 
@@ -42,14 +43,22 @@ pub enum Error {
         /// The tracking table.
         table: String,
     },
-    /// The applied set is not closed under ancestors.
+    /// The applied set is not closed under ancestors, and the parents the
+    /// table recorded match the files: the table was edited.
     #[error("the database records `{revision}` as applied but not its parent `{parent}`: the tracking table was edited by hand or by another tool")]
     AppliedWithoutParent {
         /// The applied revision.
         revision: String,
         /// Its missing parent or dependency.
         parent: String,
+        /// The recorded revisions below no other recorded one: `rev stamp`
+        /// of them records the missing ancestors and keeps every row.
+        stamp_targets: Vec<String>,
     },
+    /// The applied set is not closed under ancestors because the history
+    /// was rebased under the database (the recorded parents tell).
+    #[error("{0}")]
+    RebasedHistory(Box<Rebase>),
     /// Applied revisions whose files changed.
     #[error("{} changed since {} applied: {}", if revisions.len() == 1 { "a revision file" } else { "revision files" }, if revisions.len() == 1 { "it was" } else { "they were" }, quoted(revisions))]
     Drift {
@@ -102,6 +111,7 @@ impl Error {
             Error::NoDatabaseUrl => "no_database_url",
             Error::UnknownApplied { .. } => "unknown_applied_revision",
             Error::AppliedWithoutParent { .. } => "applied_without_parent",
+            Error::RebasedHistory(_) => "rebased_history",
             Error::Drift { .. } => "drift",
             Error::NotApplied { .. } => "not_applied",
             Error::UnlabelledHeads { .. } => "multiple_heads",

@@ -177,11 +177,20 @@ pub struct Report {
     /// Revisions of the plan that are not committed, in plan order: those
     /// rolled back in whole-plan mode, the failed one, and those never started.
     pub not_run: Vec<String>,
+    /// The step whose SQL or tracking row failed (it is also in `not_run`).
+    /// `None` when nothing failed, or when the failure was not one step's:
+    /// a commit of the run's transaction, a refusal before anything ran.
+    pub failed: Option<(String, Direction)>,
     /// The run stopped early because the [`CancelToken`] was set.
     pub interrupted: bool,
     /// The revision that was running when [`CancelToken::abort_running`]
     /// cancelled it; it rolled back and is also in `not_run`.
     pub cancelled: Option<String>,
+    /// Applied revisions that ran after revisions above them in the graph
+    /// had been applied: a history rebased under the database, settled with
+    /// an upgrade that named them (see [`crate::rebase`]). Their SQL ran out
+    /// of order. Filled by [`crate::Migrator`], not by the executor.
+    pub out_of_order: Vec<String>,
 }
 
 /// A failed run: the cause and what was committed before it.
@@ -293,23 +302,12 @@ impl LockedSession {
         steps: &[ExecStep],
         opts: &ExecOptions,
     ) -> Result<Report, ExecError> {
+        refuse_in_progress(
+            &self.applied,
+            &self.conn.dialect().table().to_string(),
+            steps,
+        )?;
         let mut report = Report::default();
-        if let Some(row) = self.applied.iter().find(|r| r.in_progress) {
-            report.not_run = steps.iter().map(|s| s.revision.clone()).collect();
-            return Err(ExecError {
-                error: BackendError::InProgress {
-                    revision: row.version.clone(),
-                    table: self.conn.dialect().table().to_string(),
-                    others: self
-                        .applied
-                        .iter()
-                        .filter(|r| r.version != row.version)
-                        .map(|r| r.version.clone())
-                        .collect(),
-                },
-                report: Box::new(report),
-            });
-        }
         // On MySQL/MariaDB only data-only steps run in a transaction; a DDL
         // step there is treated as a non-transactional one: the plan's
         // transaction commits before it and a new one begins after it.
@@ -399,6 +397,7 @@ impl LockedSession {
                         mark_not_run(&mut report, std::mem::take(&mut pending), &steps[i..]);
                         return Ok(report);
                     }
+                    report.failed = Some((step.revision.clone(), step.direction));
                     return Err(fail(report, pending, &steps[i..], error));
                 }
             }
@@ -422,6 +421,36 @@ impl LockedSession {
             .await
     }
 
+    /// Re-read the rows and rewrite the recorded parents of those `after`
+    /// names (see [`run_then`]). Reads nothing when there is nothing to ask.
+    async fn rewrite_parents<T, G>(
+        &mut self,
+        learned: Option<T>,
+        after: G,
+    ) -> Result<(), BackendError>
+    where
+        G: FnOnce(T, &[AppliedRow]) -> Vec<(String, Vec<String>)>,
+    {
+        let Some(learned) = learned else {
+            return Ok(());
+        };
+        let rows = self.conn.read_applied().await?;
+        for (version, parents) in after(learned, &rows) {
+            self.set_parents(&version, &parents).await?;
+        }
+        self.refresh().await?;
+        Ok(())
+    }
+
+    /// Record new parents for an applied revision (a rebased history settled).
+    pub async fn set_parents(
+        &mut self,
+        version: &str,
+        down_revisions: &[String],
+    ) -> Result<(), BackendError> {
+        self.conn.set_parents(version, down_revisions).await
+    }
+
     /// Remove `version`'s record without running SQL; `Ok(false)` if absent.
     pub async fn stamp_removed(&mut self, version: &str) -> Result<bool, BackendError> {
         self.conn.stamp_removed(version).await
@@ -441,6 +470,35 @@ impl LockedSession {
     pub async fn release(self) -> Result<(), BackendError> {
         self.conn.close().await
     }
+}
+
+/// The refusal to run `steps` while a row is flagged in progress (an earlier
+/// non-transactional step stopped part-way): running on top of a
+/// half-applied revision would only bury it. The same check serves a dry
+/// run, so it refuses exactly as the real run does.
+pub(crate) fn refuse_in_progress(
+    rows: &[AppliedRow],
+    table: &str,
+    steps: &[ExecStep],
+) -> Result<(), ExecError> {
+    let Some(row) = rows.iter().find(|r| r.in_progress) else {
+        return Ok(());
+    };
+    Err(ExecError {
+        error: BackendError::InProgress {
+            revision: row.version.clone(),
+            table: table.to_owned(),
+            others: rows
+                .iter()
+                .filter(|r| r.version != row.version)
+                .map(|r| r.version.clone())
+                .collect(),
+        },
+        report: Box::new(Report {
+            not_run: steps.iter().map(|s| s.revision.clone()).collect(),
+            ..Report::default()
+        }),
+    })
 }
 
 /// Build the error for a failure at `rest[0]` (or at commit when `rest` is
@@ -501,6 +559,38 @@ where
     F: FnOnce(&[AppliedRow]) -> Result<Vec<ExecStep>, E>,
     E: From<ExecError>,
 {
+    run_then(
+        conn,
+        lock_timeout,
+        opts,
+        |rows| plan(rows).map(|steps| (steps, None::<()>)),
+        |(), _| Vec::new(),
+    )
+    .await
+}
+
+/// Like [`run`], then, still under the lock and only if the steps raised no
+/// error (an interrupted run included), rewrites the recorded parents of
+/// the rows `after` names, as `(version, parents)`. `after` gets what `plan`
+/// learned (`T`) and the rows as they are after the run; it is not called,
+/// and the rows are not read again, when `plan` learned nothing (`None`).
+///
+/// This is how a history rebased under a database is settled: once the
+/// revisions inserted below applied ones have run, the applied revisions
+/// above them record the parents their files name now. A failure to
+/// rewrite is an error that carries the full report.
+pub async fn run_then<E, T, F, G>(
+    conn: Connection,
+    lock_timeout: Duration,
+    opts: &ExecOptions,
+    plan: F,
+    after: G,
+) -> Result<Report, E>
+where
+    F: FnOnce(&[AppliedRow]) -> Result<(Vec<ExecStep>, Option<T>), E>,
+    G: FnOnce(T, &[AppliedRow]) -> Vec<(String, Vec<String>)>,
+    E: From<ExecError>,
+{
     let mut session = match LockedSession::acquire_or_cancel(conn, lock_timeout, &opts.cancel).await
     {
         Ok(session) => session,
@@ -519,7 +609,16 @@ where
         }
     };
     let result = match plan(session.applied()) {
-        Ok(steps) => session.execute(steps, opts).await.map_err(E::from),
+        Ok((steps, learned)) => match session.execute(steps, opts).await {
+            Ok(report) => match session.rewrite_parents(learned, after).await {
+                Ok(()) => Ok(report),
+                Err(error) => Err(E::from(ExecError {
+                    error,
+                    report: Box::new(report),
+                })),
+            },
+            Err(e) => Err(E::from(e)),
+        },
         Err(e) => Err(e),
     };
     let released = session.release().await;

@@ -22,6 +22,7 @@ pub mod executor;
 pub mod graph;
 pub mod migrator;
 pub mod plan;
+pub mod rebase;
 pub mod revision;
 pub mod step;
 #[doc(hidden)] // history generator for benches and tests, not an API

@@ -29,8 +29,9 @@ use crate::executor::{
 };
 use crate::graph::{Graph, RevIndex};
 use crate::plan::{self, Plan};
+use crate::rebase::{self, Gap, Rebase};
 use crate::step::Direction;
-use crate::target::Target;
+use crate::target::{Destination, Target};
 use crate::url::DatabaseUrl;
 
 /// How a [`Migrator`] talks to its database.
@@ -77,13 +78,16 @@ impl Settings {
 pub struct Status {
     /// Applied heads, in topological order.
     pub current: Vec<String>,
-    /// Applied revisions, oldest first (in the order they were recorded).
+    /// Applied revisions, oldest first (in the order they were recorded);
+    /// a revision in progress is not applied, and is not listed here.
     pub applied: Vec<String>,
-    /// Unapplied revisions, in the order `upgrade heads` would run them.
+    /// Unapplied revisions, in the order `upgrade heads` would run them;
+    /// not those in progress.
     pub pending: Vec<String>,
     /// Applied revisions whose upgrade section changed since.
     pub drifted: Vec<String>,
-    /// Revisions an interrupted non-transactional run left in progress.
+    /// Revisions an interrupted non-transactional run left in progress:
+    /// neither applied nor pending, and `current` counts them out.
     pub in_progress: Vec<String>,
 }
 
@@ -196,13 +200,26 @@ impl Migrator {
     }
 
     /// Checks the rows against the graph: every id must be a revision, and
-    /// the set must hold every revision's parents and dependencies.
+    /// the set must hold every revision's parents and dependencies. A set
+    /// that lacks some is [`Error::RebasedHistory`] when the parents the
+    /// table recorded tell a rebased history, else
+    /// [`Error::AppliedWithoutParent`]. Rows in progress count as recorded.
     pub fn applied_indices(&self, rows: &[AppliedRow]) -> Result<Vec<RevIndex>, Error> {
+        let (recorded, gap) = self.check_rows(rows)?;
+        match gap {
+            None => Ok(recorded),
+            Some(gap) => Err(gap_error(gap)),
+        }
+    }
+
+    /// The graph index of every row (an id no file defines is an error),
+    /// and the gap in the recorded set, if any.
+    fn check_rows(&self, rows: &[AppliedRow]) -> Result<(Vec<RevIndex>, Option<Gap>), Error> {
         let mut unknown = Vec::new();
-        let mut applied = Vec::with_capacity(rows.len());
+        let mut recorded = Vec::with_capacity(rows.len());
         for row in rows {
             match self.graph.index_of(&row.version) {
-                Some(i) => applied.push(i),
+                Some(i) => recorded.push(i),
                 None => unknown.push(row.version.clone()),
             }
         }
@@ -212,31 +229,27 @@ impl Migrator {
                 table: self.table.to_string(),
             });
         }
-        let mut is_applied = vec![false; self.graph.len()];
-        for &i in &applied {
-            is_applied[i] = true;
-        }
-        for &i in &applied {
-            let needs = self
-                .graph
-                .parents(i)
-                .iter()
-                .chain(self.graph.dependencies(i));
-            for &p in needs {
-                if !is_applied[p] {
-                    return Err(Error::AppliedWithoutParent {
-                        revision: self.graph.rev(i).id.clone(),
-                        parent: self.graph.rev(p).id.clone(),
-                    });
-                }
-            }
-        }
-        Ok(applied)
+        let gap = rebase::find_gap(&self.graph, rows, &recorded);
+        Ok((recorded, gap))
+    }
+
+    /// The applied revisions, as indices: the recorded ones less those in
+    /// progress. A revision an earlier run stopped inside is not applied.
+    fn done_indices(&self, rows: &[AppliedRow], recorded: &[RevIndex]) -> Vec<RevIndex> {
+        rows.iter()
+            .zip(recorded)
+            .filter(|(row, _)| !row.in_progress)
+            .map(|(_, &i)| i)
+            .collect()
     }
 
     /// Applied revisions whose file's checksum differs from the recorded one.
+    /// A revision in progress is not applied: its file is expected to
+    /// change (the failed SQL gets fixed), and the stamp that settles it
+    /// records the new checksum.
     fn drifted(&self, rows: &[AppliedRow]) -> Vec<String> {
         rows.iter()
+            .filter(|row| !row.in_progress)
             .filter(|row| {
                 self.graph
                     .index_of(&row.version)
@@ -285,14 +298,54 @@ impl Migrator {
     }
 
     /// The plan for `target` from the database's current state, changing
-    /// nothing (`--dry-run`).
+    /// nothing (`--dry-run`). It refuses exactly as [`Migrator::upgrade`] or
+    /// [`Migrator::downgrade`] would from the same rows: both go through one
+    /// check ([`Migrator::prepare`]).
     pub async fn plan(&self, direction: Direction, target: &Target) -> Result<Plan, Error> {
         let rows = self.read_rows().await?;
-        let applied = self.applied_indices(&rows)?;
+        Ok(self.prepare(&rows, direction, target)?.plan)
+    }
+
+    /// Checks the rows and plans from them, for a run or a dry run:
+    /// unknown or missing rows, a rebased history (only an upgrade that
+    /// names inserted revisions goes ahead), drift (upgrades only), the
+    /// plan, and a row in progress, in that order.
+    fn prepare(
+        &self,
+        rows: &[AppliedRow],
+        direction: Direction,
+        target: &Target,
+    ) -> Result<Prepared, Error> {
+        let (recorded, gap) = self.check_rows(rows)?;
+        let rebase = match gap {
+            None => None,
+            Some(Gap::Rebased(rebase))
+                if direction == Direction::Upgrade
+                    && self.names_inserted(&rebase, target, &recorded) =>
+            {
+                Some(rebase)
+            }
+            Some(gap) => return Err(gap_error(gap)),
+        };
         if direction == Direction::Upgrade {
-            self.refuse_drift(&rows)?;
+            self.refuse_drift(rows)?;
         }
-        self.plan_from(&applied, direction, target)
+        let plan = self.plan_from(&recorded, direction, target)?;
+        let steps = self.exec_steps(&plan);
+        executor::refuse_in_progress(rows, &self.table.to_string(), &steps)?;
+        Ok(Prepared {
+            plan,
+            steps,
+            rebase,
+        })
+    }
+
+    /// Whether `target` names only revisions inserted below applied ones.
+    fn names_inserted(&self, rebase: &Rebase, target: &Target, recorded: &[RevIndex]) -> bool {
+        match target.destination(&self.graph, recorded) {
+            Ok(Destination::Revisions(revs)) => rebase.allows(&self.graph, &revs),
+            _ => false,
+        }
     }
 
     /// The plan from a given state (`--sql --from`), with no database.
@@ -363,15 +416,44 @@ impl Migrator {
             cancel: self.cancel.clone(),
             progress: self.progress.clone(),
         };
-        executor::run(conn, self.settings.lock_timeout, &opts, |rows| {
-            let applied = self.applied_indices(rows)?;
-            if direction == Direction::Upgrade {
-                self.refuse_drift(rows)?;
+        // Filled while planning: the revisions this run applies out of order.
+        let inserted = std::cell::RefCell::new(Vec::new());
+        let result = executor::run_then(
+            conn,
+            self.settings.lock_timeout,
+            &opts,
+            |rows| {
+                let prepared = self.prepare(rows, direction, target)?;
+                if let Some(rebase) = &prepared.rebase {
+                    inserted.borrow_mut().clone_from(&rebase.inserted);
+                }
+                Ok::<_, Error>((prepared.steps, prepared.rebase))
+            },
+            |rebase, rows| rebase::reparented(&self.graph, rows, &rebase.inserted),
+        )
+        .await;
+        let inserted: std::collections::HashSet<String> =
+            inserted.into_inner().into_iter().collect();
+        let mark = |report: &mut Report| {
+            report.out_of_order = report
+                .applied
+                .iter()
+                .filter(|(id, _, _)| inserted.contains(id))
+                .map(|(id, _, _)| id.clone())
+                .collect();
+        };
+        match result {
+            Ok(mut report) => {
+                mark(&mut report);
+                Ok(report)
             }
-            let plan = self.plan_from(&applied, direction, target)?;
-            Ok::<_, Error>(self.exec_steps(&plan))
-        })
-        .await
+            // A failed run's report says the same of what it did apply.
+            Err(Error::Migration(mut e)) => {
+                mark(&mut e.report);
+                Err(Error::Migration(e))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Records the state `targets` name without running SQL. With `purge`,
@@ -386,6 +468,35 @@ impl Migrator {
         Ok(report)
     }
 
+    /// The applied set `rev stamp --dry-run` would record (topologically
+    /// ordered), reading the rows without a lock. It accepts and refuses
+    /// exactly what [`Migrator::stamp`] does.
+    pub async fn stamp_plan(
+        &self,
+        targets: &[Target],
+        purge: bool,
+    ) -> Result<Vec<RevIndex>, Error> {
+        let rows = self.read_rows().await?;
+        self.stamp_from(&rows, targets, purge)
+    }
+
+    /// The set a stamp records. A gap in the rows it starts from is no
+    /// reason to refuse: stamping is how the record is made to say what the
+    /// schema holds.
+    fn stamp_from(
+        &self,
+        rows: &[AppliedRow],
+        targets: &[Target],
+        purge: bool,
+    ) -> Result<Vec<RevIndex>, Error> {
+        let applied = if purge {
+            Vec::new()
+        } else {
+            self.check_rows(rows)?.0
+        };
+        Ok(plan::stamp(&self.graph, &applied, targets, purge)?)
+    }
+
     async fn stamp_locked(
         &self,
         session: &mut LockedSession,
@@ -393,12 +504,7 @@ impl Migrator {
         purge: bool,
     ) -> Result<StampReport, Error> {
         let rows = session.applied().to_vec();
-        let applied = if purge {
-            Vec::new()
-        } else {
-            self.applied_indices(&rows)?
-        };
-        let desired = plan::stamp(&self.graph, &applied, targets, purge)?;
+        let desired = self.stamp_from(&rows, targets, purge)?;
         let mut wanted = vec![false; self.graph.len()];
         for &i in &desired {
             wanted[i] = true;
@@ -427,25 +533,40 @@ impl Migrator {
                 report.added.push(r.id.clone());
             }
         }
+        if !report.added.is_empty() {
+            // The rows above a revision recorded now take the parents their
+            // files name (a rebased history settled by a stamp, or an
+            // inserted revision left in progress and stamped as done).
+            let rows = session.refresh().await?.to_vec();
+            for (version, parents) in rebase::reparented(&self.graph, &rows, &report.added) {
+                session.set_parents(&version, &parents).await?;
+            }
+        }
         Ok(report)
     }
 
     /// Applied heads, in topological order. Takes no lock and creates
-    /// nothing: `[]` for a database rev never touched.
+    /// nothing: `[]` for a database rev never touched. A revision in
+    /// progress is not applied: its parents are the heads.
     pub async fn current(&self) -> Result<Vec<String>, Error> {
-        let rows = self.read_rows().await?;
-        let applied = self.applied_indices(&rows)?;
-        Ok(self.ids(&plan::current_heads(&self.graph, &applied)))
+        Ok(self.status().await?.current)
     }
 
-    /// Applied, pending and drifted revisions. Takes no lock.
+    /// Applied, pending, drifted and in-progress revisions. Takes no lock.
+    /// Each revision is in one list only: one in progress is neither
+    /// applied nor pending.
     pub async fn status(&self) -> Result<Status, Error> {
         let rows = self.read_rows().await?;
-        let applied = self.applied_indices(&rows)?;
-        let pending = plan::upgrade(&self.graph, &applied, &Target::Heads)?;
+        let recorded = self.applied_indices(&rows)?;
+        let done = self.done_indices(&rows, &recorded);
+        let pending = plan::upgrade(&self.graph, &recorded, &Target::Heads)?;
         Ok(Status {
-            current: self.ids(&plan::current_heads(&self.graph, &applied)),
-            applied: rows.iter().map(|r| r.version.clone()).collect(),
+            current: self.ids(&plan::current_heads(&self.graph, &done)),
+            applied: rows
+                .iter()
+                .filter(|r| !r.in_progress)
+                .map(|r| r.version.clone())
+                .collect(),
             pending: pending
                 .steps
                 .iter()
@@ -567,6 +688,29 @@ impl Migrator {
 impl From<ExecError> for Error {
     fn from(e: ExecError) -> Self {
         Error::Migration(Box::new(e))
+    }
+}
+
+/// What [`Migrator::prepare`] found.
+struct Prepared {
+    plan: Plan,
+    steps: Vec<ExecStep>,
+    /// Set when the run applies revisions inserted below applied ones.
+    rebase: Option<Rebase>,
+}
+
+fn gap_error(gap: Gap) -> Error {
+    match gap {
+        Gap::Rebased(rebase) => Error::RebasedHistory(Box::new(rebase)),
+        Gap::HandEdited {
+            revision,
+            parent,
+            stamp_targets,
+        } => Error::AppliedWithoutParent {
+            revision,
+            parent,
+            stamp_targets,
+        },
     }
 }
 

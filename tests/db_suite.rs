@@ -1259,3 +1259,6 @@ async fn sql_script_stops_in_the_client_where_a_direct_run_fails(p: Project) {
         assert_eq!(state(&p).await, state(&direct).await);
     }
 }
+// After the `suite!` macro, which it uses.
+#[path = "db_suite/state.rs"]
+mod state;

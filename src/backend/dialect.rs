@@ -442,6 +442,16 @@ impl Dialect {
         )
     }
 
+    /// Parameters: down_revisions (comma-separated), version.
+    pub(crate) fn update_parents_bound(&self) -> String {
+        format!(
+            "UPDATE {} SET down_revisions = {} WHERE version = {}",
+            self.quoted_table(),
+            self.placeholder(1),
+            self.placeholder(2)
+        )
+    }
+
     /// Parameters: in_progress, version.
     pub(crate) fn set_in_progress_bound(&self) -> String {
         format!(

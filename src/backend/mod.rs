@@ -992,6 +992,25 @@ impl Connection {
         Ok(())
     }
 
+    /// Record new parents for an applied revision (a history rebased under
+    /// the database, once the revisions inserted below it have run).
+    pub async fn set_parents(
+        &mut self,
+        version: &str,
+        down_revisions: &[String],
+    ) -> Result<(), BackendError> {
+        let sql = self.dialect.update_parents_bound();
+        let parents = down_revisions.join(",");
+        let r = on_conn!(&mut self.inner, c => {
+            sqlx::query(&sql).bind(&parents).bind(version).execute(&mut *c).await.map(|r| r.rows_affected())
+        });
+        let n = r.map_err(|e| self.db_error("recording a revision's parents", &e))?;
+        if n == 0 {
+            return Err(self.not_recorded(version));
+        }
+        Ok(())
+    }
+
     /// Run SQL text of the caller's with no bookkeeping (tests and setup).
     pub async fn execute_raw(&mut self, sql: &str) -> Result<(), BackendError> {
         let r = on_conn!(&mut self.inner, c => sqlx::raw_sql(sql).execute(&mut *c).await.map(|r| r.rows_affected()));

@@ -251,13 +251,24 @@ impl CliError {
                 let mut err = CliError::new(kind, message, EXIT_FAILED);
                 let report = &m.report;
                 let done: Vec<String> = report.applied.iter().map(|(r, d, _)| format!("{d} {r}")).collect();
-                err.message.push_str(&format!(
-                    "\n  done before the failure: {}",
-                    if done.is_empty() { "nothing".to_string() } else { done.join(", ") }
-                ));
-                if !report.not_run.is_empty() {
+                // A refusal before the first step has no "before".
+                if !matches!(m.error, BackendError::InProgress { .. }) {
+                    err.message.push_str(&format!(
+                        "\n  done before the failure: {}",
+                        if done.is_empty() { "nothing".to_string() } else { done.join(", ") }
+                    ));
+                }
+                // The failed revision is named above; list the others once.
+                let failed = report.failed.as_ref().map(|(r, _)| r);
+                let not_run: Vec<&str> = report
+                    .not_run
+                    .iter()
+                    .filter(|r| Some(*r) != failed)
+                    .map(String::as_str)
+                    .collect();
+                if !not_run.is_empty() {
                     err.message
-                        .push_str(&format!("\n  not run: {}", report.not_run.join(", ")));
+                        .push_str(&format!("\n  not run: {}", not_run.join(", ")));
                 }
                 backend_hints(err, &m.error, graph)
             }
@@ -267,11 +278,16 @@ impl CliError {
                     "if they were removed on purpose, record the real state with `rev stamp --purge REV` (the revision the schema is at); `{}` is among the unknown",
                     revisions.first().map(String::as_str).unwrap_or_default()
                 )),
-            RevError::AppliedWithoutParent { revision, .. } => {
+            RevError::AppliedWithoutParent { revision, stamp_targets, .. } => {
+                // Stamping the recorded revisions below no other one adds
+                // their missing ancestors and drops no row (`rev stamp
+                // REV` alone would drop what lies above REV).
                 CliError::new(kind, message, EXIT_FAILED).hint(format!(
-                    "if the schema really has everything `{revision}` needs, `rev stamp {revision}` records its ancestors too"
+                    "if the schema really has everything `{revision}` needs, `rev stamp {}` records the missing ancestors and keeps every other record",
+                    stamp_targets.join(" ")
                 ))
             }
+            RevError::RebasedHistory(rebase) => rebase_hints(CliError::new(kind, message, EXIT_FAILED), &rebase),
             RevError::Drift { revisions } => CliError::new(kind, message, EXIT_FAILED)
                 .hint("an applied revision is never run again, so an edit does not reach this database")
                 .hint(format!(
@@ -288,7 +304,30 @@ fn backend_hints(err: CliError, e: &BackendError, graph: Option<&Graph>) -> CliE
     match e {
         BackendError::LockTimeout { .. } => err
             .hint("another rev is changing this database; let it finish, or raise `lock_timeout_seconds` in config.yaml"),
-        BackendError::InProgress { revision, others, .. } => {
+        BackendError::InProgress {
+            revision,
+            others,
+            table,
+        } => {
+            let below = graph.and_then(|g| applied_above(g, revision, others));
+            if let (Some(g), Some(above)) = (graph, below.filter(|a| !a.is_empty())) {
+                // A revision inserted below applied ones (a rebased history)
+                // stopped part-way: a stamp cannot drop its record without
+                // dropping theirs, and `rev stamp REV` would drop theirs.
+                let mut all = others.clone();
+                all.push(revision.clone());
+                let keep = recorded_tops(g, &all).unwrap_or_default();
+                return err
+                    .hint(format!(
+                        "if every change of `{revision}` is in the schema: `rev stamp {}` records it as done and keeps every other record",
+                        keep.join(" ")
+                    ))
+                    .hint(format!(
+                        "if none is: delete its row, `DELETE FROM {table} WHERE version = '{revision}'` (a stamp cannot: {} applied above it would lose {} records), then fix the file and run `rev upgrade {revision}` again",
+                        above.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", "),
+                        if above.len() == 1 { "its" } else { "their" }
+                    ));
+            }
             let undo = match graph.and_then(|g| unstamp_targets(g, revision, others)) {
                 Some(targets) => format!(
                     "if none is: `rev stamp {}` removes its record and keeps every other one (then fix the file and run `rev upgrade` again)",
@@ -318,6 +357,71 @@ fn backend_hints(err: CliError, e: &BackendError, graph: Option<&Graph>) -> CliE
         }
         _ => err,
     }
+}
+
+/// How to settle a history rebased under the database: apply the inserted
+/// revisions (out of order, named on purpose), or record them as done.
+fn rebase_hints(err: CliError, rebase: &rev::rebase::Rebase) -> CliError {
+    let above = rebase
+        .applied_above
+        .iter()
+        .map(|a| format!("`{a}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let commands = rebase
+        .upgrade_targets
+        .iter()
+        .map(|t| format!("`rev upgrade {t}`"))
+        .collect::<Vec<_>>()
+        .join(", then ");
+    let (it, runs) = if rebase.inserted.len() == 1 {
+        ("it", "its SQL runs")
+    } else {
+        ("them", "their SQL runs")
+    };
+    err.hint(format!(
+        "{commands} applies {} and nothing else; {runs} after {above}, which are already applied (out of order): check that {it} does not need to run before them. The rows above then record their new parents",
+        rebase
+            .inserted
+            .iter()
+            .map(|i| format!("`{i}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    ))
+    .hint(format!(
+        "if the schema already has {it} (applied by hand): `rev stamp {}` records {it} without running {it} and keeps every other record",
+        rebase.stamp_targets.join(" ")
+    ))
+    .hint("`rev upgrade heads` refuses until then: it would run the inserted revisions without saying so")
+}
+
+/// Recorded revisions that descend from (or depend on) `revision`, or
+/// `None` if an id is not in the graph.
+fn applied_above(graph: &Graph, revision: &str, others: &[String]) -> Option<Vec<String>> {
+    let x = graph.index_of(revision)?;
+    let above = graph.dependents_closure([x]);
+    let mut out = Vec::new();
+    for id in others {
+        if above[graph.index_of(id)?] {
+            out.push(id.clone());
+        }
+    }
+    Some(out)
+}
+
+/// The recorded revisions below no other recorded one: stamping them keeps
+/// every record and adds none that is not already an ancestor.
+fn recorded_tops(graph: &Graph, recorded: &[String]) -> Option<Vec<String>> {
+    let mut marked = vec![false; graph.len()];
+    for id in recorded {
+        marked[graph.index_of(id)?] = true;
+    }
+    Some(
+        rev::rebase::maximal(graph, &marked)
+            .into_iter()
+            .map(|i| graph.rev(i).id.clone())
+            .collect(),
+    )
 }
 
 /// The `rev stamp` targets that remove the record of `revision` (left in
@@ -425,5 +529,45 @@ mod tests {
         // The only record.
         assert_eq!(unstamp_targets(&g, "a", &[]).unwrap(), owned(&["base"]));
         assert!(unstamp_targets(&g, "nope", &[]).is_none());
+    }
+
+    /// `a1 ── x ── a2 ── a3`: x was inserted below a2 and a3, then stopped
+    /// part-way. No stamp removes its record alone; the hints say so.
+    #[test]
+    fn inserted_revision_in_progress_gets_hints_that_keep_every_row() {
+        let g = Graph::build(vec![
+            revision("a1", &[], &[], &[]),
+            revision("x", &["a1"], &[], &[]),
+            revision("a2", &["x"], &[], &[]),
+            revision("a3", &["a2"], &[], &[]),
+        ])
+        .unwrap();
+        let e = BackendError::InProgress {
+            revision: "x".into(),
+            table: "schema_migrations".into(),
+            others: vec!["a1".into(), "a2".into(), "a3".into()],
+        };
+        let err = backend_hints(CliError::new("in_progress", "", EXIT_FAILED), &e, Some(&g));
+        assert!(err.hints[0].contains("`rev stamp a3`"), "{:?}", err.hints);
+        assert!(
+            err.hints[1].contains("`DELETE FROM schema_migrations WHERE version = 'x'`"),
+            "{:?}",
+            err.hints
+        );
+        // `rev stamp a3` records x as done and drops no row.
+        let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            stamp_result(&g, &["a1", "a2", "a3", "x"], &owned(&["a3"])),
+            owned(&["a1", "a2", "a3", "x"])
+        );
+        // Where nothing is applied above it, the plain hints stay.
+        let e = BackendError::InProgress {
+            revision: "a3".into(),
+            table: "schema_migrations".into(),
+            others: owned(&["a1", "x", "a2"]),
+        };
+        let err = backend_hints(CliError::new("in_progress", "", EXIT_FAILED), &e, Some(&g));
+        assert!(err.hints[0].contains("`rev stamp a3`"), "{:?}", err.hints);
+        assert!(err.hints[1].contains("`rev stamp a2`"), "{:?}", err.hints);
     }
 }

@@ -220,17 +220,57 @@ fn print_steps(ctx: &Context, m: &Migrator, steps: &[(RevIndex, Direction)]) {
     }
 }
 
+/// The JSON report of a run: what was applied, what failed (`null` for a
+/// run that did not fail) and what was not run. Each revision is in one
+/// list: the failed one is not also under `not_run`.
+fn report_json(report: &Report, failure: Option<&rev::Error>) -> serde_json::Value {
+    let applied: Vec<_> = report
+        .applied
+        .iter()
+        .map(|(r, d, t)| serde_json::json!({"revision": r, "direction": d, "execution_time_ms": t.as_millis() as u64}))
+        .collect();
+    let failed_rev = report.failed.as_ref().map(|(r, _)| r.as_str());
+    let not_run: Vec<&String> = report
+        .not_run
+        .iter()
+        .filter(|r| Some(r.as_str()) != failed_rev)
+        .collect();
+    let failed = failure.map(|e| {
+        serde_json::json!({
+            "revision": report.failed.as_ref().map(|(r, _)| r),
+            "direction": report.failed.as_ref().map(|(_, d)| d),
+            "error": {"kind": e.kind(), "message": e.to_string()},
+        })
+    });
+    serde_json::json!({
+        "applied": applied, "failed": failed, "not_run": not_run,
+        "interrupted": report.interrupted, "cancelled": report.cancelled,
+        "out_of_order": report.out_of_order,
+    })
+}
+
+/// Says, after a run, which revisions ran out of order (a rebased history
+/// settled): a person should know their SQL ran after revisions above them.
+fn warn_out_of_order(ctx: &Context, report: &Report) {
+    if report.out_of_order.is_empty() || ctx.printer.json() {
+        return;
+    }
+    let ids: Vec<String> = report
+        .out_of_order
+        .iter()
+        .map(|id| format!("`{id}`"))
+        .collect();
+    say!(
+        "rev: warning: {} ran out of order, after revisions that descend from {} and were applied before (the history was rebased under this database); the tracking table now records the new parents",
+        ids.join(", "),
+        if ids.len() == 1 { "it" } else { "them" }
+    );
+}
+
 fn print_report(ctx: &Context, report: &Report) {
+    warn_out_of_order(ctx, report);
     if ctx.printer.json() {
-        let applied: Vec<_> = report
-            .applied
-            .iter()
-            .map(|(r, d, t)| serde_json::json!({"revision": r, "direction": d, "execution_time_ms": t.as_millis() as u64}))
-            .collect();
-        ctx.printer.print_json(&serde_json::json!({
-            "applied": applied, "not_run": report.not_run, "interrupted": report.interrupted,
-            "cancelled": report.cancelled,
-        }));
+        ctx.printer.print_json(&report_json(report, None));
         return;
     }
     if report.applied.is_empty() && !report.interrupted {
@@ -363,7 +403,18 @@ pub fn migrate(ctx: &Context, args: &MigrateArgs, direction: Direction) -> Resul
                 0
             })
         }
-        Err(e) => Err(err(e)),
+        Err(e) => {
+            if let Some(report) = rev::migrator::failed_report(&e) {
+                // The error goes to stderr; the script reading stdout still
+                // learns what was applied before it, and what was not.
+                if ctx.printer.json() {
+                    ctx.printer.print_json(&report_json(report, Some(&e)));
+                } else {
+                    warn_out_of_order(ctx, report);
+                }
+            }
+            Err(err(e))
+        }
     }
 }
 
@@ -371,14 +422,7 @@ pub fn stamp(ctx: &Context, args: &StampArgs) -> Result<u8, CliError> {
     let m = migrator(ctx)?;
     let err = rev_err(ctx, &m);
     if args.dry_run {
-        let applied = block_on(m.applied())?.map_err(&err)?;
-        let desired = rev::plan::stamp(
-            m.graph(),
-            if args.purge { &[] } else { &applied },
-            &args.targets,
-            args.purge,
-        )
-        .map_err(|e| err(e.into()))?;
+        let desired = block_on(m.stamp_plan(&args.targets, args.purge))?.map_err(&err)?;
         let heads = rev::plan::current_heads(m.graph(), &desired);
         let ids: Vec<&str> = heads
             .iter()
@@ -420,25 +464,40 @@ pub fn stamp(ctx: &Context, args: &StampArgs) -> Result<u8, CliError> {
 pub fn current(ctx: &Context, args: &CurrentArgs) -> Result<u8, CliError> {
     let m = migrator(ctx)?;
     let err = rev_err(ctx, &m);
-    let current = block_on(m.current())?.map_err(&err)?;
+    // One read for the applied heads and the rows in progress.
+    let state = block_on(m.status())?.map_err(&err)?;
+    let current = &state.current;
+    let graph = m.graph();
+    let message = |id: &str| {
+        graph
+            .index_of(id)
+            .map(|i| graph.rev(i).message.as_str())
+            .unwrap_or_default()
+    };
     if ctx.printer.json() {
-        ctx.printer.print_json(&current);
-    } else if current.is_empty() {
-        ctx.printer.data("<base> (no revision applied)");
+        ctx.printer.print_json(current);
     } else {
-        let graph = m.graph();
-        for id in &current {
-            let i = graph.index_of(id);
-            let head = i.is_some_and(|i| graph.is_head(i));
-            let message = i.map(|i| graph.rev(i).message.as_str()).unwrap_or_default();
+        if current.is_empty() {
+            ctx.printer.data("<base> (no revision applied)");
+        }
+        for id in current {
+            let head = graph.index_of(id).is_some_and(|i| graph.is_head(i));
             ctx.printer.data(&format!(
-                "{id}{} {message}",
-                if head { " (head)" } else { "" }
+                "{id}{} {}",
+                if head { " (head)" } else { "" },
+                message(id)
+            ));
+        }
+        // Not applied, not reverted: shown apart from the heads, so a
+        // person sees the database is not where the heads say.
+        for id in &state.in_progress {
+            ctx.printer.data(&format!(
+                "{id} (in progress, failed part-way: not applied) {}",
+                message(id)
             ));
         }
     }
     if args.check_heads {
-        let graph = m.graph();
         let heads: Vec<&str> = graph
             .heads()
             .iter()
@@ -448,12 +507,18 @@ pub fn current(ctx: &Context, args: &CurrentArgs) -> Result<u8, CliError> {
         sorted_current.sort_unstable();
         let mut sorted_heads = heads.clone();
         sorted_heads.sort_unstable();
-        if sorted_current != sorted_heads {
+        if sorted_current != sorted_heads || !state.in_progress.is_empty() {
             if !ctx.printer.json() {
                 ctx.printer.status(&format!(
                     "not at every head: heads are {}",
                     heads.join(", ")
                 ));
+                if !state.in_progress.is_empty() {
+                    ctx.printer.status(&format!(
+                        "an earlier run stopped part-way through {}; `rev upgrade heads --dry-run` names it and the `rev stamp` that records the real state, changing nothing",
+                        state.in_progress.join(", ")
+                    ));
+                }
             }
             return Ok(EXIT_FAILED);
         }
