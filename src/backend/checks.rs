@@ -83,7 +83,15 @@ pub(super) struct DanglingRefs {
     pub(super) first_rowid: Option<i64>,
     /// The foreign key as SQL: `child(parent_id) REFERENCES parent(id)`.
     pub(super) reference: String,
+    /// Every rowid among them, ascending, when there are at most
+    /// [`ROWIDS_KEPT`] (so a step can be told which rows it added).
+    pub(super) rowids: Option<Vec<i64>>,
 }
+
+/// Up to how many dangling rows of one foreign key are remembered by rowid.
+/// Beyond it only the count is compared, to keep memory small on a
+/// database that dangles wholesale.
+const ROWIDS_KEPT: i64 = 10_000;
 
 impl DanglingRefs {
     /// `2 rows of `child` (rowid 3 first) point to no row of `parent``.
@@ -151,6 +159,21 @@ pub(super) async fn sqlite_dangling(
         } else {
             "its primary key".to_owned()
         };
+        let rowids = if first_rowid.is_some() && rows <= ROWIDS_KEPT {
+            Some(
+                sqlx::query_scalar(
+                    "SELECT rowid FROM pragma_foreign_key_check(?1) \
+                     WHERE parent = ?2 AND fkid = ?3 ORDER BY rowid",
+                )
+                .bind(&table)
+                .bind(&parent)
+                .bind(fkid)
+                .fetch_all(&mut *conn)
+                .await?,
+            )
+        } else {
+            None
+        };
         let parent_exists: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
         )
@@ -164,13 +187,16 @@ pub(super) async fn sqlite_dangling(
             parent_exists: parent_exists > 0,
             rows: u64::try_from(rows).unwrap_or(0),
             first_rowid,
+            rowids,
         });
     }
     Ok(out)
 }
 
 /// The first group of `after` with more dangling rows than `before` had for
-/// the same child and parent table, its `rows` being the increase.
+/// the same child and parent table, its `rows` being the increase and its
+/// `first_rowid` the first row that did not dangle before, where the rowids
+/// are known (else the group's first).
 ///
 /// Compared by table pair, not by rowid or foreign-key number: a rebuilt
 /// child table may renumber both, and rows that dangled before the revision
@@ -181,13 +207,28 @@ pub(super) fn new_dangling(before: &[DanglingRefs], after: &[DanglingRefs]) -> O
     let total = |set: &[DanglingRefs], k: &(String, String)| -> u64 {
         set.iter().filter(|d| &key(d) == k).map(|d| d.rows).sum()
     };
-    after.iter().find_map(|d| {
+    let rowids = |set: &[DanglingRefs], k: &(String, String)| -> Option<Vec<i64>> {
+        let mut all = Vec::new();
+        for d in set.iter().filter(|d| &key(d) == k) {
+            all.extend(d.rowids.as_ref()?);
+        }
+        Some(all)
+    };
+    let d = after.iter().find(|d| {
         let k = key(d);
-        let (was, now) = (total(before, &k), total(after, &k));
-        (now > was).then(|| DanglingRefs {
-            rows: now - was,
-            ..d.clone()
-        })
+        total(after, &k) > total(before, &k)
+    })?;
+    let k = key(d);
+    let mut old = rowids(before, &k).unwrap_or_default();
+    old.sort_unstable();
+    let first_new = d
+        .rowids
+        .as_ref()
+        .and_then(|ids| ids.iter().find(|id| old.binary_search(id).is_err()).copied());
+    Some(DanglingRefs {
+        rows: total(after, &k) - total(before, &k),
+        first_rowid: first_new.or(d.first_rowid),
+        ..d.clone()
     })
 }
 
@@ -211,7 +252,7 @@ pub(super) async fn sqlite_check(conn: &mut SqliteConnection) -> Result<Database
     for d in sqlite_dangling(conn).await? {
         let fix = if d.parent_exists {
             format!(
-                "list them with `PRAGMA foreign_key_check(\"{}\")`, then delete them or point them at existing rows of `{}`, in a revision",
+                "list the rows with `PRAGMA foreign_key_check(\"{}\")`, then delete them or point them at existing rows of `{}`, in a revision",
                 d.table.replace('"', "\"\""),
                 d.parent
             )
@@ -280,7 +321,7 @@ pub(super) async fn postgres_check(conn: &mut PgConnection) -> Result<DatabaseCh
             table: on_table.then(|| owner.clone()),
             name: Some(name),
             message,
-            fix: format!("`{validate};` (it takes only a light lock; fix the rows it reports first)"),
+            fix: format!("`{validate};` (it does not block writes; if it fails, fix the row it names and run it again)"),
         });
     }
 
@@ -349,6 +390,7 @@ mod tests {
             rows,
             first_rowid: first,
             reference: format!("{table}(p_id) REFERENCES {parent}(id)"),
+            rowids: None,
         }
     }
 
@@ -366,6 +408,19 @@ mod tests {
         assert_eq!((found.table.as_str(), found.rows), ("child", 1));
         let found = new_dangling(&[], &[refs("other", "parent", 1, None)]).unwrap();
         assert_eq!(found.table, "other");
+    }
+
+    #[test]
+    fn the_row_named_is_one_that_did_not_dangle_before() {
+        let mut before = refs("child", "parent", 2, Some(3));
+        before.rowids = Some(vec![3, 8]);
+        let mut after = refs("child", "parent", 3, Some(3));
+        after.rowids = Some(vec![3, 5, 8]);
+        let found = new_dangling(&[before.clone()], &[after.clone()]).unwrap();
+        assert_eq!((found.first_rowid, found.rows), (Some(5), 1));
+        // Rowids unknown on either side: the group's first is all there is.
+        after.rowids = None;
+        assert_eq!(new_dangling(&[before], &[after]).unwrap().first_rowid, Some(3));
     }
 
     #[test]

@@ -243,6 +243,7 @@ fn dangling_refs(
         rows,
         first_rowid,
         reference: reference.to_owned(),
+        rowids: None,
     }
     .describe("pointing to", "pointing to")
 }
