@@ -542,7 +542,10 @@ impl Migrator {
 /// [`DatabaseCheck::checks`]). Reads only: takes no lock, creates no
 /// tracking table, and a SQLite file that does not exist is not created
 /// (nothing is checked then).
-pub async fn check_database(url: &DatabaseUrl, settings: &Settings) -> Result<DatabaseCheck, Error> {
+pub async fn check_database(
+    url: &DatabaseUrl,
+    settings: &Settings,
+) -> Result<DatabaseCheck, Error> {
     if url.sqlite_path().is_some_and(|path| !path.exists()) {
         return Ok(DatabaseCheck::default());
     }

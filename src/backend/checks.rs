@@ -202,7 +202,10 @@ pub(super) async fn sqlite_dangling(
 /// child table may renumber both, and rows that dangled before the revision
 /// are not its doing (an application that ran with enforcement off leaves
 /// such rows; refusing every revision for them would block all migrations).
-pub(super) fn new_dangling(before: &[DanglingRefs], after: &[DanglingRefs]) -> Option<DanglingRefs> {
+pub(super) fn new_dangling(
+    before: &[DanglingRefs],
+    after: &[DanglingRefs],
+) -> Option<DanglingRefs> {
     let key = |d: &DanglingRefs| (d.table.to_lowercase(), d.parent.to_lowercase());
     let total = |set: &[DanglingRefs], k: &(String, String)| -> u64 {
         set.iter().filter(|d| &key(d) == k).map(|d| d.rows).sum()
@@ -221,10 +224,11 @@ pub(super) fn new_dangling(before: &[DanglingRefs], after: &[DanglingRefs]) -> O
     let k = key(d);
     let mut old = rowids(before, &k).unwrap_or_default();
     old.sort_unstable();
-    let first_new = d
-        .rowids
-        .as_ref()
-        .and_then(|ids| ids.iter().find(|id| old.binary_search(id).is_err()).copied());
+    let first_new = d.rowids.as_ref().and_then(|ids| {
+        ids.iter()
+            .find(|id| old.binary_search(id).is_err())
+            .copied()
+    });
     Some(DanglingRefs {
         rows: total(after, &k) - total(before, &k),
         first_rowid: first_new.or(d.first_rowid),
@@ -234,7 +238,9 @@ pub(super) fn new_dangling(before: &[DanglingRefs], after: &[DanglingRefs]) -> O
 
 /// `PRAGMA integrity_check` (its first 100 problems) and
 /// `PRAGMA foreign_key_check`.
-pub(super) async fn sqlite_check(conn: &mut SqliteConnection) -> Result<DatabaseCheck, sqlx::Error> {
+pub(super) async fn sqlite_check(
+    conn: &mut SqliteConnection,
+) -> Result<DatabaseCheck, sqlx::Error> {
     let mut findings = Vec::new();
     let mut problems = sqlx::query_scalar::<_, String>("PRAGMA integrity_check").fetch(&mut *conn);
     while let Some(line) = problems.try_next().await? {
@@ -398,11 +404,17 @@ mod tests {
     fn only_an_increase_per_table_pair_is_new() {
         let before = [refs("child", "parent", 2, Some(1))];
         // The same rows, renumbered by a rebuild of the child: nothing new.
-        assert_eq!(new_dangling(&before, &[refs("Child", "parent", 2, Some(7))]), None);
+        assert_eq!(
+            new_dangling(&before, &[refs("Child", "parent", 2, Some(7))]),
+            None
+        );
         assert_eq!(new_dangling(&before, &[]), None);
         let found = new_dangling(
             &before,
-            &[refs("child", "parent", 3, Some(1)), refs("other", "parent", 1, Some(9))],
+            &[
+                refs("child", "parent", 3, Some(1)),
+                refs("other", "parent", 1, Some(9)),
+            ],
         )
         .expect("one more row of child dangles");
         assert_eq!((found.table.as_str(), found.rows), ("child", 1));
@@ -420,7 +432,10 @@ mod tests {
         assert_eq!((found.first_rowid, found.rows), (Some(5), 1));
         // Rowids unknown on either side: the group's first is all there is.
         after.rowids = None;
-        assert_eq!(new_dangling(&[before], &[after]).unwrap().first_rowid, Some(3));
+        assert_eq!(
+            new_dangling(&[before], &[after]).unwrap().first_rowid,
+            Some(3)
+        );
     }
 
     #[test]

@@ -600,7 +600,10 @@ fn print_database_check(ctx: &Context, url: &DatabaseUrl, check: &DatabaseCheck)
         return;
     }
     let line = match (check.checks.is_empty(), url.kind()) {
-        (false, _) => format!("ok: database {url}: {} found nothing", check.checks.join(", ")),
+        (false, _) => format!(
+            "ok: database {url}: {} found nothing",
+            check.checks.join(", ")
+        ),
         (true, BackendKind::MySql) => format!(
             "ok: database {url} is reachable; rev runs no data or catalog checks on MySQL/MariaDB"
         ),
