@@ -763,6 +763,11 @@ impl Connection {
     ///   cleared (or deleted) after. A failure or crash in between leaves a
     ///   visible in-progress row naming the revision, instead of silently
     ///   half-applied DDL.
+    /// - SQLite, either way: the connection runs with foreign-key enforcement
+    ///   off (see `sqlite.rs`), so after the step's SQL `PRAGMA
+    ///   foreign_key_check` must find no dangling reference the step added;
+    ///   otherwise [`BackendError::ForeignKeyViolation`], and a transactional
+    ///   step rolls back (in whole-plan mode the caller rolls back the run).
     pub async fn apply(&mut self, step: &ExecStep) -> Result<Duration, BackendError> {
         let in_tx = step.transactional && self.dialect.transactional_ddl();
         if in_tx {
