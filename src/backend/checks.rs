@@ -17,6 +17,8 @@
 use futures_util::TryStreamExt;
 use sqlx::{PgConnection, Row, SqliteConnection};
 
+use crate::step::Direction;
+
 /// What a [`Finding`] is about. The names are stable (JSON `kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -68,6 +70,58 @@ pub struct DatabaseCheck {
     pub checks: Vec<&'static str>,
     /// What they found; empty when all is well.
     pub findings: Vec<Finding>,
+}
+
+/// A revision left rows that reference no row of their parent table (see
+/// [`crate::backend::BackendError::ForeignKeyViolation`]). Rows that dangled
+/// before the revision ran are not counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignKeyViolation {
+    /// The revision.
+    pub revision: String,
+    /// Which section ran.
+    pub direction: Direction,
+    /// The child table holding the dangling rows.
+    pub table: String,
+    /// The first of them by rowid that did not dangle before, where known
+    /// (`None` for a `WITHOUT ROWID` table).
+    pub first_rowid: Option<i64>,
+    /// How many more rows dangle than before the revision.
+    pub rows: u64,
+    /// The table they should reference.
+    pub parent: String,
+    /// Whether that table exists at all.
+    pub parent_exists: bool,
+    /// The foreign key as SQL, e.g. `child(parent_id) REFERENCES parent(id)`.
+    pub reference: String,
+    /// Whether the revision was rolled back (it was transactional).
+    pub rolled_back: bool,
+}
+
+impl std::fmt::Display for ForeignKeyViolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let refs = DanglingRefs {
+            table: self.table.clone(),
+            parent: self.parent.clone(),
+            parent_exists: self.parent_exists,
+            rows: self.rows,
+            first_rowid: self.first_rowid,
+            reference: self.reference.clone(),
+            rowids: None,
+        };
+        write!(
+            f,
+            "{} of revision `{}` leaves {}; {}",
+            self.direction,
+            self.revision,
+            refs.describe("pointing to", "pointing to"),
+            if self.rolled_back {
+                "its changes were rolled back and it is not recorded"
+            } else {
+                "it was not transactional: its changes remain and it stays marked in progress"
+            }
+        )
+    }
 }
 
 /// The rows of one child table that reference no row of one parent table

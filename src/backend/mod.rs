@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use futures_util::TryStreamExt;
 use sqlx::Either;
 
-pub use checks::{DatabaseCheck, Finding, FindingKind};
+pub use checks::{DatabaseCheck, Finding, FindingKind, ForeignKeyViolation};
 pub use dialect::{Dialect, TableName};
 
 use crate::executor::CancelToken;
@@ -128,28 +128,9 @@ pub enum BackendError {
     /// A revision left rows that reference no row of their parent table.
     /// SQLite only: rev runs its steps with foreign-key enforcement off (so
     /// a table rebuild does not cascade) and checks before each commit.
-    /// Rows that dangled before the revision ran are not counted.
-    #[error("{direction} of revision `{revision}` leaves {}; {}", dangling_refs(*rows, &table, *first_rowid, &parent, *parent_exists, &reference), if *rolled_back { "its changes were rolled back and it is not recorded" } else { "it was not transactional: its changes remain and it stays marked in progress" })]
-    ForeignKeyViolation {
-        /// The revision.
-        revision: String,
-        /// Which section ran.
-        direction: Direction,
-        /// The child table holding the dangling rows.
-        table: String,
-        /// The first of them by rowid (`None` for a `WITHOUT ROWID` table).
-        first_rowid: Option<i64>,
-        /// How many more rows dangle than before the revision.
-        rows: u64,
-        /// The table they should reference.
-        parent: String,
-        /// Whether that table exists at all.
-        parent_exists: bool,
-        /// The foreign key as SQL, e.g. `child(parent_id) REFERENCES parent(id)`.
-        reference: String,
-        /// Whether the revision was rolled back (it was transactional).
-        rolled_back: bool,
-    },
+    /// (Boxed: it is the largest variant.)
+    #[error("{0}")]
+    ForeignKeyViolation(Box<ForeignKeyViolation>),
     /// A row is flagged in progress: an earlier run stopped inside a
     /// non-transactional step (always possible on MySQL).
     #[error("revision `{revision}` is marked in progress in `{table}`: an earlier run stopped part-way through it; check the schema by hand, then record the real state with `rev stamp`")]
@@ -192,7 +173,7 @@ impl BackendError {
             BackendError::ForeignVersionTable { .. } => "foreign_version_table",
             BackendError::InvalidTableName { .. } => "invalid_table_name",
             BackendError::MigrationFailed { .. } => "migration_failed",
-            BackendError::ForeignKeyViolation { .. } => "foreign_key_violation",
+            BackendError::ForeignKeyViolation(_) => "foreign_key_violation",
             BackendError::InProgress { .. } => "in_progress",
             BackendError::NotRecorded { .. } => "not_recorded",
             BackendError::Database { .. } => "database",
@@ -226,26 +207,6 @@ fn connect_hint(kind: BackendKind, cause: ConnectFailure) -> &'static str {
         (_, ConnectFailure::NoDatabase) => "check the database name at the end of the URL; rev does not create server databases",
         (_, ConnectFailure::Other) => "check that the server is running and reachable at that host and port, and that the user, password and database name are right",
     }
-}
-
-fn dangling_refs(
-    rows: u64,
-    table: &str,
-    first_rowid: Option<i64>,
-    parent: &str,
-    parent_exists: bool,
-    reference: &str,
-) -> String {
-    checks::DanglingRefs {
-        table: table.to_owned(),
-        parent: parent.to_owned(),
-        parent_exists,
-        rows,
-        first_rowid,
-        reference: reference.to_owned(),
-        rowids: None,
-    }
-    .describe("pointing to", "pointing to")
 }
 
 fn statement_label(index: Option<usize>, statement: &str) -> String {
@@ -885,17 +846,19 @@ impl Connection {
             }
         };
         if let Some(d) = checks::new_dangling(&before, &after) {
-            return Err(BackendError::ForeignKeyViolation {
-                revision: step.revision.clone(),
-                direction: step.direction,
-                table: d.table,
-                first_rowid: d.first_rowid,
-                rows: d.rows,
-                parent: d.parent,
-                parent_exists: d.parent_exists,
-                reference: d.reference,
-                rolled_back,
-            });
+            return Err(BackendError::ForeignKeyViolation(Box::new(
+                ForeignKeyViolation {
+                    revision: step.revision.clone(),
+                    direction: step.direction,
+                    table: d.table,
+                    first_rowid: d.first_rowid,
+                    rows: d.rows,
+                    parent: d.parent,
+                    parent_exists: d.parent_exists,
+                    reference: d.reference,
+                    rolled_back,
+                },
+            )));
         }
         self.fk_baseline = Some(after);
         Ok(())
@@ -1284,7 +1247,7 @@ mod tests {
                 message: s(),
                 rolled_back: true,
             },
-            BackendError::ForeignKeyViolation {
+            BackendError::ForeignKeyViolation(Box::new(ForeignKeyViolation {
                 revision: s(),
                 direction: Direction::Upgrade,
                 table: s(),
@@ -1294,7 +1257,7 @@ mod tests {
                 parent_exists: true,
                 reference: s(),
                 rolled_back: true,
-            },
+            })),
             BackendError::InProgress {
                 revision: s(),
                 table: s(),

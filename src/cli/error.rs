@@ -294,21 +294,22 @@ fn backend_hints(err: CliError, e: &BackendError, graph: Option<&Graph>) -> CliE
             ))
             .hint(undo)
         }
-        BackendError::ForeignKeyViolation {
-            revision,
-            table,
-            parent,
-            parent_exists,
-            rolled_back,
-            ..
-        } => {
+        BackendError::ForeignKeyViolation(v) => {
+            let rev::backend::ForeignKeyViolation {
+                revision,
+                table,
+                parent,
+                parent_exists,
+                rolled_back,
+                ..
+            } = &**v;
             let err = if *parent_exists {
                 err.hint(format!(
                     "rev runs SQLite revisions with foreign-key enforcement off, as SQLite's table-rebuild procedure asks, so ON DELETE CASCADE and SET NULL do not fire: delete or update the rows of `{table}` in the revision itself"
                 ))
             } else {
                 err.hint(format!(
-                    "the revision dropped or renamed `{parent}` (a rename also renames the references to it); to rebuild a table, do it as SQLite documents: CREATE TABLE new_{parent}, copy the rows, DROP TABLE {parent}, ALTER TABLE new_{parent} RENAME TO {parent}"
+                    "the revision dropped or renamed `{parent}`, and renaming a table renames the references to it too; to change a table, rebuild it as SQLite documents: CREATE TABLE new_t (...), INSERT INTO new_t SELECT ... FROM t, DROP TABLE t, ALTER TABLE new_t RENAME TO t"
                 ))
             };
             if *rolled_back {
