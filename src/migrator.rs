@@ -21,7 +21,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::backend::{AppliedRow, ConnectOptions, Connection, Dialect, ExecStep, TableName};
+use crate::backend::{
+    AppliedRow, ConnectOptions, Connection, DatabaseCheck, Dialect, ExecStep, TableName,
+};
 use crate::config::Config;
 use crate::error::Error;
 use crate::executor::{
@@ -680,9 +682,38 @@ impl Migrator {
         Ok(())
     }
 
+    /// Checks the data and catalog of the database (`rev check --db`); see
+    /// [`check_database`].
+    pub async fn check_database(&self) -> Result<DatabaseCheck, Error> {
+        check_database(&self.url, &self.settings).await
+    }
+
     fn ids(&self, revs: &[RevIndex]) -> Vec<String> {
         revs.iter().map(|&i| self.graph.rev(i).id.clone()).collect()
     }
+}
+
+/// Checks the data and catalog of the database at `url`, which needs no
+/// revision files (`rev check --db` runs it even when they do not load).
+///
+/// SQLite: `PRAGMA integrity_check` and `PRAGMA foreign_key_check`.
+/// PostgreSQL: constraints left `NOT VALID` and invalid indexes in the
+/// current database's own schemas. MySQL/MariaDB: no checks (see
+/// [`DatabaseCheck::checks`]). Reads only: takes no lock, creates no
+/// tracking table, and a SQLite file that does not exist is not created
+/// (nothing is checked then).
+pub async fn check_database(
+    url: &DatabaseUrl,
+    settings: &Settings,
+) -> Result<DatabaseCheck, Error> {
+    if url.sqlite_path().is_some_and(|path| !path.exists()) {
+        return Ok(DatabaseCheck::default());
+    }
+    let table = TableName::new(&settings.version_table)?;
+    let mut conn = Connection::connect_read_only(url, table, &settings.connect).await?;
+    let result = conn.check_database().await;
+    let _ = conn.close().await;
+    Ok(result?)
 }
 
 impl From<ExecError> for Error {

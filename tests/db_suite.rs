@@ -15,6 +15,8 @@
 #[allow(dead_code)]
 #[path = "it/common/mod.rs"]
 mod common;
+#[path = "db_suite/foreign_keys.rs"]
+mod foreign_keys;
 #[path = "db_suite/project.rs"]
 mod project;
 #[path = "db_suite/tls.rs"]

@@ -241,6 +241,14 @@ impl Dialect {
     pub fn script(&self, steps: &[ExecStep], transaction_per_migration: bool) -> String {
         let mut out = self.script_preamble();
         out.push('\n');
+        if self.kind == BackendKind::Sqlite {
+            // As a live run (see backend/sqlite.rs): whatever the tool that
+            // runs this script defaults to, a table rebuild must not cascade.
+            out.push_str(&self.comment(
+                "foreign-key enforcement off, as rev migrates: rebuilding a table must not cascade into the rows that reference it",
+            ));
+            out.push_str("\nPRAGMA foreign_keys = OFF;\n\n");
+        }
         out.push_str(&self.create_table());
         out.push_str(";\n\n");
         let mut open_tx = false;
@@ -273,6 +281,13 @@ impl Dialect {
         }
         if open_tx {
             out.push_str("COMMIT;\n");
+        }
+        if self.kind == BackendKind::Sqlite && !steps.is_empty() {
+            out.push('\n');
+            out.push_str(&self.comment(
+                "rows listed here reference no row of their parent table: a live run would have rolled back the revision that left them",
+            ));
+            out.push_str("\nPRAGMA foreign_key_check;\n");
         }
         out
     }
@@ -637,6 +652,18 @@ mod tests {
             transactional,
             down_revisions: vec![],
         }
+    }
+
+    #[test]
+    fn sqlite_script_turns_foreign_keys_off_before_anything_and_checks_at_the_end() {
+        let s = dialect(BackendKind::Sqlite).script(&[step("r1", Direction::Upgrade, true)], true);
+        let off = s.find("\nPRAGMA foreign_keys = OFF;\n").expect("pragma");
+        assert!(off < s.find("BEGIN;").unwrap(), "{s}");
+        let check = s.find("\nPRAGMA foreign_key_check;\n").expect("check");
+        assert!(check > s.rfind("COMMIT;").unwrap(), "{s}");
+        let pg =
+            dialect(BackendKind::Postgres).script(&[step("r1", Direction::Upgrade, true)], true);
+        assert!(!pg.contains("PRAGMA"), "{pg}");
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! the URL, password included.
 
 pub mod classify;
+mod checks;
 pub mod dialect;
 mod mysql;
 mod postgres;
@@ -24,6 +25,7 @@ use std::time::{Duration, Instant};
 use futures_util::TryStreamExt;
 use sqlx::Either;
 
+pub use checks::{DatabaseCheck, Finding, FindingKind, ForeignKeyViolation};
 pub use dialect::{Dialect, TableName};
 
 use crate::executor::CancelToken;
@@ -137,6 +139,12 @@ pub enum BackendError {
         /// Whether the database undid the step (transactional DDL).
         rolled_back: bool,
     },
+    /// A revision left rows that reference no row of their parent table.
+    /// SQLite only: rev runs its steps with foreign-key enforcement off (so
+    /// a table rebuild does not cascade) and checks before each commit.
+    /// (Boxed: it is the largest variant.)
+    #[error("{0}")]
+    ForeignKeyViolation(Box<ForeignKeyViolation>),
     /// A row is flagged in progress: an earlier run stopped inside a
     /// non-transactional step (always possible on MySQL).
     #[error("revision `{revision}` is marked in progress in `{table}`: an earlier run stopped part-way through it; check the schema by hand, then record the real state with `rev stamp`")]
@@ -180,6 +188,7 @@ impl BackendError {
             BackendError::ForeignVersionTable { .. } => "foreign_version_table",
             BackendError::InvalidTableName { .. } => "invalid_table_name",
             BackendError::MigrationFailed { .. } => "migration_failed",
+            BackendError::ForeignKeyViolation(_) => "foreign_key_violation",
             BackendError::InProgress { .. } => "in_progress",
             BackendError::NotRecorded { .. } => "not_recorded",
             BackendError::Database { .. } => "database",
@@ -417,6 +426,10 @@ pub struct Connection {
     /// We hold the migration lock (so `lock` is not taken twice: PostgreSQL
     /// and MySQL locks nest per session and would need two unlocks).
     locked: bool,
+    /// SQLite: the dangling references as of the last checked step, so a
+    /// step is blamed only for those it adds. Taken before the first step;
+    /// dropped with any rollback (the state it described may be gone).
+    fk_baseline: Option<Vec<checks::DanglingRefs>>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -440,6 +453,26 @@ impl Connection {
         table: TableName,
         opts: &ConnectOptions,
     ) -> Result<Connection, BackendError> {
+        Self::connect_with(url, table, opts, false).await
+    }
+
+    /// Like [`Connection::connect`], for reading only: a SQLite file is
+    /// opened read-only and never created, whatever the URL's `mode=` says.
+    /// (Server connections are the same as [`Connection::connect`]'s.)
+    pub async fn connect_read_only(
+        url: &DatabaseUrl,
+        table: TableName,
+        opts: &ConnectOptions,
+    ) -> Result<Connection, BackendError> {
+        Self::connect_with(url, table, opts, true).await
+    }
+
+    async fn connect_with(
+        url: &DatabaseUrl,
+        table: TableName,
+        opts: &ConnectOptions,
+        read_only: bool,
+    ) -> Result<Connection, BackendError> {
         check_cert_files(url).await?;
         let attempts = opts.retries.saturating_add(1);
         let started = Instant::now();
@@ -449,7 +482,8 @@ impl Connection {
         let mut made = 0;
         for attempt in 1..=attempts {
             made = attempt;
-            match tokio::time::timeout(opts.connect_timeout, Self::connect_once(url)).await {
+            let once = Self::connect_once_with(url, read_only);
+            match tokio::time::timeout(opts.connect_timeout, once).await {
                 Ok(Ok(inner)) => {
                     return Ok(Connection {
                         url: url.clone(),
@@ -457,6 +491,7 @@ impl Connection {
                         inner,
                         in_tx: false,
                         locked: false,
+                        fk_baseline: None,
                     })
                 }
                 Ok(Err(e)) => {
@@ -499,7 +534,14 @@ impl Connection {
     }
 
     async fn connect_once(url: &DatabaseUrl) -> Result<Inner, sqlx::Error> {
+        Self::connect_once_with(url, false).await
+    }
+
+    async fn connect_once_with(url: &DatabaseUrl, read_only: bool) -> Result<Inner, sqlx::Error> {
         Ok(match url.kind() {
+            BackendKind::Sqlite if read_only => {
+                Inner::Sqlite(sqlite::State::connect_read_only(url).await?)
+            }
             BackendKind::Sqlite => Inner::Sqlite(sqlite::State::connect(url).await?),
             BackendKind::Postgres => Inner::Postgres(postgres::State::connect(url).await?),
             BackendKind::MySql => Inner::MySql(mysql::State::connect(url).await?),
@@ -629,6 +671,15 @@ impl Connection {
         let Some(begin) = self.dialect.begin() else {
             return Ok(false);
         };
+        // SQLite: take the write lock now. A step reads before it writes
+        // (the foreign-key baseline, `INSERT ... SELECT`), and a deferred
+        // transaction that must later upgrade its read lock fails at once
+        // (SQLITE_BUSY, no retry) if another connection wrote meanwhile;
+        // an immediate one waits for the busy timeout instead.
+        let begin = match self.dialect.kind() {
+            BackendKind::Sqlite => "BEGIN IMMEDIATE",
+            _ => begin,
+        };
         let r = on_conn!(&mut self.inner, c => sqlx::raw_sql(begin).execute(&mut *c).await.map(|r| r.rows_affected()));
         r.map_err(|e| self.db_error("opening a transaction", &e))?;
         self.in_tx = true;
@@ -650,6 +701,7 @@ impl Connection {
     /// on failure paths, and a connection too broken to roll back has lost
     /// its transaction anyway.
     pub async fn rollback_if_open(&mut self) {
+        self.fk_baseline = None;
         if self.in_tx {
             self.in_tx = false;
             let _ = on_conn!(&mut self.inner, c => sqlx::raw_sql("ROLLBACK").execute(&mut *c).await.map(|r| r.rows_affected()));
@@ -733,6 +785,11 @@ impl Connection {
     ///   cleared (or deleted) after. A failure or crash in between leaves a
     ///   visible in-progress row naming the revision, instead of silently
     ///   half-applied DDL.
+    /// - SQLite, either way: the connection runs with foreign-key enforcement
+    ///   off (see `sqlite.rs`), so after the step's SQL `PRAGMA
+    ///   foreign_key_check` must find no dangling reference the step added;
+    ///   otherwise [`BackendError::ForeignKeyViolation`], and a transactional
+    ///   step rolls back (in whole-plan mode the caller rolls back the run).
     pub async fn apply(&mut self, step: &ExecStep) -> Result<Duration, BackendError> {
         if self.dialect.runs_in_transaction(step) {
             let own_tx = !self.in_tx;
@@ -758,11 +815,16 @@ impl Connection {
     }
 
     async fn apply_in_tx(&mut self, step: &ExecStep) -> Result<Duration, BackendError> {
+        self.fk_before().await?;
         let start = Instant::now();
         self.run_script(step, false)
             .await
             .map_err(|f| self.step_error(step, f, true))?;
         let elapsed = start.elapsed();
+        // Inside the step's transaction, so a dangling reference rolls the
+        // step back whole; in whole-plan mode every step is checked this
+        // way, so the check before the final commit is the last step's.
+        self.fk_after(step, true).await?;
         match step.direction {
             Direction::Upgrade => self.insert_row(step, elapsed, false).await?,
             Direction::Downgrade => {
@@ -773,6 +835,7 @@ impl Connection {
     }
 
     async fn apply_flagged(&mut self, step: &ExecStep) -> Result<Duration, BackendError> {
+        self.fk_before().await?;
         match step.direction {
             Direction::Upgrade => self.insert_row(step, Duration::ZERO, true).await?,
             Direction::Downgrade => self.set_in_progress(&step.revision, true).await?,
@@ -781,10 +844,15 @@ impl Connection {
         // PostgreSQL runs a multi-statement string as one implicit transaction,
         // which `CREATE INDEX CONCURRENTLY` refuses: send statements one by one.
         let split = self.dialect.kind() == BackendKind::Postgres;
-        self.run_script(step, split)
-            .await
-            .map_err(|f| self.step_error(step, f, false))?;
+        let ran = self.run_script(step, split).await;
+        // Outside a transaction the step's SQL can turn enforcement back on
+        // for this connection; later steps must not cascade either.
+        self.sqlite_fk_off().await?;
+        ran.map_err(|f| self.step_error(step, f, false))?;
         let elapsed = start.elapsed();
+        // Nothing to roll back here: a dangling reference leaves the step
+        // flagged in progress, like any other failure of such a step.
+        self.fk_after(step, false).await?;
         match step.direction {
             Direction::Upgrade => {
                 let sql = self.dialect.finish_row_bound();
@@ -799,6 +867,85 @@ impl Connection {
             }
         }
         Ok(elapsed)
+    }
+
+    /// SQLite: read the dangling references before a step, unless the last
+    /// checked step left them known.
+    async fn fk_before(&mut self) -> Result<(), BackendError> {
+        if self.fk_baseline.is_some() {
+            return Ok(());
+        }
+        let Inner::Sqlite(s) = &mut self.inner else {
+            return Ok(());
+        };
+        let before = checks::sqlite_dangling(&mut s.conn)
+            .await
+            .map_err(|e| self.db_error("checking foreign keys before a revision", &e))?;
+        self.fk_baseline = Some(before);
+        Ok(())
+    }
+
+    /// SQLite: `PRAGMA foreign_key_check` after a step's SQL. References the
+    /// step left dangling (beyond those before it) fail the step.
+    async fn fk_after(&mut self, step: &ExecStep, rolled_back: bool) -> Result<(), BackendError> {
+        let Inner::Sqlite(s) = &mut self.inner else {
+            return Ok(());
+        };
+        let before = self.fk_baseline.take().unwrap_or_default();
+        let after = match checks::sqlite_dangling(&mut s.conn).await {
+            Ok(after) => after,
+            // E.g. "foreign key mismatch": a reference to columns that are
+            // not the parent's key, which the step's schema change made.
+            Err(error) => {
+                let failure = ScriptFailure {
+                    statement_index: None,
+                    statement: "PRAGMA foreign_key_check".to_owned(),
+                    error,
+                };
+                return Err(self.step_error(step, failure, rolled_back));
+            }
+        };
+        if let Some(d) = checks::new_dangling(&before, &after) {
+            return Err(BackendError::ForeignKeyViolation(Box::new(
+                ForeignKeyViolation {
+                    revision: step.revision.clone(),
+                    direction: step.direction,
+                    table: d.table,
+                    first_rowid: d.first_rowid,
+                    rows: d.rows,
+                    parent: d.parent,
+                    parent_exists: d.parent_exists,
+                    reference: d.reference,
+                    rolled_back,
+                },
+            )));
+        }
+        self.fk_baseline = Some(after);
+        Ok(())
+    }
+
+    /// SQLite: foreign-key enforcement off for this connection (it is set at
+    /// connect; this restores it after SQL that ran outside a transaction).
+    async fn sqlite_fk_off(&mut self) -> Result<(), BackendError> {
+        let Inner::Sqlite(s) = &mut self.inner else {
+            return Ok(());
+        };
+        let r = sqlx::raw_sql("PRAGMA foreign_keys = OFF")
+            .execute(&mut s.conn)
+            .await;
+        r.map(|_| ())
+            .map_err(|e| self.db_error("turning foreign-key enforcement off", &e))
+    }
+
+    /// Integrity and consistency checks of the data and catalog (see
+    /// [`DatabaseCheck`]); reads only, needs no lock.
+    pub async fn check_database(&mut self) -> Result<DatabaseCheck, BackendError> {
+        let r = match &mut self.inner {
+            Inner::Sqlite(s) => checks::sqlite_check(&mut s.conn).await,
+            Inner::Postgres(s) => checks::postgres_check(&mut s.conn).await,
+            Inner::MySql(_) => Ok(DatabaseCheck::default()),
+        };
+        r.map_err(|e| self.db_error("checking the database", &e))
     }
 
     /// Run the step's SQL. With `split`, statement by statement; otherwise as
@@ -1247,6 +1394,17 @@ mod tests {
                 message: s(),
                 rolled_back: true,
             },
+            BackendError::ForeignKeyViolation(Box::new(ForeignKeyViolation {
+                revision: s(),
+                direction: Direction::Upgrade,
+                table: s(),
+                first_rowid: None,
+                rows: 1,
+                parent: s(),
+                parent_exists: true,
+                reference: s(),
+                rolled_back: true,
+            })),
             BackendError::InProgress {
                 revision: s(),
                 table: s(),
@@ -1276,6 +1434,7 @@ mod tests {
                 "foreign_version_table",
                 "invalid_table_name",
                 "migration_failed",
+                "foreign_key_violation",
                 "in_progress",
                 "not_recorded",
                 "database"

@@ -77,8 +77,8 @@ pub enum Command {
     History(HistoryArgs),
     /// Show one revision (or several, e.g. `heads`)
     Show(ShowArgs),
-    /// Check the revision files; exit 1 on any problem
-    Check,
+    /// Check the revision files (and with --db the database); exit 1 on any problem
+    Check(CheckArgs),
     /// Print the graph as dot (default) or mermaid source: `rev graph -f mermaid`
     Graph,
 }
@@ -172,6 +172,14 @@ pub struct CurrentArgs {
     /// Exit 1 unless the database is at every head (takes no lock)
     #[arg(long)]
     pub check_heads: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Also check the database: SQLite integrity and foreign keys, PostgreSQL
+    /// constraints left NOT VALID and invalid indexes (reads only, no lock)
+    #[arg(long)]
+    pub db: bool,
 }
 
 #[derive(Debug, Args)]

@@ -342,6 +342,35 @@ fn backend_hints(err: CliError, e: &BackendError, graph: Option<&Graph>) -> CliE
             ))
             .hint(undo)
         }
+        BackendError::ForeignKeyViolation(v) => {
+            let rev::backend::ForeignKeyViolation {
+                revision,
+                table,
+                parent,
+                parent_exists,
+                rolled_back,
+                ..
+            } = &**v;
+            let err = if *parent_exists {
+                err.hint(format!(
+                    "rev runs SQLite revisions with foreign-key enforcement off, as SQLite's table-rebuild procedure asks, so ON DELETE CASCADE and SET NULL do not fire: delete or update the rows of `{table}` in the revision itself"
+                ))
+            } else {
+                err.hint(format!(
+                    "the revision dropped or renamed `{parent}`, and renaming a table renames the references to it too; to change a table, rebuild it as SQLite documents: CREATE TABLE new_t (...), INSERT INTO new_t SELECT ... FROM t, DROP TABLE t, ALTER TABLE new_t RENAME TO t"
+                ))
+            };
+            if *rolled_back {
+                let file = graph
+                    .and_then(|g| g.index_of(revision).map(|i| g.rev(i).path.display().to_string()))
+                    .unwrap_or_else(|| format!("the file of `{revision}`"));
+                err.hint(format!("fix {file}, then run the command again; `rev check --db` lists the dangling rows"))
+            } else {
+                err.hint(format!(
+                    "`{revision}` stays marked in progress: repair the rows of `{table}` by hand (`rev check --db` lists them), then record the real state with `rev stamp`"
+                ))
+            }
+        }
         BackendError::MigrationFailed {
             revision,
             rolled_back: false,

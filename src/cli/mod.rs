@@ -83,7 +83,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Branches => commands::branches(&ctx),
         Command::History(args) => commands::history(&ctx, &args),
         Command::Show(args) => commands::show(&ctx, &args),
-        Command::Check => commands::check(&ctx),
+        Command::Check(args) => commands::check(&ctx, &args),
         Command::Graph => commands::graph(&ctx),
         Command::Upgrade(args) => commands::db::migrate(&ctx, &args, rev::step::Direction::Upgrade),
         Command::Downgrade(args) => {

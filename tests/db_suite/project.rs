@@ -406,6 +406,18 @@ impl Project {
         });
     }
 
+    /// Runs SQL that must fail; returns the database's message.
+    pub async fn exec_fails(&self, sql: &str) -> String {
+        with_conn!(self, c => {
+            let r = sqlx::raw_sql(sql).execute(&mut c).await;
+            c.close().await.expect("close");
+            match r {
+                Ok(_) => panic!("{sql}: succeeded, expected an error"),
+                Err(e) => e.to_string(),
+            }
+        })
+    }
+
     /// The first column of every row of `sql`, as text, sorted.
     pub async fn strings(&self, sql: &str) -> Vec<String> {
         let mut v: Vec<String> = with_conn!(self, c => {

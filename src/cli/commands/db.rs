@@ -13,7 +13,9 @@ macro_rules! say {
 use std::future::Future;
 use std::time::Duration;
 
-use rev::backend::{BackendError, ConnectFailure, ConnectOptions, Connection, TableName};
+use rev::backend::{
+    BackendError, ConnectFailure, ConnectOptions, Connection, DatabaseCheck, TableName,
+};
 use rev::executor::{CancelToken, Report, StepEvent};
 use rev::graph::{Graph, RevIndex};
 use rev::step::Direction;
@@ -46,9 +48,28 @@ fn block_on<F: Future>(future: F) -> Result<F::Output, CliError> {
 fn migrator(ctx: &Context) -> Result<Migrator, CliError> {
     let graph = ctx.graph()?;
     let settings = Settings::from_config(&ctx.config);
+    let table = table_name(ctx, &settings)?;
+    let url = ctx.database_url()?;
+    let url = complete_password(url, table, &settings)?;
+    Migrator::new(graph, url, settings).map_err(|e| CliError::from_rev(e, None, None))
+}
+
+/// `rev check --db`: the database's own checks. Needs no revision files, so
+/// it runs even when they do not load.
+pub fn check_database(ctx: &Context) -> Result<(DatabaseUrl, DatabaseCheck), CliError> {
+    let settings = Settings::from_config(&ctx.config);
+    let table = table_name(ctx, &settings)?;
+    let url = ctx.database_url()?;
+    let url = complete_password(url, table, &settings)?;
+    let check = block_on(rev::migrator::check_database(&url, &settings))?
+        .map_err(|e| CliError::from_rev(e, None, Some(&ctx.printer)))?;
+    Ok((url, check))
+}
+
+fn table_name(ctx: &Context, settings: &Settings) -> Result<TableName, CliError> {
     // A bad table name is a mistake in config.yaml: say so, before asking
     // for anything or connecting.
-    let table = TableName::new(&settings.version_table).map_err(|e| {
+    TableName::new(&settings.version_table).map_err(|e| {
         let file = ctx
             .config
             .path
@@ -57,10 +78,7 @@ fn migrator(ctx: &Context) -> Result<Migrator, CliError> {
             .unwrap_or_default();
         CliError::usage(e.kind(), format!("{file}{e}"))
             .hint("`version_table` must be a plain identifier, such as `schema_migrations`")
-    })?;
-    let url = ctx.database_url()?;
-    let url = complete_password(url, table, &settings)?;
-    Migrator::new(graph, url, settings).map_err(|e| CliError::from_rev(e, None, None))
+    })
 }
 
 /// A server URL that names a user but no password is tried as it is (trust

@@ -11,7 +11,12 @@ use rev::revision;
 use rev::target::Target;
 use rev::template::{self, NewRevision};
 
-use super::args::{Format, GlobalArgs, HistoryArgs, InitArgs, MergeArgs, NewArgs, ShowArgs};
+use rev::backend::DatabaseCheck;
+use rev::url::{BackendKind, DatabaseUrl};
+
+use super::args::{
+    CheckArgs, Format, GlobalArgs, HistoryArgs, InitArgs, MergeArgs, NewArgs, ShowArgs,
+};
 use super::error::{target_error, CliError, EXIT_FAILED};
 use super::output::Printer;
 use super::settings::Context;
@@ -514,7 +519,7 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> Result<u8, CliError> {
     Ok(0)
 }
 
-pub fn check(ctx: &Context) -> Result<u8, CliError> {
+pub fn check(ctx: &Context, args: &CheckArgs) -> Result<u8, CliError> {
     let mut problems: Vec<(String, String)> = Vec::new();
     let mut summary = String::new();
     match ctx.graph() {
@@ -559,21 +564,69 @@ pub fn check(ctx: &Context) -> Result<u8, CliError> {
             );
         }
     }
+    let database = if args.db {
+        Some(db::check_database(ctx)?)
+    } else {
+        None
+    };
+    let findings = database.as_ref().map_or(0, |(_, c)| c.findings.len());
+    let ok = problems.is_empty() && findings == 0;
     if ctx.printer.json() {
         let list: Vec<_> = problems
             .iter()
             .map(|(k, m)| serde_json::json!({"kind": k, "message": m}))
             .collect();
-        ctx.printer
-            .print_json(&serde_json::json!({"ok": problems.is_empty(), "problems": list}));
-    } else if problems.is_empty() {
+        let mut out = serde_json::json!({"ok": ok, "problems": list});
+        if let Some((url, check)) = &database {
+            let findings: Vec<_> = check
+                .findings
+                .iter()
+                .map(|f| {
+                    serde_json::json!({
+                        "kind": f.kind.as_str(), "table": f.table, "name": f.name,
+                        "message": f.message, "fix": f.fix,
+                    })
+                })
+                .collect();
+            out["database"] = serde_json::json!({
+                "url": url.to_string(), "checks": check.checks, "findings": findings,
+            });
+        }
+        ctx.printer.print_json(&out);
+        return Ok(if ok { 0 } else { EXIT_FAILED });
+    }
+    if problems.is_empty() {
         ctx.printer.data(&format!("ok: {summary}"));
     } else {
         for (_, message) in &problems {
             ctx.printer.data(&format!("problem: {message}"));
         }
     }
-    Ok(if problems.is_empty() { 0 } else { EXIT_FAILED })
+    if let Some((url, check)) = &database {
+        print_database_check(ctx, url, check);
+    }
+    Ok(if ok { 0 } else { EXIT_FAILED })
+}
+
+fn print_database_check(ctx: &Context, url: &DatabaseUrl, check: &DatabaseCheck) {
+    for f in &check.findings {
+        ctx.printer.data(&format!("problem: {}", f.message));
+        ctx.printer.data(&format!("  fix: {}", f.fix));
+    }
+    if !check.findings.is_empty() {
+        return;
+    }
+    let line = match (check.checks.is_empty(), url.kind()) {
+        (false, _) => format!(
+            "ok: database {url}: {} found nothing",
+            check.checks.join(", ")
+        ),
+        (true, BackendKind::MySql) => format!(
+            "ok: database {url} is reachable; rev runs no data or catalog checks on MySQL/MariaDB"
+        ),
+        (true, _) => format!("ok: database {url} does not exist yet; nothing to check"),
+    };
+    ctx.printer.data(&line);
 }
 
 pub fn graph(ctx: &Context) -> Result<u8, CliError> {
