@@ -12,8 +12,8 @@
 //! Every message built here passes through [`mask_secrets`]: drivers may echo
 //! the URL, password included.
 
-pub mod classify;
 mod checks;
+pub mod classify;
 pub mod dialect;
 mod mysql;
 mod postgres;

@@ -250,7 +250,11 @@ async fn sqlite_whole_run_with_a_dangling_reference_rolls_back_every_revision() 
     let text = message(&err);
     assert!(text.contains("revision `a3`"), "{text}");
     assert!(text.contains("1 row of `child` (rowid 3)"), "{text}");
-    assert!(text.contains("not run: a1, a2, a3"), "{text}");
+    // The failed revision is named once, as failed, not again as not run.
+    assert!(
+        text.contains("not run: a1, a2\n") || text.ends_with("not run: a1, a2"),
+        "{text}"
+    );
     // The run was one transaction: nothing of it is left.
     assert_eq!(p.tables().await, ids(&["schema_migrations"]));
     assert!(p.rows().await.is_empty());
