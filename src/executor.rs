@@ -191,6 +191,10 @@ pub struct Report {
     /// an upgrade that named them (see [`crate::rebase`]). Their SQL ran out
     /// of order. Filled by [`crate::Migrator`], not by the executor.
     pub out_of_order: Vec<String>,
+    /// For `downgrade -N`: the revisions it chose because they were applied
+    /// last, in plan order, each with the `applied_at` its row had. Empty
+    /// for other targets. Filled by [`crate::Migrator`].
+    pub applied_last: Vec<(String, String)>,
 }
 
 /// A failed run: the cause and what was committed before it.

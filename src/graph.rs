@@ -53,7 +53,11 @@ pub enum GraphError {
         second: PathBuf,
     },
     /// A parent or dependency names a revision no file defines.
-    #[error("{}: {relation} names `{missing}`, which no file in the script directory defines", path.display())]
+    #[error(
+        "{}: {relation} names `{missing}`, which no file in the script directory defines{}",
+        path.display(),
+        if *relation == "depends_on" { " as a revision id or a branch label" } else { "" }
+    )]
     MissingReference {
         /// The revision that refers.
         id: String,
@@ -238,6 +242,35 @@ impl Graph {
         // every reference meaning the first) so that missing parents, labels
         // and cycles are reported in the same pass.
 
+        let is_copy = |i: RevIndex| by_id.get(&revisions[i].id) != Some(&i);
+        // Labels first: `depends_on` may name one (as in Alembic), and it
+        // then means the labelled revision.
+        let mut labels: BTreeMap<String, RevIndex> = BTreeMap::new();
+        for (i, r) in revisions.iter().enumerate() {
+            if is_copy(i) {
+                continue;
+            }
+            for label in &r.branch_labels {
+                if let Some(&first) = labels.get(label) {
+                    if first != i {
+                        errors.push(GraphError::DuplicateLabel {
+                            label: label.clone(),
+                            first: revisions[first].id.clone(),
+                            second: r.id.clone(),
+                        });
+                    }
+                } else {
+                    labels.insert(label.clone(), i);
+                }
+                if by_id.contains_key(label) {
+                    errors.push(GraphError::LabelIsRevisionId {
+                        label: label.clone(),
+                        id: r.id.clone(),
+                    });
+                }
+            }
+        }
+
         let mut dag: DiGraph<(), EdgeKind, u32> = DiGraph::with_capacity(n, n + n / 4);
         for _ in 0..n {
             dag.add_node(());
@@ -246,7 +279,6 @@ impl Graph {
         let mut children = vec![Vec::new(); n];
         let mut dependencies = vec![Vec::new(); n];
         let mut dependents = vec![Vec::new(); n];
-        let is_copy = |i: RevIndex| by_id.get(&revisions[i].id) != Some(&i);
         for (i, r) in revisions.iter().enumerate() {
             if is_copy(i) {
                 continue;
@@ -256,7 +288,11 @@ impl Graph {
                 ("depends_on", &r.depends_on, EdgeKind::Dependency),
             ] {
                 for id in ids {
-                    match by_id.get(id) {
+                    let target = match kind {
+                        EdgeKind::Parent => by_id.get(id),
+                        EdgeKind::Dependency => by_id.get(id).or_else(|| labels.get(id)),
+                    };
+                    match target {
                         Some(&p) => {
                             dag.add_edge(NodeIndex::new(p), NodeIndex::new(i), kind);
                             match kind {
@@ -281,32 +317,6 @@ impl Graph {
                             missing: id.clone(),
                         }),
                     }
-                }
-            }
-        }
-
-        let mut labels: BTreeMap<String, RevIndex> = BTreeMap::new();
-        for (i, r) in revisions.iter().enumerate() {
-            if is_copy(i) {
-                continue;
-            }
-            for label in &r.branch_labels {
-                if let Some(&first) = labels.get(label) {
-                    if first != i {
-                        errors.push(GraphError::DuplicateLabel {
-                            label: label.clone(),
-                            first: revisions[first].id.clone(),
-                            second: r.id.clone(),
-                        });
-                    }
-                } else {
-                    labels.insert(label.clone(), i);
-                }
-                if by_id.contains_key(label) {
-                    errors.push(GraphError::LabelIsRevisionId {
-                        label: label.clone(),
-                        id: r.id.clone(),
-                    });
                 }
             }
         }
@@ -524,6 +534,19 @@ impl Graph {
             .collect()
     }
 
+    /// The heads that nothing names at all, neither as `down_revision` nor
+    /// in `depends_on`, in topological order: what the target `heads` means
+    /// (Alembic's `_real_heads`). A revision that only `depends_on` points to
+    /// is a head for [`Graph::heads`] (and `rev heads`) but not here: once
+    /// its dependent is applied there is nothing of its own left to reach.
+    pub fn real_heads(&self) -> Vec<RevIndex> {
+        self.topo
+            .iter()
+            .copied()
+            .filter(|&i| self.is_head(i) && self.dependents[i].is_empty())
+            .collect()
+    }
+
     /// The bases (no `down_revision`, with or without `depends_on`), in
     /// topological order.
     pub fn bases(&self) -> Vec<RevIndex> {
@@ -629,6 +652,20 @@ impl Graph {
             node = parent;
         }
         members
+    }
+
+    /// The lineage of `owner`, which `LABEL@...` targets work on (Alembic's
+    /// `filter_for_lineage`): `owner` with all its ancestors and all its
+    /// descendants, through `down_revision` only. Revisions on sibling
+    /// branches are outside it, even where they share an ancestor with it.
+    /// Unlike [`Graph::branch_members`] it goes below the branch point, down
+    /// to the roots.
+    pub fn lineage(&self, owner: RevIndex) -> Vec<bool> {
+        let mut marks = self.descendants([owner]);
+        for (m, a) in marks.iter_mut().zip(self.ancestors([owner])) {
+            *m |= a;
+        }
+        marks
     }
 
     /// The labels whose branch contains `i`.

@@ -304,8 +304,20 @@ impl Migrator {
     /// [`Migrator::downgrade`] would from the same rows: both go through one
     /// check ([`Migrator::prepare`]).
     pub async fn plan(&self, direction: Direction, target: &Target) -> Result<Plan, Error> {
+        Ok(self.plan_explained(direction, target).await?.0)
+    }
+
+    /// Like [`Migrator::plan`], with what `downgrade -N` chose as
+    /// [`Report::applied_last`] says it: each revision and its `applied_at`
+    /// (empty for other targets).
+    pub async fn plan_explained(
+        &self,
+        direction: Direction,
+        target: &Target,
+    ) -> Result<(Plan, Vec<(String, String)>), Error> {
         let rows = self.read_rows().await?;
-        Ok(self.prepare(&rows, direction, target)?.plan)
+        let prepared = self.prepare(&rows, direction, target)?;
+        Ok((prepared.plan, prepared.applied_last))
     }
 
     /// Checks the rows and plans from them, for a run or a dry run:
@@ -332,13 +344,44 @@ impl Migrator {
         if direction == Direction::Upgrade {
             self.refuse_drift(rows)?;
         }
-        let plan = self.plan_from(&recorded, direction, target)?;
+        // A downgrade's `-N` counts back in applied order; the rows come
+        // sorted by their text, which breaks ties by id, not by the graph.
+        let applied = match direction {
+            Direction::Upgrade => recorded,
+            Direction::Downgrade => plan::applied_order(
+                &self.graph,
+                recorded
+                    .iter()
+                    .zip(rows)
+                    .map(|(&i, row)| (i, row.applied_at.as_str())),
+            ),
+        };
+        let plan = self.plan_from(&applied, direction, target)?;
+        let applied_last = match (direction, plan::counts_applied(target)) {
+            (Direction::Downgrade, Some(_)) => {
+                let at: std::collections::HashMap<&str, &str> = rows
+                    .iter()
+                    .map(|r| (r.version.as_str(), r.applied_at.as_str()))
+                    .collect();
+                plan.revisions()
+                    .map(|i| {
+                        let id = &self.graph.rev(i).id;
+                        (
+                            id.clone(),
+                            at.get(id.as_str()).copied().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
         let steps = self.exec_steps(&plan);
         executor::refuse_in_progress(rows, &self.table.to_string(), &steps)?;
         Ok(Prepared {
             plan,
             steps,
             rebase,
+            applied_last,
         })
     }
 
@@ -350,7 +393,9 @@ impl Migrator {
         }
     }
 
-    /// The plan from a given state (`--sql --from`), with no database.
+    /// The plan from a given state (`--sql --from`), with no database. With
+    /// no applied order to go by, `downgrade -N` counts back in plan order
+    /// (the order `upgrade` would apply the state from nothing).
     pub fn plan_offline(
         &self,
         from: &[RevIndex],
@@ -358,7 +403,13 @@ impl Migrator {
         target: &Target,
     ) -> Result<Plan, Error> {
         let closed = self.graph.ancestors_with_deps(from.iter().copied());
-        let applied: Vec<RevIndex> = (0..self.graph.len()).filter(|&i| closed[i]).collect();
+        let applied: Vec<RevIndex> = self
+            .graph
+            .topo_order()
+            .iter()
+            .copied()
+            .filter(|&i| closed[i])
+            .collect();
         self.plan_from(&applied, direction, target)
     }
 
@@ -418,8 +469,10 @@ impl Migrator {
             cancel: self.cancel.clone(),
             progress: self.progress.clone(),
         };
-        // Filled while planning: the revisions this run applies out of order.
+        // Filled while planning: the revisions this run applies out of order,
+        // and what `-N` chose.
         let inserted = std::cell::RefCell::new(Vec::new());
+        let applied_last = std::cell::RefCell::new(Vec::new());
         let result = executor::run_then(
             conn,
             self.settings.lock_timeout,
@@ -429,6 +482,7 @@ impl Migrator {
                 if let Some(rebase) = &prepared.rebase {
                     inserted.borrow_mut().clone_from(&rebase.inserted);
                 }
+                applied_last.borrow_mut().clone_from(&prepared.applied_last);
                 Ok::<_, Error>((prepared.steps, prepared.rebase))
             },
             |rebase, rows| rebase::reparented(&self.graph, rows, &rebase.inserted),
@@ -436,6 +490,7 @@ impl Migrator {
         .await;
         let inserted: std::collections::HashSet<String> =
             inserted.into_inner().into_iter().collect();
+        let applied_last = applied_last.into_inner();
         let mark = |report: &mut Report| {
             report.out_of_order = report
                 .applied
@@ -443,6 +498,7 @@ impl Migrator {
                 .filter(|(id, _, _)| inserted.contains(id))
                 .map(|(id, _, _)| id.clone())
                 .collect();
+            report.applied_last.clone_from(&applied_last);
         };
         match result {
             Ok(mut report) => {
@@ -630,10 +686,48 @@ impl Migrator {
         from: &[RevIndex],
     ) -> Result<String, Error> {
         let plan = self.plan_offline(from, direction, target)?;
-        Ok(self.dialect().script(
-            &self.exec_steps(&plan),
+        let script = self.script_of(&plan);
+        match (direction, plan::counts_applied(target)) {
+            (Direction::Downgrade, Some(n)) => {
+                // Said in the script, which outlives the command line.
+                let note = self.dialect().comment(&format!(
+                    "`{target}` counts back in plan order: a script made from --from has no                      applied order, so these are the last {n} of that state in the order                      `upgrade` applies them, not the {n} the database applied last                      (`rev downgrade {target} --sql` without --from reads that order)"
+                ));
+                Ok(match script.split_once('\n') {
+                    Some((title, rest)) => format!("{title}\n{note}\n{rest}"),
+                    None => format!("{note}\n{script}"),
+                })
+            }
+            _ => Ok(script),
+        }
+    }
+
+    /// The SQL script for `target` from the state the database records,
+    /// read without a lock (for `--sql` on a downgrade without `--from`):
+    /// `downgrade -N` then counts back in applied order, as a run would.
+    pub async fn sql_script_from_database(
+        &self,
+        direction: Direction,
+        target: &Target,
+    ) -> Result<String, Error> {
+        let rows = self.read_rows().await?;
+        let recorded = self.applied_indices(&rows)?;
+        let applied = plan::applied_order(
+            &self.graph,
+            recorded
+                .iter()
+                .zip(&rows)
+                .map(|(&i, row)| (i, row.applied_at.as_str())),
+        );
+        let plan = self.plan_from(&applied, direction, target)?;
+        Ok(self.script_of(&plan))
+    }
+
+    fn script_of(&self, plan: &Plan) -> String {
+        self.dialect().script(
+            &self.exec_steps(plan),
             self.settings.transaction_per_migration,
-        ))
+        )
     }
 
     /// The applied set as indices, read without a lock (for `--sql` on a
@@ -728,6 +822,8 @@ struct Prepared {
     steps: Vec<ExecStep>,
     /// Set when the run applies revisions inserted below applied ones.
     rebase: Option<Rebase>,
+    /// What `downgrade -N` chose: each revision and its `applied_at`.
+    applied_last: Vec<(String, String)>,
 }
 
 fn gap_error(gap: Gap) -> Error {

@@ -15,13 +15,22 @@
 //!   does not itself need, then, cascading, every applied revision that
 //!   depends on or descends from a reverted one. Nothing else: other heads
 //!   stay, and downgrading a dependent leaves its dependencies applied.
-//!   `base` reverts everything; `X@base` the branch's members
-//!   ([`Graph::branch_members`]) and what needs them. Steps run children
-//!   first (reverse topological order), and an irreversible revision among
-//!   them is an error before anything runs.
+//!   `LABEL@X` counts only the descendants on the label's lineage
+//!   ([`Graph::lineage`]) before the cascade, so `LABEL@BRANCHPOINT` reverts
+//!   one branch alone. `base` reverts everything; `LABEL@base` the roots of
+//!   the lineage and everything built on them (other branches sharing a
+//!   root included, as in Alembic; [`beyond_branch`] names them). Steps run
+//!   children first (reverse topological order), and an irreversible
+//!   revision among them is an error before anything runs.
+//! - **downgrade `-N`** goes past Alembic, whose `-1` stops at every merge:
+//!   it reverts the N revisions applied last, one at a time, each time the
+//!   latest in applied order ([`applied_order`]) that nothing still applied
+//!   needs. So at a merge `-1` reverts the merge alone and `-2` then the
+//!   parent applied last. `REV-N` and `LABEL@-N` still walk the graph.
 //! - Every step is O(n) in the number of revisions: closures are `Vec<bool>`
 //!   marks and the order comes from one pass over the precomputed topological
-//!   order, never a sort of pairs.
+//!   order, never a sort of pairs (only [`applied_order`] sorts, once, the
+//!   rows it is given).
 
 use std::path::PathBuf;
 
@@ -182,12 +191,33 @@ pub fn refuse_empty_upgrades(graph: &Graph, plan: &Plan) -> Result<(), PlanError
     }
 }
 
-/// Heads of the applied set: applied revisions with no applied child through
-/// `down_revision`, in topological order. A revision that something applied
-/// only *depends on* stays a head, as in Alembic (`depends_on` never changes
-/// which revisions are heads), so an applied dependency on another branch is
-/// listed beside its dependent.
+/// Heads of the applied set, as `rev current` reports them: applied
+/// revisions that no applied revision names, neither as `down_revision` nor
+/// in `depends_on`, in topological order. As in Alembic (whose version table
+/// drops a dependency once its dependent is applied), a revision that only
+/// something applied *depends on* is not a current head.
 pub fn current_heads(graph: &Graph, applied: &[RevIndex]) -> Vec<RevIndex> {
+    let is_applied = marks(graph, applied);
+    graph
+        .topo_order()
+        .iter()
+        .copied()
+        .filter(|&i| {
+            is_applied[i]
+                && !graph
+                    .children(i)
+                    .iter()
+                    .chain(graph.dependents(i))
+                    .any(|&c| is_applied[c])
+        })
+        .collect()
+}
+
+/// Applied revisions with no applied child through `down_revision`, in
+/// topological order: where each line of the applied set stands, a
+/// dependency on another branch included. Walks on a branch (`X@+N`,
+/// `X@-N`) start from these.
+pub fn applied_tips(graph: &Graph, applied: &[RevIndex]) -> Vec<RevIndex> {
     let is_applied = marks(graph, applied);
     graph
         .topo_order()
@@ -195,6 +225,115 @@ pub fn current_heads(graph: &Graph, applied: &[RevIndex]) -> Vec<RevIndex> {
         .copied()
         .filter(|&i| is_applied[i] && !graph.children(i).iter().any(|&c| is_applied[c]))
         .collect()
+}
+
+/// The applied revisions in the order they were applied, oldest first: the
+/// order `downgrade -N` counts back through. `rows` pairs each applied
+/// revision with its `applied_at` (RFC 3339 UTC text, as rev writes it).
+/// Times compare to the millisecond; rows within one millisecond (SQLite
+/// keeps no finer time, and one run applies many revisions in one) tie, and
+/// a tie goes by plan order, the later revision counting as applied later,
+/// as one run applies them. O(n log n) for n rows.
+pub fn applied_order<'a>(
+    graph: &Graph,
+    rows: impl IntoIterator<Item = (RevIndex, &'a str)>,
+) -> Vec<RevIndex> {
+    let mut keyed: Vec<(String, usize, RevIndex)> = rows
+        .into_iter()
+        .map(|(i, at)| (to_millis(at), graph.topo_position(i), i))
+        .collect();
+    keyed.sort_unstable();
+    keyed.into_iter().map(|(_, _, i)| i).collect()
+}
+
+/// `applied_at` cut to milliseconds, as text that sorts in time order:
+/// `2026-05-01T10:00:00.123456Z` and `2026-05-01T10:00:00.123Z` both give
+/// `2026-05-01T10:00:00.123`, and a time without a fraction gets `.000`.
+fn to_millis(at: &str) -> String {
+    let at = at.trim_end_matches(['Z', 'z']);
+    let (whole, fraction) = at.split_once('.').unwrap_or((at, ""));
+    let mut key = String::with_capacity(whole.len() + 4);
+    key.push_str(whole);
+    key.push('.');
+    key.extend(fraction.chars().chain(std::iter::repeat('0')).take(3));
+    key
+}
+
+/// Whether `target` is `-N` from the current state, which `downgrade`
+/// counts in applied revisions (see [`downgrade`]), and N if so.
+pub fn counts_applied(target: &Target) -> Option<u64> {
+    match target {
+        Target::Relative { from: None, delta } if *delta < 0 => Some(delta.unsigned_abs()),
+        _ => None,
+    }
+}
+
+/// The N revisions `downgrade -N` reverts, in the order they run: each time
+/// the applied revision applied last (latest in `applied`, which is in
+/// applied order) among those that nothing still applied names as
+/// `down_revision` or in `depends_on`. O(n + e + N log n): each revision's
+/// count of applied revisions that need it is kept, and those at zero wait
+/// in a heap keyed by applied order.
+fn applied_last(
+    graph: &Graph,
+    applied: &[RevIndex],
+    n: u64,
+    target: &Target,
+) -> Result<Vec<RevIndex>, PlanError> {
+    const NOT_APPLIED: usize = usize::MAX;
+    if applied.is_empty() {
+        return Err(TargetError::NothingApplied {
+            target: target.to_string(),
+            branch: None,
+        }
+        .into());
+    }
+    let mut rank = vec![NOT_APPLIED; graph.len()];
+    for (k, &i) in applied.iter().enumerate() {
+        rank[i] = k;
+    }
+    let needs = |i: RevIndex| {
+        graph
+            .parents(i)
+            .iter()
+            .chain(graph.dependencies(i))
+            .copied()
+    };
+    let mut needed_by = vec![0usize; graph.len()];
+    for &i in applied {
+        for p in needs(i) {
+            if rank[p] != NOT_APPLIED {
+                needed_by[p] += 1;
+            }
+        }
+    }
+    let mut ready: std::collections::BinaryHeap<(usize, RevIndex)> = applied
+        .iter()
+        .filter(|&&i| needed_by[i] == 0)
+        .map(|&i| (rank[i], i))
+        .collect();
+    let mut chosen = Vec::new();
+    while (chosen.len() as u64) < n {
+        let Some((_, i)) = ready.pop() else {
+            return Err(TargetError::Overshoot {
+                target: target.to_string(),
+                requested: n,
+                available: chosen.len() as u64,
+                upward: false,
+            }
+            .into());
+        };
+        chosen.push(i);
+        for p in needs(i) {
+            if rank[p] != NOT_APPLIED {
+                needed_by[p] -= 1;
+                if needed_by[p] == 0 {
+                    ready.push((rank[p], p));
+                }
+            }
+        }
+    }
+    Ok(chosen)
 }
 
 /// The steps that bring the database from `applied` up to `target`.
@@ -229,11 +368,17 @@ pub fn upgrade(graph: &Graph, applied: &[RevIndex], target: &Target) -> Result<P
             let members = graph.branch_members(owner);
             behind((0..graph.len()).any(|i| members[i] && is_applied[i]))
         }
-        Destination::Before(first) => behind(is_applied[first]),
+        Destination::Before(roots) => {
+            let gone = graph.descendants(roots);
+            behind((0..graph.len()).any(|i| gone[i] && is_applied[i]))
+        }
     }
 }
 
 /// The steps that bring the database from `applied` down to `target`.
+/// `applied` lists the applied revisions in applied order, oldest first
+/// ([`applied_order`]): `-N` counts back through that order, and nothing else
+/// depends on it (a script from `--from` passes plan order).
 pub fn downgrade(graph: &Graph, applied: &[RevIndex], target: &Target) -> Result<Plan, PlanError> {
     if target.relative_to_current() == Some(true) {
         return Err(PlanError::WrongDirection {
@@ -241,11 +386,26 @@ pub fn downgrade(graph: &Graph, applied: &[RevIndex], target: &Target) -> Result
             direction: Direction::Downgrade,
         });
     }
+    if let Some(n) = counts_applied(target) {
+        let chosen = applied_last(graph, applied, n, target)?;
+        return refuse_irreversible(
+            graph,
+            Plan {
+                steps: chosen
+                    .into_iter()
+                    .map(|revision| PlanStep {
+                        revision,
+                        direction: Direction::Downgrade,
+                    })
+                    .collect(),
+            },
+        );
+    }
     let is_applied = marks(graph, applied);
     let mut revert: Vec<bool> = match target.destination(graph, applied)? {
         Destination::Base => is_applied.clone(),
         Destination::BranchBase(owner) => graph.branch_members(owner),
-        Destination::Before(first) => graph.descendants([first]),
+        Destination::Before(roots) => graph.descendants(roots),
         Destination::Revisions(revs) => {
             if let Some(&missing) = revs.iter().find(|&&r| !is_applied[r]) {
                 return Err(PlanError::NotApplied {
@@ -253,12 +413,7 @@ pub fn downgrade(graph: &Graph, applied: &[RevIndex], target: &Target) -> Result
                     revision: graph.rev(missing).id.clone(),
                 });
             }
-            let keep = graph.ancestors_with_deps(revs.iter().copied());
-            let mut above = graph.descendants(revs);
-            for (a, k) in above.iter_mut().zip(&keep) {
-                *a &= !k;
-            }
-            above
+            above(graph, target, &revs)
         }
     };
     for (r, a) in revert.iter_mut().zip(&is_applied) {
@@ -270,6 +425,93 @@ pub fn downgrade(graph: &Graph, applied: &[RevIndex], target: &Target) -> Result
         |i| removed[i],
         Direction::Downgrade,
     );
+    refuse_irreversible(graph, plan)
+}
+
+/// What lies above `revs` for a downgrade or stamp to them: their
+/// descendants that they do not themselves need and, for `X@REV`, only
+/// those on X's lineage (as in Alembic, so `billing@REV` below the branch
+/// point leaves other branches above REV alone). What needs these goes too;
+/// [`cascade`] adds it.
+fn above(graph: &Graph, target: &Target, revs: &[RevIndex]) -> Vec<bool> {
+    let keep = graph.ancestors_with_deps(revs.iter().copied());
+    let mut above = graph.descendants(revs.iter().copied());
+    for (a, k) in above.iter_mut().zip(&keep) {
+        *a &= !k;
+    }
+    if let Some(owner) = target.branch_owner(graph) {
+        for (a, l) in above.iter_mut().zip(graph.lineage(owner)) {
+            *a &= l;
+        }
+    }
+    above
+}
+
+/// What a `LABEL@base` downgrade reverts outside the branch, so that the
+/// CLI can say so: reverting the roots of a lineage reverts everything
+/// built on them, and branches that share a root (one history split into
+/// `expand` and `contract`, say) go with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BeyondBranch {
+    /// The roots of the branch's lineage, in topological order.
+    pub roots: Vec<RevIndex>,
+    /// The reverted revisions outside the lineage, in the order given.
+    pub others: Vec<RevIndex>,
+    /// Where the branch leaves the rest of the history, when at one
+    /// revision: `LABEL@` it reverts the branch alone.
+    pub branch_point: Option<RevIndex>,
+}
+
+/// For a `LABEL@base` target, the revisions among `reverted` outside the
+/// label's lineage, or `None` when there are none (or the target is not
+/// `LABEL@base`).
+pub fn beyond_branch(
+    graph: &Graph,
+    target: &Target,
+    reverted: impl IntoIterator<Item = RevIndex>,
+) -> Option<BeyondBranch> {
+    let Target::Branch {
+        at: crate::target::BranchAt::Base,
+        ..
+    } = target
+    else {
+        return None;
+    };
+    let owner = target.branch_owner(graph)?;
+    let lineage = graph.lineage(owner);
+    let others: Vec<RevIndex> = reverted.into_iter().filter(|&i| !lineage[i]).collect();
+    if others.is_empty() {
+        return None;
+    }
+    let roots = graph
+        .topo_order()
+        .iter()
+        .copied()
+        .filter(|&i| lineage[i] && graph.is_base(i))
+        .collect();
+    // The branch's own revisions start where Graph::branch_members stops.
+    let members = graph.branch_members(owner);
+    let mut first = owner;
+    while let [parent] = graph.parents(first) {
+        if !members[*parent] {
+            break;
+        }
+        first = *parent;
+    }
+    let branch_point = match graph.parents(first) {
+        [parent] => Some(*parent),
+        _ => None,
+    };
+    Some(BeyondBranch {
+        roots,
+        others,
+        branch_point,
+    })
+}
+
+/// The plan, or an error naming its irreversible revisions before anything
+/// runs.
+fn refuse_irreversible(graph: &Graph, plan: Plan) -> Result<Plan, PlanError> {
     let irreversible: Vec<&crate::revision::Revision> = plan
         .revisions()
         .map(|i| graph.rev(i))
@@ -323,13 +565,15 @@ pub fn stamp(
     };
     for target in targets {
         match target.destination(graph, applied)? {
-            Destination::Revisions(revs) => stamped.extend(revs),
+            Destination::Revisions(revs) => {
+                or_into(above(graph, target, &revs));
+                stamped.extend(revs);
+            }
             Destination::Base => or_into(vec![true; graph.len()]),
             Destination::BranchBase(owner) => or_into(graph.branch_members(owner)),
-            Destination::Before(first) => or_into(graph.descendants([first])),
+            Destination::Before(roots) => or_into(graph.descendants(roots)),
         }
     }
-    or_into(graph.descendants(stamped.iter().copied()));
     let keep = graph.ancestors_with_deps(stamped.iter().copied());
     for ((u, k), a) in unmark.iter_mut().zip(&keep).zip(&is_applied) {
         *u = *u && !k && *a;
@@ -603,7 +847,14 @@ mod tests {
         assert_eq!(down(&g, &all, "b").unwrap(), ["m"]);
         assert_eq!(down(&g, &all, "a").unwrap(), ["m", "c", "b"]);
         assert_eq!(down(&g, &["a", "b", "c"], "b").unwrap(), NONE);
-        assert_eq!(down(&g, &all, "-1").unwrap_err().kind(), "ambiguous_walk");
+        // `-1` at the merge reverts the merge alone, `-2` then the parent
+        // applied last (the order of `all` is the applied order here).
+        assert_eq!(down(&g, &all, "-1").unwrap(), ["m"]);
+        assert_eq!(down(&g, &all, "-2").unwrap(), ["m", "c"]);
+        assert_eq!(down(&g, &["a", "c", "b", "m"], "-2").unwrap(), ["m", "b"]);
+        assert_eq!(down(&g, &all, "-4").unwrap(), ["m", "c", "b", "a"]);
+        // Walking down from the merge is still ambiguous.
+        assert_eq!(down(&g, &all, "m-1").unwrap_err().kind(), "ambiguous_walk");
         // `+1` with several current heads.
         let e = up(&g, &["a", "b", "c"], "+1").unwrap_err();
         assert_eq!(e.kind(), "multiple_current_heads");
@@ -647,23 +898,40 @@ mod tests {
         assert_eq!(up(&g, &["a", "s1"], "billing@+2").unwrap(), ["b1", "b2"]);
         let all = ["a", "b1", "b2", "s1", "s2"];
         assert_eq!(down(&g, &all, "billing@-1").unwrap(), ["b2"]);
-        assert_eq!(down(&g, &all, "billing@base").unwrap(), ["b2", "b1"]);
+        // `billing@base` reverts the root it shares with `shop`, and so shop
+        // too (as in Alembic); `billing@a`, the branch point, billing alone.
+        assert_eq!(
+            down(&g, &all, "billing@base").unwrap(),
+            ["s2", "s1", "b2", "b1", "a"]
+        );
+        assert_eq!(down(&g, &all, "billing@a").unwrap(), ["b2", "b1"]);
+        assert_eq!(down(&g, &all, "shop@a").unwrap(), ["s2", "s1"]);
         assert_eq!(down(&g, &all, "billing@b1").unwrap(), ["b2"]);
         assert_eq!(down(&g, &all, "billing@-2").unwrap(), ["b2", "b1"]);
         assert_eq!(
             down(&g, &all, "billing@-3").unwrap_err().kind(),
             "overshoot"
         );
-        // `-1` alone has two current heads to start from.
+        // `-1` with two current heads reverts the one applied last.
+        assert_eq!(down(&g, &all, "-1").unwrap(), ["s2"]);
         assert_eq!(
-            down(&g, &all, "-1").unwrap_err().kind(),
+            down(&g, &["a", "s1", "s2", "b1", "b2"], "-1").unwrap(),
+            ["b2"]
+        );
+        // A walk from both heads still cannot pick one.
+        assert_eq!(
+            up(&g, &["a", "b1", "s1"], "+1").unwrap_err().kind(),
             "multiple_current_heads"
         );
         assert_eq!(
             up(&g, &all, "billing@base").unwrap_err().kind(),
             "target_behind"
         );
-        assert_eq!(up(&g, &["a", "s1"], "billing@base").unwrap(), NONE);
+        assert_eq!(up(&g, &[], "billing@base").unwrap(), NONE);
+        assert_eq!(
+            up(&g, &["a", "s1"], "billing@base").unwrap_err().kind(),
+            "target_behind"
+        );
         assert_eq!(
             up(&g, &all, "billing@-1").unwrap_err().kind(),
             "wrong_direction"
@@ -687,8 +955,12 @@ mod tests {
         // `heads` includes what `depends_on` requires.
         assert_eq!(up(&g, &[], "heads").unwrap(), ["x1", "y1", "x2", "y2"]);
         let all = ["x1", "x2", "y1", "y2"];
-        // A dependency stays a current head beside its dependent.
-        assert_eq!(heads(&g, &["x1", "y1", "x2"]), ["y1", "x2"]);
+        // A dependency that nothing else builds on is not a current head
+        // once its dependent is applied (Alembic's `current`)...
+        assert_eq!(heads(&g, &["x1", "y1", "x2"]), ["x2"]);
+        assert_eq!(heads(&g, &["x1", "y1"]), ["x1", "y1"]);
+        // ...but one with its own line above it is.
+        assert_eq!(heads(&g, &all), ["x2", "y2"]);
         // Downgrading the dependency cascades to the dependent.
         assert_eq!(down(&g, &all, "billing@base").unwrap(), ["y2", "x2", "y1"]);
         assert_eq!(down(&g, &all, "y1-1").unwrap(), ["y2", "x2", "y1"]);
@@ -715,12 +987,19 @@ mod tests {
         assert_eq!(down(&g, &all, "d").unwrap(), ["n"]);
         assert_eq!(down(&g, &all, "b").unwrap(), ["n", "m"]);
         assert_eq!(down(&g, &all, "a").unwrap(), ["n", "m", "d", "c", "b"]);
-        let e = down(&g, &all, "-1").unwrap_err();
+        let e = down(&g, &all, "n-1").unwrap_err();
         assert!(
             matches!(&e, PlanError::Target(TargetError::AmbiguousWalk { from: Some(f), choices, .. }) if f == "n" && choices == &["d", "m"]),
             "{e:?}"
         );
         assert_eq!(down(&g, &all, "m-1").unwrap_err().kind(), "ambiguous_walk");
+        // `-N` goes through both merges: n, then the later of m and d.
+        assert_eq!(down(&g, &all, "-1").unwrap(), ["n"]);
+        assert_eq!(down(&g, &all, "-3").unwrap(), ["n", "m", "d"]);
+        assert_eq!(
+            down(&g, &["a", "d", "b", "c", "m", "n"], "-3").unwrap(),
+            ["n", "m", "c"]
+        );
     }
 
     #[test]
@@ -767,6 +1046,13 @@ mod tests {
         // b1 ---- a -----+
         let g = graph("a:- b1:a b2:b1::billing s1:a");
         let all = ["a", "b1", "b2", "s1"];
+        // The root is shared, so it goes and everything on it (as a
+        // `downgrade billing@base` would); the branch point keeps `s1`.
+        assert_eq!(stamped(&g, &all, &["billing@base"], false), NONE);
+        assert_eq!(stamped(&g, &all, &["billing@a"], false), ["a", "s1"]);
+        // A branch with a root of its own goes alone.
+        let g = graph("a:- s1:a b1:- b2:b1::billing");
+        let all = ["a", "s1", "b1", "b2"];
         assert_eq!(stamped(&g, &all, &["billing@base"], false), ["a", "s1"]);
     }
 

@@ -155,6 +155,12 @@ pub enum ParseErrorKind {
         /// The offending text.
         value: String,
     },
+    /// A `depends_on` entry that is neither an id nor a label.
+    #[error("depends_on: `{value}` is neither a revision id (letters, digits and `_`) nor a branch label (letters, digits, `_` and `-`)")]
+    BadDependency {
+        /// The offending text.
+        value: String,
+    },
     /// A branch label with characters that would be ambiguous in a target.
     #[error("branch_labels: `{value}` is not a valid label (letters, digits, `_` and `-` only)")]
     BadLabel {
@@ -550,15 +556,19 @@ impl Fields {
                 }
             }
             "down_revision" => self.down_revision = Some(ids(key, raw, &value)?),
-            "depends_on" => self.depends_on = Some(ids(key, raw, &value)?),
+            "depends_on" => {
+                // A revision id or, as in Alembic, a branch label (the
+                // graph resolves it to the labelled revision).
+                let refs = scalars(key, raw, &value)?;
+                if let Some(bad) = refs.iter().find(|r| !is_valid_label(r)) {
+                    return Err(ParseErrorKind::BadDependency { value: bad.clone() });
+                }
+                self.depends_on = Some(refs);
+            }
             "branch_labels" => {
                 let labels = scalars(key, raw, &value)?;
                 for label in &labels {
-                    if label.is_empty()
-                        || !label
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-                    {
+                    if !is_valid_label(label) {
                         return Err(ParseErrorKind::BadLabel {
                             value: label.clone(),
                         });
@@ -780,6 +790,15 @@ fn ids(key: &str, raw: &str, value: &serde_yaml::Value) -> Result<Vec<String>, P
 /// Whether `id` is a valid revision id: `[A-Za-z0-9_]+`.
 pub fn is_valid_id(id: &str) -> bool {
     !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Whether `label` is a valid branch label: `[A-Za-z0-9_-]+`. Every valid
+/// revision id is one too.
+pub fn is_valid_label(label: &str) -> bool {
+    !label.is_empty()
+        && label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// A new revision id: 12 lowercase hex characters from a UUID v4.

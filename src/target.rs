@@ -472,19 +472,24 @@ pub enum Destination {
     Revisions(Vec<RevIndex>),
     /// Nothing applied (`base`).
     Base,
-    /// Nothing of the branch owned by this revision applied (`X@base`, or a
-    /// branch walk down off the branch's first revision). See
-    /// [`Graph::branch_members`].
+    /// Nothing of the branch owned by this revision applied: where a walk
+    /// from the current state (`X@-N`) lands when it goes down off the
+    /// branch's first revision. See [`Graph::branch_members`].
     BranchBase(RevIndex),
-    /// This base revision (and so all its descendants) not applied: where
-    /// `REV-N` lands when it walks down off a base.
-    Before(RevIndex),
+    /// These base revisions (and so all their descendants, and what needs
+    /// those) not applied: where `REV-N` lands when it walks down off a base
+    /// (one base), and `X@base`, which names the roots of `X`'s lineage (all
+    /// of them, so branches that share a root go with it, as in Alembic).
+    Before(Vec<RevIndex>),
 }
 
 /// A branch named before `@`, looked up once.
 struct Branch<'a> {
     text: &'a str,
+    /// [`Graph::branch_members`]: where walks from the current state stay.
     members: Vec<bool>,
+    /// [`Graph::lineage`]: what every other `X@...` form works on.
+    lineage: Vec<bool>,
     owner: RevIndex,
 }
 
@@ -524,7 +529,7 @@ impl Target {
         };
         match self {
             Target::Head => cx.single_head(None).map(one_or_none),
-            Target::Heads => Ok(Destination::Revisions(graph.heads())),
+            Target::Heads => Ok(Destination::Revisions(graph.real_heads())),
             Target::Base => Ok(Destination::Base),
             Target::Rev(text) => cx
                 .symbol(text, None)
@@ -543,7 +548,7 @@ impl Target {
                 let branch = cx.branch(branch)?;
                 match at {
                     BranchAt::Head => cx.single_head(Some(&branch)).map(one_or_none),
-                    BranchAt::Base => Ok(Destination::BranchBase(branch.owner)),
+                    BranchAt::Base => Ok(Destination::Before(lineage_roots(graph, &branch))),
                     BranchAt::Rev(text) => cx
                         .symbol(text, Some(&branch))
                         .map(|i| Destination::Revisions(vec![i])),
@@ -554,6 +559,36 @@ impl Target {
             }
         }
     }
+}
+
+impl Target {
+    /// The revision that names the branch of a `X@...` target (the label's
+    /// owner, or the revision `X` names), whose [`Graph::lineage`] the
+    /// target works on; `None` for other targets, or when `X` names nothing
+    /// (which [`Target::destination`] reports).
+    pub fn branch_owner(&self, graph: &Graph) -> Option<RevIndex> {
+        let Target::Branch { branch, .. } = self else {
+            return None;
+        };
+        graph
+            .label_owner(branch)
+            .or_else(|| match graph.resolve_prefix(branch) {
+                PrefixMatch::One(i) => Some(i),
+                _ => None,
+            })
+    }
+}
+
+/// The roots of a branch's lineage: its members without a parent, in
+/// topological order. Every ancestor is in the lineage, so these are the
+/// bases the labelled revision is built on.
+fn lineage_roots(graph: &Graph, branch: &Branch) -> Vec<RevIndex> {
+    graph
+        .topo_order()
+        .iter()
+        .copied()
+        .filter(|&i| branch.lineage[i] && graph.is_base(i))
+        .collect()
 }
 
 fn one_or_none(head: Option<RevIndex>) -> Destination {
@@ -577,7 +612,9 @@ impl Ctx<'_> {
     fn single_head(&self, branch: Option<&Branch>) -> Result<Option<RevIndex>, TargetError> {
         let mut heads = self.graph.heads();
         if let Some(b) = branch {
-            heads.retain(|&h| b.members[h]);
+            // The heads on the lineage are those above the labelled revision
+            // (its ancestors have children).
+            heads.retain(|&h| b.lineage[h]);
         }
         match heads.as_slice() {
             [] => Ok(None),
@@ -612,15 +649,17 @@ impl Ctx<'_> {
         Ok(Branch {
             text,
             members: self.graph.branch_members(owner),
+            lineage: self.graph.lineage(owner),
             owner,
         })
     }
 
-    /// An id, label or prefix; on a branch, only the branch's members.
+    /// An id, label or prefix; on a branch, only the revisions of its
+    /// lineage.
     fn symbol(&self, text: &str, branch: Option<&Branch>) -> Result<RevIndex, TargetError> {
         let graph = self.graph;
         let check = |i: RevIndex| match branch {
-            Some(b) if !b.members[i] => Err(TargetError::NotOnBranch {
+            Some(b) if !b.lineage[i] => Err(TargetError::NotOnBranch {
                 revision: self.id(i),
                 branch: b.text.to_string(),
             }),
@@ -640,9 +679,10 @@ impl Ctx<'_> {
             }),
             PrefixMatch::Many(mut found) => {
                 if let Some(b) = branch {
-                    // `billing@ae` narrows the candidates to the branch first.
+                    // `billing@ae` narrows the candidates to the lineage
+                    // first.
                     let outside = found.clone();
-                    found.retain(|&i| b.members[i]);
+                    found.retain(|&i| b.lineage[i]);
                     match found.as_slice() {
                         [one] => return Ok(*one),
                         [] => {
@@ -672,14 +712,27 @@ impl Ctx<'_> {
     ) -> Result<Destination, TargetError> {
         let graph = self.graph;
         let upward = delta > 0;
-        let in_scope = |i: RevIndex| branch.is_none_or(|b| b.members[i]);
+        // A walk from the current state (`X@-N`, `X@+N`) stays on the
+        // branch's own revisions, so `billing@-N` never touches another
+        // branch; one from a point written in the target (`X@base+N`,
+        // `X@REV-N`, `X@head-1`) walks X's lineage, as in Alembic.
+        let scope: Option<&[bool]> = branch.map(|b| match from {
+            None => b.members.as_slice(),
+            Some(_) => b.lineage.as_slice(),
+        });
+        let in_scope = |i: RevIndex| scope.is_none_or(|s| s[i]);
         // `None` stands for "before the first revision" (of the branch).
         let start: Option<RevIndex> = match from {
             Some(Anchor::Head) => self.single_head(branch)?,
             Some(Anchor::Base) => None,
             Some(Anchor::Rev(text)) => Some(self.symbol(text, branch)?),
             None => {
-                let mut heads = crate::plan::current_heads(graph, self.applied);
+                // On a branch, a revision only a dependency points to (on
+                // another branch) still counts as where the branch stands.
+                let mut heads = match branch {
+                    None => crate::plan::current_heads(graph, self.applied),
+                    Some(_) => crate::plan::applied_tips(graph, self.applied),
+                };
                 heads.retain(|&h| in_scope(h));
                 match heads.as_slice() {
                     [] if upward => None,
@@ -719,16 +772,14 @@ impl Ctx<'_> {
                         .copied()
                         .filter(|&c| in_scope(c))
                         .collect(),
-                    None => match branch {
-                        // The branch's first revisions: members whose
-                        // parents are not members.
-                        Some(b) => graph
+                    None => match scope {
+                        // The first revisions in scope: those none of whose
+                        // parents are (on a lineage, its roots).
+                        Some(s) => graph
                             .topo_order()
                             .iter()
                             .copied()
-                            .filter(|&i| {
-                                b.members[i] && !graph.parents(i).iter().any(|&p| b.members[p])
-                            })
+                            .filter(|&i| s[i] && !graph.parents(i).iter().any(|&p| s[p]))
                             .collect(),
                         None => graph.bases(),
                     },
@@ -764,8 +815,11 @@ impl Ctx<'_> {
         }
         Ok(match (at, below, branch) {
             (Some(i), _, _) => Destination::Revisions(vec![i]),
-            (None, _, Some(b)) => Destination::BranchBase(b.owner),
-            (None, Some(first), None) => Destination::Before(first),
+            (None, _, Some(b)) if from.is_none() => Destination::BranchBase(b.owner),
+            // Off a lineage's root: before that root, whatever else is
+            // built on it (Alembic walks to `base` there).
+            (None, Some(first), _) => Destination::Before(vec![first]),
+            (None, None, Some(b)) => Destination::Before(lineage_roots(graph, b)),
             (None, None, None) => Destination::Base,
         })
     }
@@ -1042,9 +1096,11 @@ mod tests {
         assert_eq!(res(&g, &[], "a@head").unwrap_err().kind(), "multiple_heads");
         let e = res(&g, &[], "bill@head").unwrap_err();
         assert_eq!(e.kind(), "unknown_branch");
+        // `X@base` is before the roots of X's lineage: here the root `a`
+        // that billing shares with shop.
         assert_eq!(
             dest(&g, &[], "billing@base"),
-            Destination::BranchBase(idx(&g, "b2"))
+            Destination::Before(vec![idx(&g, "a")])
         );
         assert_eq!(res(&g, &[], "billing@base").unwrap(), Vec::<String>::new());
     }
@@ -1087,7 +1143,7 @@ mod tests {
         assert_eq!(res(&g, &["a", "b"], "-1").unwrap(), ["a"]);
         assert_eq!(
             dest(&g, &["a", "b"], "-2"),
-            Destination::Before(idx(&g, "a"))
+            Destination::Before(vec![idx(&g, "a")])
         );
         assert_eq!(res(&g, &[], "b+2").unwrap(), ["d"]);
         assert_eq!(res(&g, &[], "d-3").unwrap(), ["a"]);

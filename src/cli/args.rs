@@ -60,6 +60,12 @@ pub enum Command {
     /// Apply revisions up to TARGET
     Upgrade(MigrateArgs),
     /// Revert revisions down to TARGET
+    #[command(after_help = "\
+`-N` counts applied revisions: `rev downgrade -1` reverts the revision applied last (by the \
+tracking table's applied_at, ties going to the later one in plan order) among those nothing \
+still applied needs, and `-N` does that N times. So after a merge `m` of `b` and `c`, `-1` \
+reverts `m` alone and leaves `b` and `c` applied, and `-2` then also reverts whichever of them \
+was applied last (`REV-N` and `LABEL@-N` still walk the graph).")]
     Downgrade(MigrateArgs),
     /// Set the recorded state without running any SQL
     Stamp(StampArgs),

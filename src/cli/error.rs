@@ -162,14 +162,28 @@ fn target_hints(
         }
         TargetError::AmbiguousWalk {
             choices, target, ..
-        } => err.hint(format!(
-            "name the way to go: a revision ({}) or a branch (`LABEL@{}`)",
-            choices
-                .iter()
-                .map(|s| format!("`{s}`"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            step_of(target)
+        } => {
+            let step = step_of(target);
+            let err = err.hint(format!(
+                "name the way to go: a revision ({}) or a branch (`LABEL@{step}`)",
+                choices
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ));
+            if step.starts_with('-') {
+                // A walk down stops at a merge; counting applied revisions
+                // does not.
+                err.hint(format!(
+                    "or `rev downgrade {step}`, which reverts the revisions applied last, merge or not"
+                ))
+            } else {
+                err
+            }
+        }
+        TargetError::NotOnBranch { branch, .. } => err.hint(format!(
+            "`{branch}@REV` takes a revision of the branch's lineage: the revision `{branch}` names, its ancestors or its descendants (`rev history` shows them)"
         )),
         TargetError::Overshoot {
             available, upward, ..

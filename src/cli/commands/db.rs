@@ -219,7 +219,17 @@ fn resolve_from(ctx: &Context, graph: &Graph, from: &[String]) -> Result<Vec<Rev
     Ok(out)
 }
 
-fn print_steps(ctx: &Context, m: &Migrator, steps: &[(RevIndex, Direction)]) {
+/// Prints a dry run's steps. In text, a `downgrade -N` first says why it
+/// chose its revisions and gives each one's `applied_at`, and a
+/// `LABEL@base` downgrade says what it reverts outside the branch. JSON
+/// keeps the DESIGN shape: an array of steps, nothing more.
+fn print_steps(
+    ctx: &Context,
+    m: &Migrator,
+    target: &Target,
+    steps: &[(RevIndex, Direction)],
+    applied_last: &[(String, String)],
+) {
     let graph = m.graph();
     if ctx.printer.json() {
         let v: Vec<_> = steps
@@ -232,9 +242,107 @@ fn print_steps(ctx: &Context, m: &Migrator, steps: &[(RevIndex, Direction)]) {
     if steps.is_empty() {
         ctx.printer.data("nothing to do");
     }
+    if !applied_last.is_empty() {
+        ctx.printer.data(&format!(
+            "`{target}` reverts {} applied last{}:",
+            if applied_last.len() == 1 {
+                "the revision".to_owned()
+            } else {
+                format!("the {} revisions", applied_last.len())
+            },
+            if applied_last.len() == 1 {
+                " (nothing applied needs it)"
+            } else {
+                ", newest first (each once nothing still applied needs it)"
+            }
+        ));
+    }
+    let reverted = steps.iter().map(|(i, _)| *i);
+    if let Some(beyond) = rev::plan::beyond_branch(graph, target, reverted) {
+        ctx.printer
+            .data(&beyond_branch_text(graph, target, &beyond, false));
+    }
+    let at: std::collections::HashMap<&str, &str> = applied_last
+        .iter()
+        .map(|(id, at)| (id.as_str(), at.as_str()))
+        .collect();
     for (i, d) in steps {
         let r = graph.rev(*i);
-        ctx.printer.data(&format!("{d:<9} {}  {}", r.id, r.message));
+        let when = at
+            .get(r.id.as_str())
+            .map(|at| format!("  (applied {at})"))
+            .unwrap_or_default();
+        ctx.printer
+            .data(&format!("{d:<9} {}  {}{when}", r.id, r.message));
+    }
+}
+
+/// What a `LABEL@base` downgrade reverts (or reverted, `done`) outside the
+/// branch, and the target that reverts the branch alone.
+fn beyond_branch_text(
+    graph: &Graph,
+    target: &Target,
+    beyond: &rev::plan::BeyondBranch,
+    done: bool,
+) -> String {
+    let list = |revs: &[RevIndex]| {
+        revs.iter()
+            .map(|&i| graph.rev(i).id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let branch = match target {
+        Target::Branch { branch, .. } => branch.as_str(),
+        _ => "",
+    };
+    let alone = beyond
+        .branch_point
+        .map(|p| {
+            format!(
+                "; `rev downgrade {branch}@{}` reverts `{branch}` alone",
+                graph.rev(p).id
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "`{target}` {} the {} of `{branch}` ({}), and with {} everything built on {} that is applied: so also {}, not on `{branch}`{alone}",
+        if done { "reverted" } else { "reverts" },
+        if beyond.roots.len() == 1 { "root" } else { "roots" },
+        list(&beyond.roots),
+        if beyond.roots.len() == 1 { "it" } else { "them" },
+        if beyond.roots.len() == 1 { "it" } else { "them" },
+        list(&beyond.others),
+    )
+}
+
+/// After a run, why `downgrade -N` reverted what it did, and what a
+/// `LABEL@base` downgrade reverted outside the branch.
+fn explain_run(ctx: &Context, m: &Migrator, target: &Target, report: &Report) {
+    match report.applied_last.as_slice() {
+        [] => {}
+        [(id, at)] => ctx.printer.status(&format!(
+            "rev: `{target}` reverted {id}, the revision applied last ({at}), which nothing applied needed"
+        )),
+        many => ctx.printer.status(&format!(
+            "rev: `{target}` reverted the {} revisions applied last, newest first: {}",
+            many.len(),
+            many.iter()
+                .map(|(id, at)| format!("{id} (applied {at})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+    let graph = m.graph();
+    let reverted = report
+        .applied
+        .iter()
+        .filter(|(_, d, _)| *d == Direction::Downgrade)
+        .filter_map(|(id, _, _)| graph.index_of(id));
+    if let Some(beyond) = rev::plan::beyond_branch(graph, target, reverted) {
+        ctx.printer.status(&format!(
+            "rev: {}",
+            beyond_branch_text(graph, target, &beyond, true)
+        ));
     }
 }
 
@@ -374,27 +482,29 @@ pub fn migrate(ctx: &Context, args: &MigrateArgs, direction: Direction) -> Resul
     let m = m;
     let err = rev_err(ctx, &m);
     if args.sql {
-        let from = if !args.from.is_empty() {
-            resolve_from(ctx, m.graph(), &args.from)?
+        let script = if !args.from.is_empty() {
+            let from = resolve_from(ctx, m.graph(), &args.from)?;
+            m.sql_script(direction, &args.target, &from)
         } else if direction == Direction::Downgrade {
             // A downgrade script needs a starting point; without --from it
             // is read (never written) from the database.
-            block_on(m.applied())?.map_err(&err)?
+            block_on(m.sql_script_from_database(direction, &args.target))?
         } else {
-            Vec::new()
-        };
-        let script = m.sql_script(direction, &args.target, &from).map_err(&err)?;
+            m.sql_script(direction, &args.target, &[])
+        }
+        .map_err(&err)?;
         ctx.printer.data(script.trim_end());
         return Ok(0);
     }
     if args.dry_run {
-        let plan = block_on(m.plan(direction, &args.target))?.map_err(&err)?;
+        let (plan, applied_last) =
+            block_on(m.plan_explained(direction, &args.target))?.map_err(&err)?;
         let steps: Vec<_> = plan
             .steps
             .iter()
             .map(|s| (s.revision, s.direction))
             .collect();
-        print_steps(ctx, &m, &steps);
+        print_steps(ctx, &m, &args.target, &steps, &applied_last);
         return Ok(0);
     }
     let cancel = m.cancel_token();
@@ -414,6 +524,7 @@ pub fn migrate(ctx: &Context, args: &MigrateArgs, direction: Direction) -> Resul
     })?;
     match result {
         Ok(report) => {
+            explain_run(ctx, &m, &args.target, &report);
             print_report(ctx, &report);
             Ok(if report.interrupted {
                 EXIT_INTERRUPTED
@@ -516,8 +627,10 @@ pub fn current(ctx: &Context, args: &CurrentArgs) -> Result<u8, CliError> {
         }
     }
     if args.check_heads {
+        // The heads `upgrade heads` reaches: a revision only a dependency
+        // points to is applied but not a current head (see `rev current`).
         let heads: Vec<&str> = graph
-            .heads()
+            .real_heads()
             .iter()
             .map(|&i| graph.rev(i).id.as_str())
             .collect();

@@ -240,7 +240,16 @@ pub fn new(ctx: &Context, args: &NewArgs) -> Result<u8, CliError> {
     let mut depends_on = Vec::new();
     for target in &args.depends_on {
         let i = resolve_one(ctx, &graph, target, "--depends-on")?;
-        depends_on.push(graph.rev(i).id.clone());
+        // A branch label is written as given, as Alembic does: the
+        // dependency then follows the label if it moves to another revision.
+        // (`feature-2` parses as a walk, but names the label when one
+        // exists, so the text is what to compare.)
+        let text = target.to_string();
+        if graph.index_of(&text).is_none() && graph.label_owner(&text) == Some(i) {
+            depends_on.push(text);
+        } else {
+            depends_on.push(graph.rev(i).id.clone());
+        }
     }
     let id = new_id(&graph, &args.rev_id)?;
     write_revision(
