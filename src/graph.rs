@@ -987,6 +987,56 @@ mod tests {
     }
 
     #[test]
+    fn depends_on_may_name_a_branch_label() {
+        // c ..depends_on `billing`..> b (billing)
+        //                             |
+        //                             a
+        let g = graph("a:- b:a::billing c:-:billing");
+        let (b, c) = (g.index_of("b").unwrap(), g.index_of("c").unwrap());
+        assert_eq!(g.dependencies(c), [b]);
+        assert_eq!(g.dependents(b), [c]);
+        assert!(g.topo_position(b) < g.topo_position(c));
+        // A label may hold `-`, which an id cannot.
+        let g = graph("a:- b:a::feature-2 c:-:feature-2");
+        assert_eq!(ids(&g, g.dependencies(g.index_of("c").unwrap())), ["b"]);
+        // Neither an id nor a label: the error says both were looked for.
+        let e = try_graph("a:- c:-:billing").unwrap_err();
+        assert_eq!(e.kind(), "missing_revision");
+        assert_eq!(
+            e.to_string(),
+            "versions/c.sql: depends_on names `billing`, which no file in the script directory defines as a revision id or a branch label"
+        );
+        // A revision depending on its own label is a cycle.
+        assert_eq!(try_graph("a:-:own:own").unwrap_err().kind(), "cycle");
+    }
+
+    #[test]
+    fn real_heads_leave_out_dependency_only_heads() {
+        // x2 ..depends_on..> y1
+        // |
+        // x1
+        let g = graph("x1:- x2:x1:y1 y1:-");
+        assert_eq!(ids(&g, &g.heads()), ["y1", "x2"]);
+        assert_eq!(ids(&g, &g.real_heads()), ["x2"]);
+    }
+
+    #[test]
+    fn lineage_is_ancestors_and_descendants() {
+        //   m             (merges c2 and s1)
+        //   |\
+        //   | c2  c1
+        //   |  \ /
+        //   s1  b
+        //   |   |
+        //   z   a
+        let g = graph("a:- b:a c1:b c2:b::feature z:- s1:z m:c2,s1");
+        let c2 = g.index_of("c2").unwrap();
+        assert_eq!(marked(&g, &g.lineage(c2)), ["a", "b", "c2", "m"]);
+        // Alembic's branch labels stop at the branch point.
+        assert_eq!(marked(&g, &g.branch_members(c2)), ["c2", "m"]);
+    }
+
+    #[test]
     fn parentless_revision_with_only_depends_on_is_a_base() {
         let g = graph("a:- b:-:a");
         assert_eq!(ids(&g, &g.bases()), ["a", "b"]);

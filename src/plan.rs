@@ -1057,6 +1057,177 @@ mod tests {
     }
 
     #[test]
+    fn label_at_rev_below_the_branch_point_reverts_only_the_lineage() {
+        //   d1    d2 <..depends_on.. e
+        //   |     |
+        //   c1    c2 (feature)
+        //    \   /
+        //      b
+        //      |
+        //      a
+        let g = graph("a:- b:a c1:b d1:c1 c2:b::feature d2:c2 e:-:d2");
+        let all = ["a", "b", "c1", "d1", "c2", "d2", "e"];
+        // Above b on feature's lineage, and what depends on that (e).
+        assert_eq!(down(&g, &all, "feature@b").unwrap(), ["e", "d2", "c2"]);
+        assert_eq!(down(&g, &all, "c1@b").unwrap(), ["d1", "c1"]);
+        // Below the branch point: b is on the lineage, and c1 and d1 are
+        // built on it, so they go too.
+        assert_eq!(
+            down(&g, &all, "feature@a").unwrap(),
+            ["e", "d2", "d1", "c2", "c1", "b"]
+        );
+        // Without a label, everything above b.
+        assert_eq!(down(&g, &all, "b").unwrap(), ["e", "d2", "d1", "c2", "c1"]);
+        assert_eq!(
+            down(&g, &all, "feature@c1").unwrap_err().kind(),
+            "not_on_branch"
+        );
+        // A stamp to the same target records what that downgrade leaves.
+        assert_eq!(
+            stamped(&g, &all, &["feature@b"], false),
+            ["a", "b", "c1", "d1"]
+        );
+        // Upgrading to a revision below the branch point needs no lineage.
+        assert_eq!(up(&g, &[], "feature@b").unwrap(), ["a", "b"]);
+        assert_eq!(up(&g, &["a"], "feature@base+3").unwrap(), ["b", "c2"]);
+    }
+
+    #[test]
+    fn label_at_base_names_what_a_shared_root_takes_along() {
+        // e2 (expand)   k2 (contract)
+        // |             |
+        // e1            k1
+        //   \          /
+        //    +-- r ---+
+        let g = graph("r:- e1:r e2:e1::expand k1:r k2:k1::contract");
+        let all = ["r", "e1", "e2", "k1", "k2"];
+        let target = t("expand@base");
+        let plan = downgrade(&g, &set(&g, &all), &target).unwrap();
+        let beyond = beyond_branch(&g, &target, plan.revisions()).unwrap();
+        assert_eq!(ids(&g, &beyond.roots), ["r"]);
+        assert_eq!(ids(&g, &beyond.others), ["k2", "k1"]);
+        assert_eq!(beyond.branch_point, g.index_of("r"));
+        // The branch point reverts the branch alone, and reaches nothing else.
+        let target = t("expand@r");
+        assert_eq!(down(&g, &all, "expand@r").unwrap(), ["e2", "e1"]);
+        assert_eq!(beyond_branch(&g, &target, set(&g, &["e2", "e1"])), None);
+        // A branch with its own root: nothing beyond it, unless something
+        // elsewhere depends on it.
+        let g = graph("r:- k1:r e1:- e2:e1::expand");
+        let target = t("expand@base");
+        let plan = downgrade(&g, &set(&g, &["r", "k1", "e1", "e2"]), &target).unwrap();
+        assert_eq!(ids(&g, &plan.revisions().collect::<Vec<_>>()), ["e2", "e1"]);
+        assert_eq!(beyond_branch(&g, &target, plan.revisions()), None);
+        let g = graph("r:- k1:r:e1 e1:- e2:e1::expand");
+        let plan = downgrade(&g, &set(&g, &["r", "e1", "k1", "e2"]), &target).unwrap();
+        let beyond = beyond_branch(&g, &target, plan.revisions()).unwrap();
+        assert_eq!(ids(&g, &beyond.others), ["k1"]);
+        assert_eq!(beyond.branch_point, None);
+    }
+
+    #[test]
+    fn minus_n_counts_what_was_applied_last() {
+        // i was inserted below b and applied after it (a rebased history):
+        // the revision applied last is needed by b, so `-1` reverts b.
+        let g = graph("a:- i:a b:i");
+        assert_eq!(down(&g, &["a", "b", "i"], "-1").unwrap(), ["b"]);
+        assert_eq!(down(&g, &["a", "b", "i"], "-2").unwrap(), ["b", "i"]);
+        let e = down(&g, &["a", "b", "i"], "-4").unwrap_err();
+        assert_eq!(
+            e,
+            PlanError::Target(TargetError::Overshoot {
+                target: "-4".into(),
+                requested: 4,
+                available: 3,
+                upward: false
+            })
+        );
+        assert_eq!(down(&g, &[], "-1").unwrap_err().kind(), "nothing_applied");
+        // A dependency is needed like a parent.
+        let g = graph("x1:- x2:x1:y1 y1:-");
+        assert_eq!(down(&g, &["y1", "x1", "x2"], "-2").unwrap(), ["x2", "x1"]);
+        assert_eq!(down(&g, &["x1", "y1", "x2"], "-2").unwrap(), ["x2", "y1"]);
+        // Walks anchored on a revision are unchanged.
+        assert_eq!(down(&g, &["x1", "y1", "x2"], "x2-1").unwrap(), ["x2"]);
+        // An irreversible revision among those chosen is named first.
+        let mut revs = try_graph("a:- b:a c:a").unwrap().revisions().to_vec();
+        revs[1].downgrade_sql = None;
+        revs[1].downgrade_line = None;
+        let g = Graph::build(revs).unwrap();
+        assert_eq!(
+            down(&g, &["a", "c", "b"], "-1").unwrap_err().kind(),
+            "irreversible"
+        );
+        assert_eq!(down(&g, &["a", "b", "c"], "-1").unwrap(), ["c"]);
+    }
+
+    #[test]
+    fn applied_order_ties_go_to_the_later_revision_in_plan_order() {
+        //   m
+        //  / \
+        // b   c
+        //  \ /
+        //   a
+        let g = graph("a:- b:a c:a m:b,c");
+        let order = |rows: &[(&str, &str)]| {
+            ids(
+                &g,
+                &applied_order(
+                    &g,
+                    rows.iter().map(|(id, at)| (g.index_of(id).unwrap(), *at)),
+                ),
+            )
+        };
+        // c and b in the same millisecond (PostgreSQL keeps microseconds,
+        // with c's earlier): a tie, so b, earlier in plan order, counts as
+        // applied first, and `-2` reverts m then c.
+        let tied = [
+            ("m", "2026-05-01T10:00:00.300000Z"),
+            ("c", "2026-05-01T10:00:00.200100Z"),
+            ("b", "2026-05-01T10:00:00.200900Z"),
+            ("a", "2026-05-01T10:00:00.100000Z"),
+        ];
+        assert_eq!(order(&tied), ["a", "b", "c", "m"]);
+        let applied: Vec<RevIndex> = applied_order(
+            &g,
+            tied.iter().map(|(id, at)| (g.index_of(id).unwrap(), *at)),
+        );
+        let plan = downgrade(&g, &applied, &t("-2")).unwrap();
+        assert_eq!(ids(&g, &plan.revisions().collect::<Vec<_>>()), ["m", "c"]);
+        // A millisecond apart, the clock decides.
+        let apart = [
+            ("a", "2026-05-01T10:00:00.100Z"),
+            ("c", "2026-05-01T10:00:00.200Z"),
+            ("b", "2026-05-01T10:00:00.201Z"),
+            ("m", "2026-05-01T10:00:00.300Z"),
+        ];
+        assert_eq!(order(&apart), ["a", "c", "b", "m"]);
+        // SQLite's milliseconds, microseconds and whole seconds compare.
+        let mixed = [
+            ("b", "2026-05-01T10:00:01Z"),
+            ("c", "2026-05-01T10:00:00.999Z"),
+            ("a", "2026-05-01T10:00:00.5Z"),
+        ];
+        assert_eq!(order(&mixed), ["a", "c", "b"]);
+        assert_eq!(to_millis("2026-05-01T10:00:00Z"), "2026-05-01T10:00:00.000");
+        assert_eq!(
+            to_millis("2026-05-01T10:00:00.123456Z"),
+            "2026-05-01T10:00:00.123"
+        );
+    }
+
+    #[test]
+    fn current_heads_leave_out_applied_dependencies() {
+        // x2 ..depends_on..> y1
+        let g = graph("x1:- x2:x1:y1 y1:-");
+        assert_eq!(heads(&g, &["x1", "y1", "x2"]), ["x2"]);
+        assert_eq!(
+            ids(&g, &applied_tips(&g, &set(&g, &["x1", "y1", "x2"]))),
+            ["y1", "x2"]
+        );
+    }
+
+    #[test]
     fn empty_history() {
         let g = graph("");
         assert_eq!(up(&g, &[], "head").unwrap(), NONE);

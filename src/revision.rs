@@ -1029,6 +1029,19 @@ DROP TABLE account;\n";
             kind("-- revision: a\n-- down_revision: null\n-- branch_labels: [a@b]\n-- +upgrade\n"),
             (Some(3), ParseErrorKind::BadLabel { .. })
         ));
+        // `depends_on` takes ids and, as in Alembic, branch labels.
+        let r = p(
+            "-- revision: a\n-- down_revision: null\n-- depends_on: [feature-2, b1]\n-- +upgrade\n",
+        )
+        .unwrap();
+        assert_eq!(r.depends_on, ["feature-2", "b1"]);
+        let (line, k) =
+            kind("-- revision: a\n-- down_revision: null\n-- depends_on: [a@b]\n-- +upgrade\n");
+        assert_eq!(line, Some(3));
+        assert_eq!(
+            k.to_string(),
+            "depends_on: `a@b` is neither a revision id (letters, digits and `_`) nor a branch label (letters, digits, `_` and `-`)"
+        );
     }
 
     const HEAD: &str =

@@ -1271,6 +1271,133 @@ mod tests {
     }
 
     #[test]
+    fn a_branch_is_its_lineage_below_the_branch_point_too() {
+        //   d1    d2
+        //   |     |
+        //   c1    c2 (feature)
+        //    \   /
+        //      b
+        //      |
+        //      a
+        let g = graph("a:- b:a c1:b d1:c1 c2:b::feature d2:c2");
+        // Any revision of the lineage, the branch point and below included.
+        assert_eq!(res(&g, &[], "feature@b").unwrap(), ["b"]);
+        assert_eq!(res(&g, &[], "feature@a").unwrap(), ["a"]);
+        assert_eq!(res(&g, &[], "feature@d2").unwrap(), ["d2"]);
+        assert_eq!(res(&g, &[], "feature@head").unwrap(), ["d2"]);
+        // The sibling branch is outside it, with an error naming the branch.
+        for outside in ["c1", "d1"] {
+            let e = res(&g, &[], &format!("feature@{outside}")).unwrap_err();
+            assert_eq!(
+                e,
+                TargetError::NotOnBranch {
+                    revision: outside.into(),
+                    branch: "feature".into()
+                }
+            );
+        }
+        // Before `@`, a revision names its own lineage.
+        assert_eq!(res(&g, &[], "c2@b").unwrap(), ["b"]);
+        assert_eq!(res(&g, &[], "c1@b").unwrap(), ["b"]);
+        assert_eq!(res(&g, &[], "c1@d2").unwrap_err().kind(), "not_on_branch");
+        assert_eq!(
+            res(&g, &[], "d@head").unwrap_err().kind(),
+            "ambiguous_revision"
+        );
+        assert_eq!(res(&g, &[], "d1@head").unwrap(), ["d1"]);
+        // `X@base+N` counts up the lineage from its root.
+        assert_eq!(res(&g, &[], "feature@base+1").unwrap(), ["a"]);
+        assert_eq!(res(&g, &[], "feature@base+2").unwrap(), ["b"]);
+        assert_eq!(res(&g, &[], "feature@base+3").unwrap(), ["c2"]);
+        assert_eq!(res(&g, &[], "feature@base+4").unwrap(), ["d2"]);
+        assert_eq!(res(&g, &[], "c1@base+3").unwrap(), ["c1"]);
+        let e = res(&g, &[], "feature@base+5").unwrap_err();
+        assert_eq!(
+            e,
+            TargetError::Overshoot {
+                target: "feature@base+5".into(),
+                requested: 5,
+                available: 4,
+                upward: true
+            }
+        );
+        // Walks from a written point follow the lineage down and up.
+        assert_eq!(res(&g, &[], "feature@head-2").unwrap(), ["b"]);
+        assert_eq!(res(&g, &[], "feature@a+2").unwrap(), ["c2"]);
+        assert_eq!(
+            dest(&g, &[], "feature@d2-4"),
+            Destination::Before(vec![idx(&g, "a")])
+        );
+        assert_eq!(
+            res(&g, &[], "feature@d2-5").unwrap_err().kind(),
+            "overshoot"
+        );
+        // `X@base` is before the lineage's roots.
+        assert_eq!(
+            dest(&g, &[], "feature@base"),
+            Destination::Before(vec![idx(&g, "a")])
+        );
+        // A walk from the current state still stays on the branch's own
+        // revisions (c2 and d2): `feature@-2` lands before c2, not on b.
+        let all = ["a", "b", "c1", "d1", "c2", "d2"];
+        assert_eq!(res(&g, &all, "feature@-1").unwrap(), ["c2"]);
+        assert_eq!(
+            dest(&g, &all, "feature@-2"),
+            Destination::BranchBase(idx(&g, "c2"))
+        );
+        assert_eq!(res(&g, &all, "feature@-3").unwrap_err().kind(), "overshoot");
+    }
+
+    #[test]
+    fn a_prefix_after_at_is_looked_up_in_the_lineage() {
+        //  y5      y6
+        //  |       |
+        //  x2      x3 (right)
+        //  (left)  |
+        //    \    /
+        //      x1
+        //      |
+        //      r0
+        let g = graph("r0:- x1:r0 x2:x1::left x3:x1::right y5:x2 y6:x3");
+        // Ambiguous in the whole graph, unique in the lineage.
+        assert_eq!(res(&g, &[], "y").unwrap_err().kind(), "ambiguous_revision");
+        assert_eq!(res(&g, &[], "left@y").unwrap(), ["y5"]);
+        assert_eq!(res(&g, &[], "right@y").unwrap(), ["y6"]);
+        // Two revisions of the lineage, the branch point one of them.
+        let e = res(&g, &[], "left@x").unwrap_err();
+        assert_eq!(
+            e,
+            TargetError::AmbiguousPrefix {
+                prefix: "x".into(),
+                candidates: vec!["x1".into(), "x2".into()]
+            }
+        );
+        // A prefix of one revision outside the lineage names the branch.
+        assert_eq!(
+            res(&g, &[], "left@y6").unwrap_err(),
+            TargetError::NotOnBranch {
+                revision: "y6".into(),
+                branch: "left".into()
+            }
+        );
+    }
+
+    #[test]
+    fn heads_leaves_out_a_revision_only_a_dependency_points_to() {
+        // x2 ..depends_on..> y1
+        // |
+        // x1
+        let g = graph("x1:- x2:x1:y1 y1:-");
+        assert_eq!(res(&g, &[], "heads").unwrap(), ["x2"]);
+        // `head` counts every head, as Alembic's does.
+        assert_eq!(res(&g, &[], "head").unwrap_err().kind(), "multiple_heads");
+        assert_eq!(ids(&g, &g.heads()), ["y1", "x2"]);
+        // With a line of its own above it, y1's line has a head again.
+        let g = graph("x1:- x2:x1:y1 y1:- y2:y1");
+        assert_eq!(res(&g, &[], "heads").unwrap(), ["x2", "y2"]);
+    }
+
+    #[test]
     fn every_kind_is_stable() {
         let g = graph("a:- b:a c:a");
         for (target, kind) in [
