@@ -221,6 +221,11 @@ proptest! {
             let down = plan::downgrade(&g, &applied, &target).unwrap();
             let after = run(&g, &applied_marks, &down, Direction::Downgrade);
             prop_assert!(closed(&g, &after));
+            // Nothing built on the roots of the label's lineage stays.
+            let lineage = g.lineage(g.label_owner(label).unwrap());
+            let roots: Vec<RevIndex> = (0..n).filter(|&i| lineage[i] && g.is_base(i)).collect();
+            let gone = g.descendants(roots);
+            prop_assert!((0..n).all(|i| !(gone[i] && after[i])));
             let members = g.branch_members(g.label_owner(label).unwrap());
             prop_assert!((0..n).all(|i| !(members[i] && after[i])));
         }
@@ -229,7 +234,9 @@ proptest! {
         let stamped = set_of(&g, plan::stamp(&g, &applied, &[rev_target(&g, x)], false).unwrap());
         prop_assert!(closed(&g, &stamped));
         prop_assert!((0..n).all(|i| !needed[i] || stamped[i]));
-        prop_assert_eq!(plan::current_heads(&g, &list(&stamped)).contains(&x), true);
+        // x tops its line (a revision that still depends on it may keep it
+        // out of the current heads).
+        prop_assert!(plan::applied_tips(&g, &list(&stamped)).contains(&x));
     }
 
     #[test]
@@ -241,16 +248,197 @@ proptest! {
         let all = run(&g, &vec![false; g.len()], &up, Direction::Upgrade);
         prop_assert!(all.iter().all(|&a| a));
         let applied = list(&all);
-        prop_assert_eq!(plan::current_heads(&g, &applied), {
-            // Applied heads = graph heads plus dependencies-only "heads"
-            // are the same thing here: every revision is applied.
-            g.heads()
-        });
+        // Everything applied: the current heads are what `heads` names
+        // (no revision only a dependency points to).
+        prop_assert_eq!(plan::current_heads(&g, &applied), g.real_heads());
+        prop_assert_eq!(
+            Target::Heads.resolve(&g, &applied).unwrap(),
+            g.real_heads()
+        );
         let down = plan::downgrade(&g, &applied, &Target::Base).unwrap();
         let mut reversed: Vec<RevIndex> = down.revisions().collect();
         reversed.reverse();
         prop_assert_eq!(reversed.as_slice(), g.topo_order());
         let none = run(&g, &all, &down, Direction::Downgrade);
         prop_assert!(none.iter().all(|&a| !a));
+    }
+}
+
+/// The revisions `downgrade -N` must pick, the slow and obvious way: N
+/// times, of the revisions still applied that nothing still applied needs,
+/// the latest in `order`.
+fn applied_last_reference(g: &Graph, order: &[RevIndex], n: usize) -> Vec<RevIndex> {
+    let mut state = set_of(g, order.iter().copied());
+    let mut chosen = Vec::new();
+    for _ in 0..n {
+        let pick = order.iter().rev().copied().find(|&i| {
+            state[i]
+                && g.children(i)
+                    .iter()
+                    .chain(g.dependents(i))
+                    .all(|&c| !state[c])
+        });
+        match pick {
+            Some(i) => {
+                state[i] = false;
+                chosen.push(i);
+            }
+            None => break,
+        }
+    }
+    chosen
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// `downgrade -N` picks, step by step, the latest applied revision that
+    /// nothing applied needs, whatever the applied order (stamps and
+    /// rebased histories apply out of graph order), and leaves a closed state.
+    #[test]
+    fn minus_n_reverts_the_revisions_applied_last(
+        case in case(),
+        shuffle in prop::collection::vec(any::<u32>(), 300),
+        steps in 1usize..12,
+    ) {
+        let g = build(&case.nodes);
+        let n = g.len();
+        let seeds: Vec<RevIndex> = case.seeds.iter().map(|s| s.index(n)).collect();
+        let applied_marks = g.ancestors_with_deps(seeds);
+        let mut order = list(&applied_marks);
+        // A random applied order: sort by a random key per revision.
+        order.sort_by_key(|&i| shuffle[i % shuffle.len()]);
+        let target: Target = format!("-{steps}").parse().unwrap();
+        let expected = applied_last_reference(&g, &order, steps);
+        match plan::downgrade(&g, &order, &target) {
+            Ok(down) => {
+                let got: Vec<RevIndex> = down.revisions().collect();
+                prop_assert_eq!(&got, &expected);
+                prop_assert_eq!(got.len(), steps);
+                let after = run(&g, &applied_marks, &down, Direction::Downgrade);
+                prop_assert!(closed(&g, &after));
+            }
+            Err(e) if order.is_empty() => prop_assert_eq!(e.kind(), "nothing_applied"),
+            Err(e) => {
+                prop_assert_eq!(e.kind(), "overshoot");
+                prop_assert!(steps > order.len());
+                prop_assert_eq!(expected.len(), order.len());
+            }
+        }
+    }
+
+    /// Rows in one millisecond order by plan order; otherwise by time.
+    #[test]
+    fn applied_order_is_time_then_plan_order(
+        case in case(),
+        millis in prop::collection::vec(0u32..4, 300),
+    ) {
+        let g = build(&case.nodes);
+        let stamps: Vec<String> = (0..g.len())
+            .map(|i| format!("2026-05-01T10:00:00.{:03}{:03}Z", millis[i % millis.len()], i % 1000))
+            .collect();
+        let order = plan::applied_order(&g, (0..g.len()).rev().map(|i| (i, stamps[i].as_str())));
+        prop_assert_eq!(order.len(), g.len());
+        for pair in order.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            let (ma, mb) = (&stamps[a][..23], &stamps[b][..23]);
+            prop_assert!(ma < mb || (ma == mb && g.topo_position(a) < g.topo_position(b)));
+        }
+    }
+
+    /// `LABEL@REV` reverts exactly the applied revisions above REV on the
+    /// label's lineage, and what needs them; every other branch above REV
+    /// stays. A revision off the lineage is refused, naming the branch.
+    #[test]
+    fn label_at_rev_reverts_the_lineage_above_it(
+        case in case(),
+        pick in any::<Index>(),
+        inside in any::<bool>(),
+    ) {
+        let g = build(&case.nodes);
+        let n = g.len();
+        let labels: Vec<&String> = g.labels().keys().collect();
+        prop_assume!(!labels.is_empty());
+        let label = labels[case.label.index(labels.len())];
+        let owner = g.label_owner(label).unwrap();
+        let lineage = g.lineage(owner);
+        let seeds: Vec<RevIndex> = case.seeds.iter().map(|s| s.index(n)).collect();
+        let applied_marks = g.ancestors_with_deps(seeds.into_iter().chain([owner]));
+        let applied = list(&applied_marks);
+        // Half the time a revision of the lineage, else any.
+        let on_lineage = list(&lineage);
+        let y = if inside { on_lineage[pick.index(on_lineage.len())] } else { pick.index(n) };
+        let target: Target = format!("{label}@{}", g.rev(y).id).parse().unwrap();
+        if !lineage[y] {
+            let e = plan::downgrade(&g, &applied, &target).unwrap_err();
+            prop_assert_eq!(e.kind(), "not_on_branch");
+            prop_assert!(e.to_string().contains(label.as_str()));
+            return Ok(());
+        }
+        if !applied_marks[y] {
+            prop_assert_eq!(plan::downgrade(&g, &applied, &target).unwrap_err().kind(), "not_applied");
+            return Ok(());
+        }
+        let down = plan::downgrade(&g, &applied, &target).unwrap();
+        let removed = set_of(&g, down.revisions());
+        let keep = g.ancestors_with_deps([y]);
+        let desc = g.descendants([y]);
+        let seeds: Vec<RevIndex> =
+            (0..n).filter(|&i| desc[i] && !keep[i] && lineage[i] && applied_marks[i]).collect();
+        let needs_seed = g.dependents_closure(seeds);
+        for i in 0..n {
+            let expected = applied_marks[i] && needs_seed[i];
+            prop_assert_eq!(removed[i], expected, "{}", g.rev(i).id);
+        }
+        let after = run(&g, &applied_marks, &down, Direction::Downgrade);
+        prop_assert!(closed(&g, &after));
+        prop_assert!(after[y]);
+    }
+
+    /// A `depends_on` written as the dependency's branch label builds the
+    /// same graph as one written as its id.
+    #[test]
+    fn depends_on_a_label_is_depends_on_its_revision(case in case()) {
+        let by_id = build(&case.nodes);
+        let label_of: std::collections::HashMap<&str, &str> = by_id
+            .labels()
+            .iter()
+            .map(|(l, &i)| (by_id.rev(i).id.as_str(), l.as_str()))
+            .collect();
+        let revisions: Vec<rev::revision::Revision> = by_id
+            .revisions()
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                for d in &mut r.depends_on {
+                    if let Some(label) = label_of.get(d.as_str()) {
+                        *d = (*label).to_owned();
+                    }
+                }
+                r
+            })
+            .collect();
+        let by_label = Graph::build(revisions).expect("labels resolve");
+        prop_assert_eq!(by_label.topo_order(), by_id.topo_order());
+        for i in 0..by_id.len() {
+            prop_assert_eq!(by_label.dependencies(i), by_id.dependencies(i));
+            prop_assert_eq!(by_label.dependents(i), by_id.dependents(i));
+        }
+        prop_assert_eq!(by_label.real_heads(), by_id.real_heads());
+    }
+
+    /// The current heads are the applied revisions nothing applied names;
+    /// everything applied is needed by one of them.
+    #[test]
+    fn current_heads_cover_the_applied_set(case in case()) {
+        let g = build(&case.nodes);
+        let n = g.len();
+        let seeds: Vec<RevIndex> = case.seeds.iter().map(|s| s.index(n)).collect();
+        let applied_marks = g.ancestors_with_deps(seeds);
+        let heads = plan::current_heads(&g, &list(&applied_marks));
+        for &h in &heads {
+            prop_assert!(g.children(h).iter().chain(g.dependents(h)).all(|&c| !applied_marks[c]));
+        }
+        prop_assert_eq!(g.ancestors_with_deps(heads), applied_marks);
     }
 }
