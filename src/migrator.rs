@@ -691,7 +691,10 @@ impl Migrator {
             (Direction::Downgrade, Some(n)) => {
                 // Said in the script, which outlives the command line.
                 let note = self.dialect().comment(&format!(
-                    "`{target}` counts back in plan order: a script made from --from has no                      applied order, so these are the last {n} of that state in the order                      `upgrade` applies them, not the {n} the database applied last                      (`rev downgrade {target} --sql` without --from reads that order)"
+                    "`{target}` counts back in plan order: a script made from --from has no applied order,\n\
+                     so these are the last {n} of that state in the order `upgrade` applies them,\n\
+                     not the {n} the database applied last (`rev downgrade {target} --sql`\n\
+                     without --from reads the database and its order)"
                 ));
                 Ok(match script.split_once('\n') {
                     Some((title, rest)) => format!("{title}\n{note}\n{rest}"),

@@ -274,11 +274,14 @@ fn ambiguous_walk_hints_keep_the_direction_asked_for() {
         .error_json()["error"]["hints"]
         .to_string();
     assert!(hints.contains("LABEL@-2"), "{hints}");
-    // Two applied heads (c and e): `-1` cannot pick one, and the hint counts
-    // down from one of them rather than up.
+    // A walk down from a merge also points at `rev downgrade -2`, which
+    // counts applied revisions instead.
+    assert!(hints.contains("`rev downgrade -2`"), "{hints}");
+    // Two applied heads (c and e): the walk `stamp -1` cannot pick one, and
+    // the hint counts down from one of them rather than up.
     p.ok(&["stamp", "c", "e"]);
     let hints = p
-        .usage(&["downgrade", "-1", "--dry-run", "-f", "json"])
+        .usage(&["stamp", "--dry-run", "-f", "json", "-1"])
         .error_json()["error"]["hints"]
         .to_string();
     assert!(
@@ -286,6 +289,13 @@ fn ambiguous_walk_hints_keep_the_direction_asked_for() {
         "{hints}"
     );
     assert!(!hints.contains("+1"), "{hints}");
+    // `downgrade -1` counts applied revisions: e, stamped in the same run as
+    // c but later in plan order.
+    let plan = p.ok(&["downgrade", "-1", "--dry-run", "-f", "json"]).json();
+    assert_eq!(
+        plan,
+        serde_json::json!([{"revision": "e", "direction": "downgrade"}])
+    );
 }
 
 #[test]
@@ -826,4 +836,368 @@ fn history_range_relative_to_current_is_explained() {
         ids(&p.ok(&["history", "-r", "c-1:c", "-f", "json"]).json()),
         ["c", "b"]
     );
+}
+
+// ---- Branches as Alembic defines them, and `downgrade -N` by applied order.
+
+impl Project {
+    /// The first column of every row of `sql` in the project's SQLite
+    /// database, read with sqlx rather than through rev, sorted.
+    fn db_strings(&self, sql: &str) -> Vec<String> {
+        self.db(
+            |mut c, sql| async move {
+                let mut v: Vec<String> = sqlx::query_scalar(&sql).fetch_all(&mut c).await.unwrap();
+                v.sort();
+                v
+            },
+            sql,
+        )
+    }
+
+    /// Runs SQL of the test's own on the project's SQLite database.
+    fn db_exec(&self, sql: &str) {
+        self.db(
+            |mut c, sql| async move {
+                sqlx::raw_sql(&sql).execute(&mut c).await.unwrap();
+            },
+            sql,
+        )
+    }
+
+    fn db<T, F: std::future::Future<Output = T>>(
+        &self,
+        f: impl FnOnce(sqlx::SqliteConnection, String) -> F,
+        sql: &str,
+    ) -> T {
+        use sqlx::Connection as _;
+        let path = self.path().join("test.db");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path);
+            let c = sqlx::SqliteConnection::connect_with(&options)
+                .await
+                .unwrap();
+            f(c, sql.to_owned()).await
+        })
+    }
+
+    /// The applied revisions, from the tracking table.
+    fn applied(&self) -> Vec<String> {
+        self.db_strings("SELECT version FROM schema_migrations")
+    }
+
+    /// The revisions' tables (each revision creates `t_<id>`).
+    fn tables(&self) -> Vec<String> {
+        self.db_strings(
+            "SELECT substr(name, 3) FROM sqlite_master WHERE type = 'table' AND substr(name, 1, 2) = 't_'",
+        )
+    }
+
+    /// A history split at `b`, with `c2` labelled `feature`:
+    ///
+    /// ```text
+    ///   d1    d2
+    ///   |     |
+    ///   c1    c2 (feature)
+    ///    \   /
+    ///      b
+    ///      |
+    ///      a
+    /// ```
+    fn split(&self) {
+        self.revision("a", "null", "");
+        self.revision("b", "a", "");
+        self.revision("c1", "b", "");
+        self.revision("d1", "c1", "");
+        self.revision("c2", "b", "-- branch_labels: [feature]\n");
+        self.revision("d2", "c2", "");
+    }
+}
+
+fn strs(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[test]
+fn depends_on_names_a_branch_label_as_written() {
+    let p = Project::new();
+    p.revision("a", "null", "");
+    p.revision("b", "a", "-- branch_labels: [feature-2]\n");
+    p.revision("x", "null", "-- depends_on: [feature-2]\n");
+    // The label is the labelled revision: it is applied first.
+    assert_eq!(
+        ids(&p.ok(&["history", "-f", "json"]).json()),
+        ["x", "b", "a"]
+    );
+    p.ok(&["upgrade", "x"]);
+    assert_eq!(p.applied(), strs(&["a", "b", "x"]));
+    assert_eq!(p.tables(), strs(&["a", "b", "x"]));
+    // `rev new --depends-on LABEL` writes the label as given; an id or a
+    // prefix is written as the full id.
+    p.ok(&[
+        "new",
+        "-m",
+        "y",
+        "--rev-id",
+        "y",
+        "--head",
+        "x",
+        "--depends-on",
+        "feature-2",
+        "--depends-on",
+        "a",
+    ]);
+    let text = std::fs::read_to_string(p.path().join("versions").join("y_y.sql"))
+        .or_else(|_| {
+            let path = std::fs::read_dir(p.path().join("versions"))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|f| f.file_name().unwrap().to_string_lossy().starts_with("y_"))
+                .unwrap();
+            std::fs::read_to_string(path)
+        })
+        .unwrap();
+    assert!(text.contains("-- depends_on: [feature-2, a]"), "{text}");
+    let y = p.ok(&["show", "y", "-f", "json"]).json();
+    assert_eq!(y["depends_on"], serde_json::json!(["feature-2", "a"]));
+    // Neither an id nor a label: the error names the file and says so.
+    p.revision("z", "null", "-- depends_on: [nope]\n");
+    let out = p.usage(&["heads"]);
+    assert!(
+        out.stderr.contains("z.sql: depends_on names `nope`")
+            && out.stderr.contains("branch label"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn label_at_rev_below_the_branch_point_reverts_the_lineage_only() {
+    let p = Project::new();
+    p.split();
+    p.ok(&["upgrade", "heads"]);
+    // The branch point is on feature's lineage: only c2 and d2 go.
+    p.ok(&["downgrade", "feature@b"]);
+    assert_eq!(p.applied(), strs(&["a", "b", "c1", "d1"]));
+    assert_eq!(p.tables(), strs(&["a", "b", "c1", "d1"]));
+    p.ok(&["upgrade", "heads"]);
+    // Below it, b goes, and c1 and d1 are built on b.
+    let plan = ids(&p
+        .ok(&["downgrade", "feature@a", "--dry-run", "-f", "json"])
+        .json());
+    assert_eq!(plan, ["d2", "d1", "c2", "c1", "b"]);
+    // The revision before `@` names its lineage too.
+    p.ok(&["downgrade", "c1@b"]);
+    assert_eq!(p.applied(), strs(&["a", "b", "c2", "d2"]));
+    // Off the lineage: refused, naming the branch, nothing changed.
+    let out = p.usage(&["downgrade", "feature@c1", "-f", "json"]);
+    let err = out.error_json();
+    assert_eq!(err["error"]["kind"], "not_on_branch");
+    assert_eq!(
+        err["error"]["message"],
+        "revision `c1` is not on branch `feature`"
+    );
+    assert!(
+        err["error"]["hints"].to_string().contains("lineage"),
+        "{err}"
+    );
+    assert_eq!(p.applied(), strs(&["a", "b", "c2", "d2"]));
+}
+
+#[test]
+fn label_at_prefix_and_base_plus_n_work_on_the_lineage() {
+    let p = Project::new();
+    p.split();
+    // `d` is d1 or d2 in the graph, only d2 on feature's lineage.
+    assert_eq!(
+        p.usage(&["show", "d", "-f", "json"]).error_json()["error"]["kind"],
+        "ambiguous_revision"
+    );
+    assert_eq!(
+        p.ok(&["show", "feature@d", "-f", "json"]).json()["revision"],
+        "d2"
+    );
+    assert_eq!(
+        p.ok(&["show", "feature@c", "-f", "json"]).json()["revision"],
+        "c2"
+    );
+    // A prefix matching two revisions of the lineage is ambiguous, and the
+    // error lists those two, not c1 beside them.
+    p.revision("cz", "d2", "");
+    let err = p.usage(&["show", "feature@c", "-f", "json"]).error_json();
+    assert_eq!(err["error"]["kind"], "ambiguous_revision");
+    let message = err["error"]["message"].as_str().unwrap();
+    assert_eq!(
+        message,
+        "revision `c` is ambiguous: it matches `c2` and `cz`"
+    );
+    std::fs::remove_file(p.path().join("versions/cz.sql")).unwrap();
+
+    // `feature@base+2` is b: two up the lineage from its root.
+    p.ok(&["upgrade", "feature@base+2"]);
+    assert_eq!(p.applied(), strs(&["a", "b"]));
+    p.ok(&["upgrade", "feature@base+4"]);
+    assert_eq!(p.applied(), strs(&["a", "b", "c2", "d2"]));
+    let out = p.usage(&["upgrade", "feature@base+5", "-f", "json"]);
+    assert_eq!(out.error_json()["error"]["kind"], "overshoot");
+    // Down to the first revision: everything above it on the lineage.
+    p.ok(&["downgrade", "feature@base+1"]);
+    assert_eq!(p.applied(), strs(&["a"]));
+    assert_eq!(p.tables(), strs(&["a"]));
+}
+
+#[test]
+fn label_at_base_reaches_a_shared_root_and_says_so() {
+    let p = Project::new();
+    p.split();
+    p.ok(&["upgrade", "heads"]);
+    let out = p.ok(&["downgrade", "feature@base", "--dry-run"]);
+    assert!(
+        out.stdout.contains("the root of `feature` (a)")
+            && out.stdout.contains("so also d1, c1, not on `feature`")
+            && out
+                .stdout
+                .contains("`rev downgrade feature@b` reverts `feature` alone"),
+        "{}",
+        out.stdout
+    );
+    // JSON stays an array of steps.
+    let plan = p
+        .ok(&["downgrade", "feature@base", "--dry-run", "-f", "json"])
+        .json();
+    assert_eq!(ids(&plan), ["d2", "d1", "c2", "c1", "b", "a"]);
+    let out = p.ok(&["downgrade", "feature@base"]);
+    assert!(
+        out.stderr.contains("reverted the root of `feature` (a)"),
+        "{}",
+        out.stderr
+    );
+    assert!(p.applied().is_empty());
+    assert!(p.tables().is_empty());
+}
+
+#[test]
+fn heads_and_current_leave_out_a_dependency_only_head() {
+    // x2 depends on y1, which nothing else builds on.
+    let p = Project::new();
+    p.revision("x1", "null", "");
+    p.revision("x2", "x1", "-- depends_on: [y1]\n");
+    p.revision("y1", "null", "");
+    // `rev heads` lists every revision no down_revision names...
+    assert_eq!(ids(&p.ok(&["heads", "-f", "json"]).json()), ["y1", "x2"]);
+    // ...the target `heads` only what nothing names.
+    assert_eq!(ids(&p.ok(&["show", "heads", "-f", "json"]).json()), ["x2"]);
+    p.ok(&["upgrade", "heads"]);
+    assert_eq!(p.applied(), strs(&["x1", "x2", "y1"]));
+    assert_eq!(
+        p.ok(&["current", "-f", "json"]).json(),
+        serde_json::json!(["x2"])
+    );
+    p.ok(&["current", "--check-heads"]);
+    // Reverting x2 makes y1 a current head again.
+    p.ok(&["downgrade", "x1"]);
+    assert_eq!(p.applied(), strs(&["x1", "y1"]));
+    assert_eq!(
+        p.ok(&["current", "-f", "json"]).json(),
+        serde_json::json!(["x1", "y1"])
+    );
+    p.fail(&["current", "--check-heads"]);
+}
+
+#[test]
+fn downgrade_minus_n_counts_applied_revisions_with_ties_by_plan_order() {
+    //   m
+    //  / \
+    // b   c
+    //  \ /
+    //   a
+    let p = Project::new();
+    p.revision("a", "null", "");
+    p.revision("b", "a", "");
+    p.revision("c", "a", "");
+    p.revision("m", "[b, c]", "");
+    p.ok(&["upgrade", "head"]);
+    // Alembic's `-1` stops here ("Ambiguous walk"); rev reverts the merge.
+    let out = p.ok(&["downgrade", "-1", "--dry-run"]);
+    assert!(
+        out.stdout
+            .contains("`-1` reverts the revision applied last"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("downgrade m  make m  (applied 20"),
+        "{}",
+        out.stdout
+    );
+    let out = p.ok(&["downgrade", "-1"]);
+    assert!(
+        out.stderr
+            .contains("`-1` reverted m, the revision applied last"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(p.applied(), strs(&["a", "b", "c"]));
+    assert_eq!(p.tables(), strs(&["a", "b", "c"]));
+    p.ok(&["upgrade", "head"]);
+    assert_eq!(p.applied(), strs(&["a", "b", "c", "m"]));
+
+    // b applied after c: `-2` reverts m, then b.
+    p.db_exec(
+        "UPDATE schema_migrations SET applied_at = CASE version \
+           WHEN 'a' THEN '2026-05-01T10:00:00.100Z' WHEN 'c' THEN '2026-05-01T10:00:00.200Z' \
+           WHEN 'b' THEN '2026-05-01T10:00:00.300Z' ELSE '2026-05-01T10:00:00.400Z' END",
+    );
+    let plan = ids(&p.ok(&["downgrade", "-2", "--dry-run", "-f", "json"]).json());
+    assert_eq!(plan, ["m", "b"]);
+    // b and c in one millisecond: a tie, and c is later in plan order.
+    p.db_exec(
+        "UPDATE schema_migrations SET applied_at = '2026-05-01T10:00:00.300Z' WHERE version = 'c'",
+    );
+    let out = p.ok(&["downgrade", "-2"]);
+    assert!(
+        out.stderr.contains("reverted the 2 revisions applied last, newest first: m (applied 2026-05-01T10:00:00.400Z), c (applied 2026-05-01T10:00:00.300Z)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(p.applied(), strs(&["a", "b"]));
+    assert_eq!(p.tables(), strs(&["a", "b"]));
+    // Too many: an overshoot, and nothing runs.
+    let out = p.usage(&["downgrade", "-3", "-f", "json"]);
+    assert_eq!(out.error_json()["error"]["kind"], "overshoot");
+    assert_eq!(p.applied(), strs(&["a", "b"]));
+    // `REV-N` still walks the graph.
+    p.ok(&["upgrade", "head"]);
+    let out = p.usage(&["downgrade", "m-1", "-f", "json"]);
+    assert_eq!(out.error_json()["error"]["kind"], "ambiguous_walk");
+
+    // A script from --from has no applied order: plan order, said in it.
+    let out = p.ok(&["downgrade", "-2", "--sql", "--from", "m"]);
+    assert!(
+        out.stdout.contains("counts back in plan order"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("DROP TABLE t_c") && !out.stdout.contains("DROP TABLE t_b"),
+        "{}",
+        out.stdout
+    );
+    // Without --from it reads the database, and its applied order.
+    p.db_exec(
+        "UPDATE schema_migrations SET applied_at = CASE version \
+           WHEN 'a' THEN '2026-05-01T10:00:00.100Z' WHEN 'c' THEN '2026-05-01T10:00:00.200Z' \
+           WHEN 'b' THEN '2026-05-01T10:00:00.300Z' ELSE '2026-05-01T10:00:00.400Z' END",
+    );
+    let out = p.ok(&["downgrade", "-2", "--sql"]);
+    assert!(
+        out.stdout.contains("DROP TABLE t_b") && !out.stdout.contains("DROP TABLE t_c"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("plan order"), "{}", out.stdout);
+    assert_eq!(p.applied(), strs(&["a", "b", "c", "m"]));
 }

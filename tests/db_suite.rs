@@ -391,7 +391,9 @@ async fn branches_move_one_at_a_time(p: Project) {
     p.ok(&["downgrade", "billing@-1"]);
     assert_eq!(p.applied().await, ids(&["a1", "a2", "b1"]));
     assert!(!p.tables().await.contains(&"payments".to_owned()));
-    p.ok(&["downgrade", "billing@base"]);
+    // The branch point reverts billing alone (`billing@base` would revert
+    // the root a1 it shares with the main line, and so everything).
+    p.ok(&["downgrade", "billing@a1"]);
     // The main line is untouched by the billing downgrades.
     assert_eq!(p.applied().await, ids(&["a1", "a2"]));
     assert_eq!(
@@ -405,6 +407,10 @@ async fn branches_move_one_at_a_time(p: Project) {
     p.ok(&["downgrade", "a1"]);
     assert_eq!(p.applied().await, ids(&["a1"]));
     assert_eq!(p.tables().await, ids(&["schema_migrations", "users"]));
+    p.ok(&["upgrade", "heads"]);
+    p.ok(&["downgrade", "billing@base"]);
+    assert!(p.applied().await.is_empty());
+    assert_eq!(p.tables().await, ids(&["schema_migrations"]));
 }
 
 async fn dry_run_and_sql_change_nothing(p: Project) {
@@ -1259,5 +1265,7 @@ async fn sql_script_stops_in_the_client_where_a_direct_run_fails(p: Project) {
     }
 }
 // After the `suite!` macro, which it uses.
+#[path = "db_suite/branches.rs"]
+mod branches;
 #[path = "db_suite/state.rs"]
 mod state;

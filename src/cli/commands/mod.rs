@@ -275,6 +275,13 @@ pub fn merge(ctx: &Context, args: &MergeArgs) -> Result<u8, CliError> {
     };
     let mut picked = BTreeSet::new();
     for t in &targets {
+        // A merge joins what `rev heads` lists: a revision only a dependency
+        // points to has no child, so it is a head to join, although the
+        // target `heads` (where `upgrade heads` goes) leaves it out.
+        if *t == Target::Heads {
+            picked.extend(graph.heads());
+            continue;
+        }
         picked.extend(
             t.resolve(&graph, &[])
                 .map_err(|e| target_error(e, &graph, &ctx.printer))?,
