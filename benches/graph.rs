@@ -1,8 +1,10 @@
 //! Benchmarks of the graph engine on generated histories (see `rev::synth`)
 //! of 1,000 and 10,000 revisions: loading a script directory from disk
 //! (read + parse + validate + topological order) and asking for its heads,
-//! and planning `upgrade heads` from an empty database and `downgrade base`
-//! back. Sample counts are small so the whole run takes a couple of minutes.
+//! and planning `upgrade heads` from an empty database, and back down with
+//! `downgrade base`, `downgrade -N` (N half the history) and a downgrade on
+//! a lineage (`HEAD@ROOT`). Sample counts are small so the whole run takes a
+//! couple of minutes.
 //!
 //! Run with `cargo bench --bench graph`; filter with e.g.
 //! `cargo bench --bench graph -- load_heads/chain`.
@@ -69,6 +71,25 @@ fn plan_base_to_heads(c: &mut Criterion) {
                 BenchmarkId::new(format!("downgrade_base/{}", shape.name()), n),
                 &graph,
                 |b, g| b.iter(|| black_box(plan::downgrade(g, &all, &Target::Base).expect("plan"))),
+            );
+            // `-N` by applied order, half the history back (here the applied
+            // order is the plan order).
+            let half: Target = format!("-{}", n / 2).parse().expect("target");
+            group.bench_with_input(
+                BenchmarkId::new(format!("downgrade_minus_half/{}", shape.name()), n),
+                &graph,
+                |b, g| b.iter(|| black_box(plan::downgrade(g, &all, &half).expect("plan"))),
+            );
+            // `HEAD@ROOT`: the lineage of the last head, above the root.
+            let head = graph.heads().last().copied().expect("a head");
+            let root = graph.topo_order()[0];
+            let on_lineage: Target = format!("{}@{}", graph.rev(head).id, graph.rev(root).id)
+                .parse()
+                .expect("target");
+            group.bench_with_input(
+                BenchmarkId::new(format!("downgrade_lineage/{}", shape.name()), n),
+                &graph,
+                |b, g| b.iter(|| black_box(plan::downgrade(g, &all, &on_lineage).expect("plan"))),
             );
         }
     }

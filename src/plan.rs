@@ -541,8 +541,11 @@ fn refuse_irreversible(graph: &Graph, plan: Plan) -> Result<Plan, PlanError> {
 ///   several targets, the new heads are the stamped revisions plus the
 ///   current heads that are neither above nor below any of them.
 /// - `base` unmarks everything not needed by another target (so
-///   `stamp base X` is the same as `stamp --purge X`); `X@base` unmarks the
-///   branch; relative targets count from the recorded state.
+///   `stamp base X` is the same as `stamp --purge X`); `X@base` and `X@REV`
+///   unmark what `downgrade` to them would revert (the lineage's roots and
+///   all built on them; what lies above REV on X's lineage); relative
+///   targets walk from the recorded state (`-N` too: only `downgrade`
+///   counts applied revisions).
 /// - All targets are applied at once, so their order does not matter;
 ///   stamping both a revision and one of its ancestors gives the descendant.
 /// - `purge` starts from nothing instead of the recorded state (Alembic's
