@@ -88,7 +88,7 @@ impl State {
             }
             set.push(format!("NAMES {charset}"));
         }
-        sqlx::raw_sql(&format!("SET {}", set.join(", ")))
+        sqlx::raw_sql(super::trusted_sql(format!("SET {}", set.join(", "))))
             .execute(&mut conn)
             .await?;
         Ok(State {
