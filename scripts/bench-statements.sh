@@ -12,8 +12,14 @@
 # and prints the median of REPEAT runs, rev's peak memory and the ratio
 # rev/client. Several sizes show whether the cost is linear.
 #
+# On MySQL each autocommitted INSERT waits for InnoDB to flush its log, so
+# both sides mostly measure the disk (and, on a shared machine, its other
+# users). MYSQL_TX=1 puts the INSERTs between START TRANSACTION and COMMIT
+# in the revision itself, which leaves the SQL's own cost.
+#
 #   scripts/bench-statements.sh                     # 60000, REPEAT=3, all backends
 #   STATEMENTS="10000 30000 60000" BACKENDS=sqlite scripts/bench-statements.sh
+#   MYSQL_TX=1 BACKENDS=mysql scripts/bench-statements.sh
 #   REV=target/debug/rev scripts/bench-statements.sh  # skip the release build
 #
 # Server URLs: REV_TEST_POSTGRES_URL, REV_TEST_MYSQL_URL (defaults: the local
@@ -24,6 +30,7 @@ cd "$(dirname "$0")/.."
 STATEMENTS=${STATEMENTS:-60000}
 REPEAT=${REPEAT:-3}
 BACKENDS=${BACKENDS:-sqlite postgres mysql}
+MYSQL_TX=${MYSQL_TX:-0}
 PG_ADMIN=${REV_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 MY_ADMIN=${REV_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/test}
 
@@ -88,8 +95,9 @@ check() { # backend, url, who
   [ "$n" = "$size" ] && [ "$m" = 2 ] || { echo "$3 left $n rows and $m revisions on $1, expected $size and 2" >&2; exit 1; }
 }
 
-generate() { # size -> a project in $work/p$size
-  local dir=$work/p$1
+generate() { # size, backend -> a project in $work/p$size-$backend
+  local dir=$work/p$1-$2 begin="" end=""
+  if [ "$2" = mysql ] && [ "$MYSQL_TX" = 1 ]; then begin='START TRANSACTION;\n' end='COMMIT;\n'; fi
   mkdir -p "$dir/versions"
   printf 'script_location: versions\n' >"$dir/config.yaml"
   cat >"$dir/versions/a00000000001_create_customers.sql" <<'EOF'
@@ -111,7 +119,7 @@ CREATE TABLE customers (
 DROP TABLE customers;
 EOF
   {
-    printf -- '-- revision: a00000000002\n-- down_revision: a00000000001\n-- message: load customers\n\n-- +upgrade\n'
+    printf -- '-- revision: a00000000002\n-- down_revision: a00000000001\n-- message: load customers\n\n-- +upgrade\n'"$begin"
     awk -v n="$1" -v q="'" 'BEGIN {
       split("Ada Grace Alan Edsger Barbara Donald Frances Ken Dennis Margaret", first, " ")
       split("Lovelace Hopper Turing Dijkstra Liskov Knuth Allen Thompson Ritchie Hamilton", last, " ")
@@ -123,19 +131,19 @@ EOF
           i, q, f, l, q, q, tolower(f), tolower(l), i, q, q, city[int(rand() * 10) + 1], q, q, f, q, q, int(i / 1000), q, rand() * 100000
       }
     }'
-    printf '\n-- +downgrade\nDELETE FROM customers;\n'
+    printf "$end"'\n-- +downgrade\nDELETE FROM customers;\n'
   } >"$dir/versions/a00000000002_load_customers.sql"
 }
 
 echo "rev: $REV"
-echo "one revision of N INSERTs, median of $REPEAT runs, a fresh database per run"
+echo "one revision of N INSERTs, median of $REPEAT runs, a fresh database per run$([ "$MYSQL_TX" = 1 ] && echo "; on MySQL in one explicit transaction")"
 printf '%-9s %8s %8s %10s %10s %8s %12s\n' backend N MB "rev ms" "client ms" ratio "rev max RSS"
 
 for size in $STATEMENTS; do
-  generate "$size"
-  dir=$work/p$size
-  bytes=$(stat -c %s "$dir/versions/a00000000002_load_customers.sql")
   for backend in $BACKENDS; do
+    generate "$size" "$backend"
+    dir=$work/p$size-$backend
+    bytes=$(stat -c %s "$dir/versions/a00000000002_load_customers.sql")
     name=rev_bench_stmt_$$
     url=$(fresh "$backend" "$name")
     "$REV" -q -c "$dir/config.yaml" --database-url "$url" upgrade heads --sql >"$work/$backend.sql"
