@@ -19,6 +19,7 @@ mod mysql;
 mod postgres;
 pub mod split;
 mod sqlite;
+mod sqlite_script;
 
 use std::time::{Duration, Instant};
 
@@ -410,7 +411,8 @@ macro_rules! decode_row {
 struct ScriptFailure {
     statement_index: Option<usize>,
     statement: String,
-    error: sqlx::Error,
+    /// The database's message, as [`describe`] renders it.
+    message: String,
 }
 
 /// A dedicated connection to the database being migrated.
@@ -900,7 +902,7 @@ impl Connection {
                 let failure = ScriptFailure {
                     statement_index: None,
                     statement: "PRAGMA foreign_key_check".to_owned(),
-                    error,
+                    message: describe(&error),
                 };
                 return Err(self.step_error(step, failure, rolled_back));
             }
@@ -951,6 +953,10 @@ impl Connection {
     /// Run the step's SQL. With `split`, statement by statement; otherwise as
     /// one script, counting finished statements to locate a failure.
     async fn run_script(&mut self, step: &ExecStep, split: bool) -> Result<(), ScriptFailure> {
+        if let Inner::Sqlite(s) = &mut self.inner {
+            // Through sqlx a long script costs O(n²) on SQLite: see `sqlite_script`.
+            return sqlite_script::run(&mut s.conn, &step.sql).await;
+        }
         let kind = self.dialect.kind();
         let statements = split::split_statements(&step.sql, kind);
         if split {
@@ -960,7 +966,7 @@ impl Connection {
                     return Err(ScriptFailure {
                         statement_index: Some(i + 1),
                         statement: stmt.first_line().to_owned(),
-                        error,
+                        message: describe(&error),
                     });
                 }
             }
@@ -995,7 +1001,7 @@ impl Connection {
             Some((i, stmt)) => ScriptFailure {
                 statement_index: Some(i + 1),
                 statement: stmt.first_line().to_owned(),
-                error,
+                message: describe(&error),
             },
             None => ScriptFailure {
                 statement_index: None,
@@ -1003,7 +1009,7 @@ impl Connection {
                     .first()
                     .map(|s| s.first_line().to_owned())
                     .unwrap_or_default(),
-                error,
+                message: describe(&error),
             },
         })
     }
@@ -1014,7 +1020,7 @@ impl Connection {
             direction: step.direction,
             statement_index: f.statement_index,
             statement: self.mask(&truncate(&f.statement, 200)),
-            message: self.mask(&describe(&f.error)),
+            message: self.mask(&f.message),
             rolled_back,
         }
     }
