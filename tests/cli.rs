@@ -1201,3 +1201,32 @@ fn downgrade_minus_n_counts_applied_revisions_with_ties_by_plan_order() {
     assert!(!out.stdout.contains("plan order"), "{}", out.stdout);
     assert_eq!(p.applied(), strs(&["a", "b", "c", "m"]));
 }
+
+#[test]
+fn usage_errors_are_json_with_an_equals_sign_too() {
+    let p = Project::new();
+    p.branchy();
+    for flag in [["-f=json"], ["--format=json"], ["-fjson"]] {
+        let out = p.usage(&[flag[0], "upgrade", "billing@@x"]);
+        assert_eq!(out.error_json()["error"]["kind"], "usage", "{flag:?}");
+    }
+}
+
+#[test]
+fn empty_database_url_leaves_a_relative_sqlite_path_beside_config_yaml() {
+    let p = Project::new();
+    p.revision("a", "null", "");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let config = p.path().join("config.yaml");
+    let out = Command::cargo_bin("rev")
+        .unwrap()
+        .current_dir(elsewhere.path())
+        .env("DATABASE_URL", "")
+        .env("NO_COLOR", "1")
+        .args(["-c", config.to_str().unwrap(), "upgrade", "head"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(p.path().join("test.db").exists(), "not beside config.yaml");
+    assert!(!elsewhere.path().join("test.db").exists());
+}

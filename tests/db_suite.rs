@@ -64,6 +64,7 @@ suite!(
     empty_downgrade_section_is_refused_as_empty,
     sql_script_through_the_client_matches_a_direct_run,
     sql_script_stops_in_the_client_where_a_direct_run_fails,
+    large_revision_runs_whole_and_a_late_failure_names_its_statement,
 );
 
 /// The history most scenarios start from:
@@ -1269,3 +1270,130 @@ async fn sql_script_stops_in_the_client_where_a_direct_run_fails(p: Project) {
 mod branches;
 #[path = "db_suite/state.rs"]
 mod state;
+
+/// Statements in the large revisions of
+/// [`large_revision_runs_whole_and_a_late_failure_names_its_statement`].
+/// They are data statements only, so they run in one transaction on every
+/// backend and MySQL does not pay an fsync per INSERT.
+fn large_revision_statements(_kind: BackendKind) -> usize {
+    20_000
+}
+
+/// One customer row's note: quotes, a `;` and comment markers inside a
+/// string, so a statement splitter that mistakes them would show.
+fn customer_note(i: usize) -> String {
+    format!("It's customer {i}; see /* not a comment */ -- nor this")
+}
+
+async fn large_revision_runs_whole_and_a_late_failure_names_its_statement(p: Project) {
+    let n = large_revision_statements(p.kind());
+    p.write(&Rev {
+        id: "a1",
+        down: &[],
+        header: &[],
+        up: "CREATE TABLE customers (id INTEGER PRIMARY KEY, name VARCHAR(100) NOT NULL, \
+             note VARCHAR(200) NOT NULL, balance_cents BIGINT NOT NULL);\n\
+             CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL, \
+             total_cents BIGINT NOT NULL);",
+        down_sql: "DROP TABLE orders;\nDROP TABLE customers;",
+    });
+    let mut load = String::new();
+    let (mut balance_sum, mut note_chars) = (0i64, 0i64);
+    for i in 1..=n {
+        let balance = (i as i64 * 7919) % 1_000_003 - 500_000;
+        let note = customer_note(i);
+        balance_sum += balance;
+        note_chars += note.len() as i64;
+        if i % 1000 == 0 {
+            load.push_str(&format!("-- customers from {i}\n"));
+        }
+        load.push_str(&format!(
+            "INSERT INTO customers (id, name, note, balance_cents) VALUES ({i}, 'Customer {i}', '{}', {balance});\n",
+            note.replace('\'', "''")
+        ));
+    }
+    p.write(&Rev {
+        id: "a2",
+        down: &["a1"],
+        header: &[],
+        up: &load,
+        down_sql: "DELETE FROM customers;",
+    });
+    p.ok(&["upgrade", "heads"]);
+    assert_eq!(p.applied().await, ids(&["a1", "a2"]));
+    let int = if p.kind() == BackendKind::MySql {
+        "SIGNED"
+    } else {
+        "BIGINT"
+    };
+    let db = &p.db;
+    assert_eq!(
+        db.query_i64("SELECT COUNT(*) FROM customers").await,
+        n as i64
+    );
+    assert_eq!(
+        db.query_i64(&format!(
+            "SELECT CAST(SUM(balance_cents) AS {int}) FROM customers"
+        ))
+        .await,
+        balance_sum
+    );
+    assert_eq!(
+        db.query_i64(&format!(
+            "SELECT CAST(SUM(LENGTH(note)) AS {int}) FROM customers"
+        ))
+        .await,
+        note_chars
+    );
+    let last = n - 1;
+    assert_eq!(
+        p.strings(&format!("SELECT note FROM customers WHERE id = {last}"))
+            .await,
+        vec![customer_note(last)]
+    );
+
+    // The same size again, failing near its end on a duplicate key.
+    let bad = n - 3;
+    let mut orders = String::new();
+    for i in 1..=n {
+        let id = if i == bad { 1 } else { i };
+        orders.push_str(&format!(
+            "INSERT INTO orders (id, customer_id, total_cents) VALUES ({id}, {}, {});\n",
+            i % 97 + 1,
+            i * 3
+        ));
+    }
+    p.write(&Rev {
+        id: "a3",
+        down: &["a2"],
+        header: &[],
+        up: &orders,
+        down_sql: "DELETE FROM orders;",
+    });
+    let run = p.fails(1, &["-f", "json", "upgrade", "heads"]);
+    let err = run.json_error();
+    assert_eq!(err["kind"], "migration_failed", "{err}");
+    let message = err["message"].as_str().unwrap();
+    let named = format!(
+        "statement {bad} `INSERT INTO orders (id, customer_id, total_cents) VALUES (1, {}, {})`",
+        bad % 97 + 1,
+        bad * 3
+    );
+    assert!(message.contains(&named), "{message}");
+    // A data-only revision runs in one transaction on every backend (on
+    // MySQL/MariaDB too), so nothing of it is left.
+    assert!(message.contains("rolled back"), "{message}");
+    assert_eq!(db.query_i64("SELECT COUNT(*) FROM orders").await, 0);
+    assert_eq!(p.applied().await, ids(&["a1", "a2"]));
+    assert!(p
+        .migrator()
+        .status()
+        .await
+        .expect("status")
+        .in_progress
+        .is_empty());
+    assert_eq!(
+        db.query_i64("SELECT COUNT(*) FROM customers").await,
+        n as i64
+    );
+}

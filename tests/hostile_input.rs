@@ -106,15 +106,33 @@ fn check_url(text: &str) {
 }
 
 /// The statement splitter (used to locate a failing statement) never
-/// panics, and its statements are pieces of the input.
+/// panics, and its statements are the input's own text at their offsets,
+/// in order, without overlap, trimmed and not empty.
 fn check_sql(text: &str) {
     for kind in [
         BackendKind::Sqlite,
         BackendKind::Postgres,
         BackendKind::MySql,
     ] {
+        let mut end = 0;
         for s in split_statements(text, kind) {
-            assert!(text.contains(s.text), "{kind}: {:?}", s.text);
+            assert!(
+                s.offset >= end,
+                "{kind}: {:?} overlaps the one before",
+                s.text
+            );
+            assert_eq!(
+                text.get(s.offset..s.offset + s.text.len()),
+                Some(s.text),
+                "{kind}: offset {} does not point at the statement",
+                s.offset
+            );
+            assert!(
+                !s.text.is_empty() && s.text.trim() == s.text,
+                "{kind}: {:?}",
+                s.text
+            );
+            end = s.offset + s.text.len();
             let _ = s.first_line();
         }
     }

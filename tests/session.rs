@@ -43,14 +43,20 @@ async fn admin_exec(kind: BackendKind, sql: &str) {
             let mut c = sqlx::PgConnection::connect(&url)
                 .await
                 .expect("admin connect");
-            sqlx::raw_sql(sql).execute(&mut c).await.expect(sql);
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut c)
+                .await
+                .expect(sql);
             c.close().await.expect("close");
         }
         _ => {
             let mut c = sqlx::MySqlConnection::connect(&url)
                 .await
                 .expect("admin connect");
-            sqlx::raw_sql(sql).execute(&mut c).await.expect(sql);
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut c)
+                .await
+                .expect(sql);
             c.close().await.expect("close");
         }
     }

@@ -343,7 +343,7 @@ const USER_SCHEMA: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema')
 /// Constraints still `NOT VALID`, and invalid indexes, in the user's schemas.
 pub(super) async fn postgres_check(conn: &mut PgConnection) -> Result<DatabaseCheck, sqlx::Error> {
     let mut findings = Vec::new();
-    let constraints = sqlx::query(&format!(
+    let constraints = sqlx::query(super::trusted_sql(format!(
         "SELECT con.conname::text, \
                 CASE WHEN con.conrelid <> 0 THEN format('%I.%I', n.nspname, c.relname) \
                      ELSE format('%I.%I', n.nspname, t.typname) END, \
@@ -357,7 +357,7 @@ pub(super) async fn postgres_check(conn: &mut PgConnection) -> Result<DatabaseCh
          LEFT JOIN pg_type t ON t.oid = con.contypid \
          WHERE NOT con.convalidated AND {USER_SCHEMA} \
          ORDER BY 2, 1"
-    ))
+    )))
     .fetch_all(&mut *conn)
     .await?;
     for row in constraints {
@@ -396,7 +396,7 @@ pub(super) async fn postgres_check(conn: &mut PgConnection) -> Result<DatabaseCh
     } else {
         ""
     };
-    let indexes = sqlx::query(&format!(
+    let indexes = sqlx::query(super::trusted_sql(format!(
         "SELECT format('%I.%I', n.nspname, i.relname), format('%I.%I', tn.nspname, t.relname), \
                 i.relkind = 'I' \
          FROM pg_index x \
@@ -406,7 +406,7 @@ pub(super) async fn postgres_check(conn: &mut PgConnection) -> Result<DatabaseCh
          JOIN pg_namespace tn ON tn.oid = t.relnamespace \
          WHERE NOT x.indisvalid AND {USER_SCHEMA} {building} \
          ORDER BY 2, 1"
-    ))
+    )))
     .fetch_all(&mut *conn)
     .await?;
     for row in indexes {

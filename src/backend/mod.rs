@@ -19,6 +19,7 @@ mod mysql;
 mod postgres;
 pub mod split;
 mod sqlite;
+mod sqlite_script;
 
 use std::time::{Duration, Instant};
 
@@ -252,8 +253,8 @@ fn tls_hint(kind: BackendKind, why: TlsFailure) -> &'static str {
         (TlsFailure::NotOffered, false) => "turn TLS on in the server (start it with `ssl_cert` and `ssl_key`; `SELECT @@have_ssl` says YES once it is on), or lower `ssl-mode` to `PREFERRED` or `DISABLED` if an unencrypted connection is acceptable",
         (TlsFailure::Untrusted, true) => "the server's certificate is not signed by a CA rev trusts (the system's root certificates and `sslrootcert`): give the CA that signed it with `sslrootcert=PATH` (a PEM file), or use `sslmode=require` to encrypt without checking the certificate",
         (TlsFailure::Untrusted, false) => "the server's certificate is not signed by a CA rev trusts (the system's root certificates and `ssl-ca`): give the CA that signed it with `ssl-ca=PATH` (a PEM file), or use `ssl-mode=REQUIRED` to encrypt without checking the certificate",
-        (TlsFailure::NameMismatch, true) => "the server's certificate does not list the host of the URL: connect by a name it lists (the message says which); rev checks the name under `sslmode=verify-ca` too (a limitation of its driver), and `sslmode=require` encrypts without checking the certificate",
-        (TlsFailure::NameMismatch, false) => "the server's certificate does not list the host of the URL: connect by a name it lists (the message says which); rev checks the name under `ssl-mode=VERIFY_CA` too (a limitation of its driver), and `ssl-mode=REQUIRED` encrypts without checking the certificate",
+        (TlsFailure::NameMismatch, true) => "the server's certificate does not list the host of the URL: connect by a name it lists (the message says which), or use `sslmode=verify-ca` to check who signed the certificate but not the name (`sslmode=require` encrypts without checking the certificate)",
+        (TlsFailure::NameMismatch, false) => "the server's certificate does not list the host of the URL: connect by a name it lists (the message says which), or use `ssl-mode=VERIFY_CA` to check who signed the certificate but not the name (`ssl-mode=REQUIRED` encrypts without checking the certificate)",
         (TlsFailure::Other, true) => "the TLS handshake failed: check `sslmode` and the PEM files named by `sslrootcert`, `sslcert` and `sslkey`",
         (TlsFailure::Other, false) => "the TLS handshake failed: check `ssl-mode` and the PEM files named by `ssl-ca`, `ssl-cert` and `ssl-key`",
     }
@@ -410,7 +411,8 @@ macro_rules! decode_row {
 struct ScriptFailure {
     statement_index: Option<usize>,
     statement: String,
-    error: sqlx::Error,
+    /// The database's message, as [`describe`] renders it.
+    message: String,
 }
 
 /// A dedicated connection to the database being migrated.
@@ -745,7 +747,7 @@ impl Connection {
             return Ok(());
         }
         let sql = self.dialect.create_table();
-        let r = on_conn!(&mut self.inner, c => sqlx::raw_sql(&sql).execute(&mut *c).await.map(|r| r.rows_affected()));
+        let r = on_conn!(&mut self.inner, c => sqlx::raw_sql(trusted_sql(sql)).execute(&mut *c).await.map(|r| r.rows_affected()));
         r.map(|_| ())
             .map_err(|e| self.db_error("creating the tracking table", &e))
     }
@@ -760,7 +762,7 @@ impl Connection {
         }
         let sql = self.dialect.select_rows();
         let r = on_conn!(&mut self.inner, c => {
-            match sqlx::query(&sql).fetch_all(&mut *c).await {
+            match sqlx::query(trusted_sql(sql)).fetch_all(&mut *c).await {
                 Ok(rows) => rows.iter().map(|row| decode_row!(row)).collect::<Result<Vec<_>, _>>(),
                 Err(e) => Err(e),
             }
@@ -858,7 +860,7 @@ impl Connection {
                 let sql = self.dialect.finish_row_bound();
                 let ms = duration_ms(elapsed);
                 let r = on_conn!(&mut self.inner, c => {
-                    sqlx::query(&sql).bind(ms).bind(&step.revision).execute(&mut *c).await.map(|r| r.rows_affected())
+                    sqlx::query(trusted_sql(sql)).bind(ms).bind(&step.revision).execute(&mut *c).await.map(|r| r.rows_affected())
                 });
                 r.map_err(|e| self.db_error("recording an applied revision", &e))?;
             }
@@ -900,7 +902,7 @@ impl Connection {
                 let failure = ScriptFailure {
                     statement_index: None,
                     statement: "PRAGMA foreign_key_check".to_owned(),
-                    error,
+                    message: describe(&error),
                 };
                 return Err(self.step_error(step, failure, rolled_back));
             }
@@ -951,16 +953,20 @@ impl Connection {
     /// Run the step's SQL. With `split`, statement by statement; otherwise as
     /// one script, counting finished statements to locate a failure.
     async fn run_script(&mut self, step: &ExecStep, split: bool) -> Result<(), ScriptFailure> {
+        if let Inner::Sqlite(s) = &mut self.inner {
+            // Through sqlx a long script costs O(n²) on SQLite: see `sqlite_script`.
+            return sqlite_script::run(&mut s.conn, &step.sql).await;
+        }
         let kind = self.dialect.kind();
         let statements = split::split_statements(&step.sql, kind);
         if split {
             for (i, stmt) in statements.iter().enumerate() {
-                let r = on_conn!(&mut self.inner, c => sqlx::raw_sql(stmt.text).execute(&mut *c).await.map(|r| r.rows_affected()));
+                let r = on_conn!(&mut self.inner, c => sqlx::raw_sql(trusted_sql(stmt.text)).execute(&mut *c).await.map(|r| r.rows_affected()));
                 if let Err(error) = r {
                     return Err(ScriptFailure {
                         statement_index: Some(i + 1),
                         statement: stmt.first_line().to_owned(),
-                        error,
+                        message: describe(&error),
                     });
                 }
             }
@@ -972,7 +978,7 @@ impl Connection {
         }
         let mut done = 0usize;
         let r: Result<(), sqlx::Error> = on_conn!(&mut self.inner, c => {
-            let mut stream = sqlx::raw_sql(&step.sql).fetch_many(&mut *c);
+            let mut stream = sqlx::raw_sql(trusted_sql(&step.sql)).fetch_many(&mut *c);
             loop {
                 match stream.try_next().await {
                     Ok(Some(Either::Left(_))) => done += 1,
@@ -995,7 +1001,7 @@ impl Connection {
             Some((i, stmt)) => ScriptFailure {
                 statement_index: Some(i + 1),
                 statement: stmt.first_line().to_owned(),
-                error,
+                message: describe(&error),
             },
             None => ScriptFailure {
                 statement_index: None,
@@ -1003,7 +1009,7 @@ impl Connection {
                     .first()
                     .map(|s| s.first_line().to_owned())
                     .unwrap_or_default(),
-                error,
+                message: describe(&error),
             },
         })
     }
@@ -1014,7 +1020,7 @@ impl Connection {
             direction: step.direction,
             statement_index: f.statement_index,
             statement: self.mask(&truncate(&f.statement, 200)),
-            message: self.mask(&describe(&f.error)),
+            message: self.mask(&f.message),
             rolled_back,
         }
     }
@@ -1047,7 +1053,7 @@ impl Connection {
         let parents = down_revisions.join(",");
         let flag = i16::from(in_progress);
         let r = on_conn!(&mut self.inner, c => {
-            sqlx::query(&sql)
+            sqlx::query(trusted_sql(sql))
                 .bind(version)
                 .bind(ms)
                 .bind(checksum)
@@ -1065,7 +1071,7 @@ impl Connection {
     async fn delete_row(&mut self, version: &str, must_exist: bool) -> Result<bool, BackendError> {
         let sql = self.dialect.delete_row_bound();
         let r = on_conn!(&mut self.inner, c => {
-            sqlx::query(&sql).bind(version).execute(&mut *c).await.map(|r| r.rows_affected())
+            sqlx::query(trusted_sql(sql)).bind(version).execute(&mut *c).await.map(|r| r.rows_affected())
         });
         let n = r.map_err(|e| self.db_error("removing a revision's record", &e))?;
         if n == 0 && must_exist {
@@ -1077,7 +1083,7 @@ impl Connection {
     async fn set_in_progress(&mut self, version: &str, flag: bool) -> Result<(), BackendError> {
         let sql = self.dialect.set_in_progress_bound();
         let r = on_conn!(&mut self.inner, c => {
-            sqlx::query(&sql).bind(i16::from(flag)).bind(version).execute(&mut *c).await.map(|r| r.rows_affected())
+            sqlx::query(trusted_sql(sql)).bind(i16::from(flag)).bind(version).execute(&mut *c).await.map(|r| r.rows_affected())
         });
         let n = r.map_err(|e| self.db_error("flagging a revision in progress", &e))?;
         if n == 0 {
@@ -1130,7 +1136,7 @@ impl Connection {
     ) -> Result<(), BackendError> {
         let sql = self.dialect.update_checksum_bound();
         let r = on_conn!(&mut self.inner, c => {
-            sqlx::query(&sql).bind(checksum).bind(version).execute(&mut *c).await.map(|r| r.rows_affected())
+            sqlx::query(trusted_sql(sql)).bind(checksum).bind(version).execute(&mut *c).await.map(|r| r.rows_affected())
         });
         let n = r.map_err(|e| self.db_error("updating a checksum", &e))?;
         if n == 0 {
@@ -1149,7 +1155,7 @@ impl Connection {
         let sql = self.dialect.update_parents_bound();
         let parents = down_revisions.join(",");
         let r = on_conn!(&mut self.inner, c => {
-            sqlx::query(&sql).bind(&parents).bind(version).execute(&mut *c).await.map(|r| r.rows_affected())
+            sqlx::query(trusted_sql(sql)).bind(&parents).bind(version).execute(&mut *c).await.map(|r| r.rows_affected())
         });
         let n = r.map_err(|e| self.db_error("recording a revision's parents", &e))?;
         if n == 0 {
@@ -1160,7 +1166,7 @@ impl Connection {
 
     /// Run SQL text of the caller's with no bookkeeping (tests and setup).
     pub async fn execute_raw(&mut self, sql: &str) -> Result<(), BackendError> {
-        let r = on_conn!(&mut self.inner, c => sqlx::raw_sql(sql).execute(&mut *c).await.map(|r| r.rows_affected()));
+        let r = on_conn!(&mut self.inner, c => sqlx::raw_sql(trusted_sql(sql)).execute(&mut *c).await.map(|r| r.rows_affected()));
         r.map(|_| ()).map_err(|e| self.db_error("running SQL", &e))
     }
 
@@ -1327,6 +1333,16 @@ fn pg_error_offset(e: &sqlx::Error, sql: &str) -> Option<usize> {
             .map(|(b, _)| b),
         _ => None,
     }
+}
+
+/// SQL that sqlx may run although it is not a `&'static str` (sqlx 0.9's
+/// `SqlSafeStr` guard against SQL built from data). Every such string in rev
+/// is either the user's own revision SQL, run as written by design, or built
+/// from constants and the tracking table's name, which [`TableName::new`]
+/// restricts to a plain identifier and [`Dialect`] quotes; values always go
+/// in as bind parameters. Keep it that way for anything passed here.
+pub(crate) fn trusted_sql(sql: impl Into<String>) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(sql.into())
 }
 
 fn duration_ms(d: Duration) -> i64 {

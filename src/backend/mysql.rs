@@ -23,7 +23,7 @@ use crate::url::{mask_secrets, DatabaseUrl};
 /// `sql_mode` has it; anything else the session got (from `init_connect`,
 /// say) stays.
 const WITHOUT_IGNORE_SPACE: &str =
-    "sql_mode = IF(FIND_IN_SET('IGNORE_SPACE', @@GLOBAL.sql_mode) > 0, \
+    "SET sql_mode = IF(FIND_IN_SET('IGNORE_SPACE', @@GLOBAL.sql_mode) > 0, \
      @@SESSION.sql_mode, \
      TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), ',IGNORE_SPACE,', ',')))";
 
@@ -63,32 +63,22 @@ impl State {
         if !given(&["timezone", "time-zone"]) {
             opts = opts.timezone(None);
         }
-        // sqlx's `SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci` picks a
-        // collation that may not be the server's for the character set
-        // (which decides how string literals compare, and what a trigger
-        // records). The character set itself must stay: rev sends and reads
-        // UTF-8. Unless the URL names a collation, ask for the character set
-        // alone, so the server's default collation for it applies.
-        let own_names = !given(&["collation"]);
-        if own_names {
-            opts = opts.set_names(false);
+        // sqlx sends `SET NAMES <charset>` (plus `COLLATE` only when the URL
+        // names a collation), so the server's default collation for the
+        // character set applies, as in the `mysql` client. It puts the
+        // URL's `charset=` into that statement as written: refuse anything
+        // but a name first, with a clear message instead of a syntax error.
+        let charset = opts.get_charset();
+        if !charset
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return Err(sqlx::Error::Configuration(
+                format!("invalid character set `{charset}`").into(),
+            ));
         }
         let mut conn = opts.connect().await?;
-        let mut set = vec![WITHOUT_IGNORE_SPACE.to_owned()];
-        if own_names {
-            let charset = opts.get_charset();
-            // The handshake has already checked it is a known character set.
-            if !charset
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-            {
-                return Err(sqlx::Error::Configuration(
-                    format!("invalid character set `{charset}`").into(),
-                ));
-            }
-            set.push(format!("NAMES {charset}"));
-        }
-        sqlx::raw_sql(&format!("SET {}", set.join(", ")))
+        sqlx::raw_sql(WITHOUT_IGNORE_SPACE)
             .execute(&mut conn)
             .await?;
         Ok(State {

@@ -327,12 +327,18 @@ fn option_settings(options: &str) -> Vec<(String, String)> {
 mod tests {
     use super::*;
 
+    /// `lock_key` of `schema_migrations` as released rev versions compute it.
+    const FROZEN_SCHEMA_MIGRATIONS_KEY: i64 = 368_531_652_264_657_004;
+
     #[test]
     fn lock_key_is_stable_and_depends_on_the_table() {
         let a = lock_key(&TableName::new("schema_migrations").unwrap());
         let b = lock_key(&TableName::new("other").unwrap());
         assert_ne!(a, b);
         assert_eq!(a, lock_key(&TableName::new("schema_migrations").unwrap()));
+        // Frozen: a key that changed between versions would let an old and
+        // a new rev migrate one database at the same time.
+        assert_eq!(a, FROZEN_SCHEMA_MIGRATIONS_KEY);
     }
 
     #[test]

@@ -4,10 +4,11 @@
 //! multi-statement string as one implicit transaction, so a
 //! non-transactional step (`CREATE INDEX CONCURRENTLY`) must be sent
 //! statement by statement; and an error message names the statement that
-//! failed. Transactional steps are still sent whole, so a case this lexer
-//! gets wrong can only blur an error message there, never change what runs.
+//! failed. Transactional steps are still sent whole (and on SQLite, SQLite
+//! itself finds the statements), so a case this lexer gets wrong can only
+//! blur an error message there, never change what runs.
 //!
-//! It knows quotes (`'…'`, `"…"`, backticks), comments (`--`, `#` on MySQL,
+//! It knows quotes (`'…'`, `"…"`, backticks, `[…]` on SQLite), comments (`--`, `#` on MySQL,
 //! nested `/* */`), PostgreSQL dollar quotes, and the `BEGIN … END` bodies
 //! that hold `;` of their own: `CREATE TRIGGER` on SQLite and MySQL, stored
 //! procedures, functions and events and `BEGIN NOT ATOMIC` on MySQL/MariaDB,
@@ -109,6 +110,15 @@ pub fn split_statements<'a>(sql: &'a str, kind: BackendKind) -> Vec<Statement<'a
             b'\'' | b'"' | b'`' => {
                 has_code = true;
                 i = skip_quoted(bytes, i, c, kind == BackendKind::MySql);
+                continue;
+            }
+            // SQLite's `[name]` identifier (Microsoft style) has no escapes.
+            b'[' if kind == BackendKind::Sqlite => {
+                has_code = true;
+                i = bytes[i..]
+                    .iter()
+                    .position(|b| *b == b']')
+                    .map_or(bytes.len(), |p| i + p + 1);
                 continue;
             }
             b'-' if starts_line_comment(bytes, i, kind) => {
@@ -475,6 +485,20 @@ mod tests {
         assert_eq!(&sql[st[1].offset..], "SELECT 2");
         assert_eq!(statement_at(&st, 14).map(|(i, _)| i), Some(1));
         assert_eq!(statement_at(&st, 3).map(|(i, _)| i), Some(0));
+    }
+
+    #[test]
+    fn sqlite_bracket_identifiers_hide_semicolons() {
+        let sql = "CREATE TABLE [a;b] ([x;y] INT);\nSELECT [x;y] FROM [a;b]";
+        assert_eq!(
+            texts(sql, BackendKind::Sqlite),
+            vec!["CREATE TABLE [a;b] ([x;y] INT)", "SELECT [x;y] FROM [a;b]"]
+        );
+        // Elsewhere `[` is an array subscript, not a quote.
+        assert_eq!(
+            texts("SELECT a[1]; SELECT ';]'", BackendKind::Postgres).len(),
+            2
+        );
     }
 
     #[test]

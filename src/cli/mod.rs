@@ -57,7 +57,9 @@ fn wants_json(args: impl Iterator<Item = String>) -> bool {
     let args: Vec<String> = args.collect();
     args.windows(2)
         .any(|w| (w[0] == "-f" || w[0] == "--format") && w[1] == "json")
-        || args.iter().any(|a| a == "--format=json" || a == "-fjson")
+        || args
+            .iter()
+            .any(|a| a == "--format=json" || a == "-fjson" || a == "-f=json")
 }
 
 fn run(cli: Cli) -> Result<u8, CliError> {

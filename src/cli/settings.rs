@@ -67,15 +67,17 @@ impl Context {
     /// The database URL: `--database-url`, then `DATABASE_URL`, then
     /// config.yaml.
     pub fn database_url(&self) -> Result<DatabaseUrl, CliError> {
+        // An empty DATABASE_URL counts as unset, here and for the base
+        // folder below: one reading of the variable decides both.
+        let from_env = std::env::var("DATABASE_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty());
+        let from_config = self.global.database_url.is_none() && from_env.is_none();
         let text = self
             .global
             .database_url
             .clone()
-            .or_else(|| {
-                std::env::var("DATABASE_URL")
-                    .ok()
-                    .filter(|u| !u.trim().is_empty())
-            })
+            .or(from_env)
             .or_else(|| self.config.database_url.clone());
         let Some(text) = text else {
             // A person at a terminal is asked; a script gets the error that
@@ -87,8 +89,6 @@ impl Context {
         };
         // A URL from the flag or the environment is relative to the cwd, one
         // from config.yaml to the config's folder.
-        let from_config =
-            self.global.database_url.is_none() && std::env::var("DATABASE_URL").is_err();
         let base = if from_config {
             self.config.base_dir.clone()
         } else {

@@ -401,7 +401,7 @@ impl Project {
     /// Runs SQL of the test's own through a plain sqlx connection.
     pub async fn exec(&self, sql: &str) {
         with_conn!(self, c => {
-            sqlx::raw_sql(sql).execute(&mut c).await.expect(sql);
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut c).await.expect(sql);
             c.close().await.expect("close");
         });
     }
@@ -409,7 +409,7 @@ impl Project {
     /// Runs SQL that must fail; returns the database's message.
     pub async fn exec_fails(&self, sql: &str) -> String {
         with_conn!(self, c => {
-            let r = sqlx::raw_sql(sql).execute(&mut c).await;
+            let r = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut c).await;
             c.close().await.expect("close");
             match r {
                 Ok(_) => panic!("{sql}: succeeded, expected an error"),
@@ -421,7 +421,7 @@ impl Project {
     /// The first column of every row of `sql`, as text, sorted.
     pub async fn strings(&self, sql: &str) -> Vec<String> {
         let mut v: Vec<String> = with_conn!(self, c => {
-            let r = sqlx::query_scalar(sql).fetch_all(&mut c).await;
+            let r = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_all(&mut c).await;
             c.close().await.expect("close");
             r
         })

@@ -267,8 +267,9 @@ async fn postgres_require_encrypts_the_migration_session() {
 }
 
 /// With the server's own certificate as `sslrootcert` (a path relative to
-/// the config folder), `verify-ca` and `verify-full` connect by a name the
-/// certificate lists, with nothing else trusted.
+/// the config folder) and nothing else trusted, `verify-full` connects by a
+/// name the certificate lists, and `verify-ca` by 127.0.0.1, which it need
+/// not list: `verify-ca` checks who signed the certificate, not the name.
 #[tokio::test]
 async fn postgres_verify_modes_trust_the_given_root() {
     let Some(p) = project(TestDb::postgres().await) else {
@@ -285,16 +286,19 @@ async fn postgres_verify_modes_trust_the_given_root() {
     let roots = TrustStore::new();
     pg_recording_rev(&p, "a1", &[], "verify-ca");
     pg_recording_rev(&p, "a2", &["a1"], "verify-full");
-    for (mode, target) in [("verify-ca", "a1"), ("verify-full", "a2")] {
+    for (mode, host, target) in [
+        ("verify-ca", "127.0.0.1", "a1"),
+        ("verify-full", name.as_str(), "a2"),
+    ] {
         let url = url_with(
             &p,
-            Some(&name),
+            Some(host),
             &format!("sslmode={mode}&sslrootcert=certs/server.pem"),
         );
         use_url(&p, &url, 0);
         ok(
             &rev_with_roots(&p, &roots, &["upgrade", target]),
-            &format!("upgrade {target} with {mode}"),
+            &format!("upgrade {target} with {mode} by {host}"),
         );
     }
     assert_eq!(
@@ -345,12 +349,12 @@ async fn postgres_wrong_root_is_refused_once_with_certificate_advice() {
     }
 }
 
-/// `verify-full` by an address the certificate does not list fails on the
-/// name, with a message that says which names it does list. So does
-/// `verify-ca`: sqlx 0.8 checks the name there too with current rustls
-/// (README, "TLS"); this pins that documented limitation.
+/// By an address the certificate does not list, `verify-full` fails on the
+/// name, with a message that says which names it does list, and leaves the
+/// database untouched; `verify-ca` with the same root and address connects
+/// encrypted and migrates, since it does not check the name (issue 7).
 #[tokio::test]
-async fn postgres_name_mismatch_is_refused_with_the_listed_names() {
+async fn postgres_name_mismatch_fails_verify_full_but_not_verify_ca() {
     let Some(p) = project(TestDb::postgres().await) else {
         return;
     };
@@ -364,25 +368,37 @@ async fn postgres_name_mismatch_is_refused_with_the_listed_names() {
     }
     write_cert(&p, "certs/server.pem", &cert.pem);
     let roots = TrustStore::new();
-    pg_recording_rev(&p, "a1", &[], "never");
-    for mode in ["verify-full", "verify-ca"] {
-        let url = url_with(
+    pg_recording_rev(&p, "a1", &[], "verify-ca");
+    let url_for = |mode: &str| {
+        url_with(
             &p,
             Some(address),
             &format!("sslmode={mode}&sslrootcert=certs/server.pem"),
-        );
-        use_url(&p, &url, 3);
-        let run = rev_with_roots(&p, &roots, &["-f", "json", "upgrade", "head"]);
-        assert_tls_refusal(
-            &p,
-            &run,
-            &[
-                "certificate not valid for name \"127.0.0.1\"",
-                "does not list the host of the URL",
-            ],
         )
-        .await;
-    }
+    };
+    use_url(&p, &url_for("verify-full"), 3);
+    let run = rev_with_roots(&p, &roots, &["-f", "json", "upgrade", "head"]);
+    assert_tls_refusal(
+        &p,
+        &run,
+        &[
+            "certificate not valid for name \"127.0.0.1\"",
+            "does not list the host of the URL",
+            "sslmode=verify-ca",
+        ],
+    )
+    .await;
+    use_url(&p, &url_for("verify-ca"), 0);
+    ok(
+        &rev_with_roots(&p, &roots, &["upgrade", "head"]),
+        "upgrade with verify-ca by 127.0.0.1",
+    );
+    assert_eq!(
+        p.strings("SELECT label || '=' || encrypted::text FROM conn_tls")
+            .await,
+        ["verify-ca=true"]
+    );
+    assert_eq!(p.applied().await, ["a1"]);
 }
 
 /// A root certificate file that does not exist is named, resolved against

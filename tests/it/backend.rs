@@ -217,7 +217,18 @@ async fn apply_and_read_back_rows_then_downgrade(db: TestDb) {
     assert_eq!(r2.checksum, "sum-r2");
     assert_eq!(r2.down_revisions, vec!["r1".to_owned()]);
     assert!(!r2.in_progress);
-    assert!(r2.execution_time_ms >= 0);
+    // The step's SQL ran for a measurable time only if the column is
+    // written from the step's own timing, not left at a default.
+    let took = report
+        .applied
+        .iter()
+        .find(|a| a.0 == "r2")
+        .map(|a| a.2)
+        .expect("r2 in the report");
+    assert_eq!(
+        r2.execution_time_ms,
+        i64::try_from(took.as_millis()).unwrap()
+    );
     assert!(
         chrono::DateTime::parse_from_rfc3339(&r2.applied_at).is_ok(),
         "applied_at {}",
@@ -660,6 +671,122 @@ async fn postgres_non_transactional_step_runs_outside_a_transaction() {
     );
     let rows = conn.read_applied().await.expect("read");
     assert!(rows.iter().any(|r| r.version == "idx" && !r.in_progress));
+    conn.close().await.expect("close");
+}
+
+/// SQLite runs a revision through its C API (see `src/backend/sqlite_script.rs`):
+/// SQLite finds the statements itself, whatever `;` they hide.
+#[tokio::test]
+async fn sqlite_runs_every_statement_sqlite_parses() {
+    let Some(db) = TestDb::sqlite().await else {
+        return;
+    };
+    let sql = "CREATE TABLE [odd;name] ([a;b] INTEGER, note TEXT);\n\
+               CREATE TABLE audit (what TEXT);\n\
+               -- a comment; with a semicolon\n\
+               CREATE TRIGGER log_insert AFTER INSERT ON [odd;name] BEGIN\n\
+                 INSERT INTO audit VALUES (CASE WHEN new.[a;b] > 1 THEN 'big;' ELSE 'small' END);\n\
+                 INSERT INTO audit VALUES ('row ' || new.note);\n\
+               END;\n\
+               ;;\n\
+               SELECT * FROM sqlite_master; /* rows nobody reads */\n\
+               INSERT INTO [odd;name] VALUES (1, 'it''s; one'), (2, 'two');\n\
+               INSERT INTO [odd;name] VALUES (3, 'three') -- no final semicolon";
+    let mut conn = db.connect().await;
+    conn.ensure_table().await.expect("table");
+    conn.apply(&up("odd", sql, &[])).await.expect("applies");
+    assert_eq!(db.query_i64("SELECT COUNT(*) FROM [odd;name]").await, 3);
+    assert_eq!(db.query_i64("SELECT SUM([a;b]) FROM [odd;name]").await, 6);
+    // The trigger's two statements ran for each row.
+    assert_eq!(db.query_i64("SELECT COUNT(*) FROM audit").await, 6);
+    assert_eq!(
+        db.query_i64("SELECT COUNT(*) FROM audit WHERE what IN ('big;', 'row it''s; one')")
+            .await,
+        3
+    );
+    let rows = conn.read_applied().await.expect("read");
+    assert_eq!(rows.len(), 1);
+    conn.close().await.expect("close");
+}
+
+/// A statement SQLite cannot parse fails in `prepare`, before it runs: the
+/// error still names it, and the revision rolls back whole.
+#[tokio::test]
+async fn sqlite_syntax_error_names_its_statement_and_rolls_back() {
+    let Some(db) = TestDb::sqlite().await else {
+        return;
+    };
+    let mut conn = db.connect().await;
+    conn.ensure_table().await.expect("table");
+    let sql = "CREATE TABLE t (id INTEGER);\nINSERT INTO t VALUES (1);\n\
+               -- the typo\nINSERT INTO t VALUES (2) oops;\nINSERT INTO t VALUES (3);";
+    let err = conn.apply(&up("bad", sql, &[])).await.expect_err("fails");
+    match &err {
+        BackendError::MigrationFailed {
+            statement_index,
+            statement,
+            message,
+            rolled_back,
+            ..
+        } => {
+            assert_eq!(*statement_index, Some(3), "{err}");
+            assert_eq!(statement, "-- the typo", "{err}");
+            assert!(message.contains("syntax error"), "{message}");
+            assert!(*rolled_back);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(!db.has_table("t").await);
+    assert!(conn.read_applied().await.expect("read").is_empty());
+    // A NUL would end the SQL early for SQLite: refused, not cut short.
+    let err = conn
+        .apply(&up(
+            "nul",
+            "CREATE TABLE n (id INTEGER);\0DROP TABLE n;",
+            &[],
+        ))
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("NUL"), "{err}");
+    assert!(!db.has_table("n").await);
+    conn.close().await.expect("close");
+}
+
+/// Dropping a running step (a caller's timeout, say) interrupts its SQLite
+/// statement and hands the connection back, instead of waiting for the
+/// statement to end or leaving the connection to a thread still running.
+#[tokio::test]
+async fn sqlite_dropped_step_interrupts_its_statement_and_frees_the_connection() {
+    let Some(db) = TestDb::sqlite().await else {
+        return;
+    };
+    let mut conn = db.connect().await;
+    conn.ensure_table().await.expect("table");
+    conn.execute_raw("CREATE TABLE big (x INTEGER)")
+        .await
+        .expect("setup");
+    // Far more rows than any machine inserts before the timeout below.
+    let mut step = up(
+        "long",
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000)\n\
+         INSERT INTO big SELECT x FROM c;",
+        &[],
+    );
+    // Outside a transaction: had the INSERT finished, its rows would stay.
+    step.transactional = false;
+    let applied = tokio::time::timeout(Duration::from_secs(1), conn.apply(&step)).await;
+    assert!(
+        applied.is_err(),
+        "the step ended before the timeout: {applied:?}"
+    );
+    // The connection works again, the interrupted INSERT left nothing, and
+    // the step's tracking row says it stopped part-way.
+    let rows = conn.read_applied().await.expect("read after the drop");
+    assert!(
+        rows.iter().any(|r| r.version == "long" && r.in_progress),
+        "{rows:?}"
+    );
+    assert_eq!(db.query_i64("SELECT COUNT(*) FROM big").await, 0);
     conn.close().await.expect("close");
 }
 

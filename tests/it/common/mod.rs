@@ -61,12 +61,16 @@ async fn admin_exec(kind: BackendKind, admin_url: &str, sql: &str) -> Result<(),
     match kind {
         BackendKind::Postgres => {
             let mut c = sqlx::PgConnection::connect(admin_url).await?;
-            sqlx::raw_sql(sql).execute(&mut c).await?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut c)
+                .await?;
             c.close().await
         }
         _ => {
             let mut c = sqlx::MySqlConnection::connect(admin_url).await?;
-            sqlx::raw_sql(sql).execute(&mut c).await?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut c)
+                .await?;
             c.close().await
         }
     }
@@ -171,7 +175,9 @@ impl TestDb {
                     .connect()
                     .await
                     .expect("sqlite connect");
-                sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut c).await
+                sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+                    .fetch_one(&mut c)
+                    .await
             }
             BackendKind::Postgres => {
                 let opts = sqlx::postgres::PgConnectOptions::from_str(
@@ -179,7 +185,9 @@ impl TestDb {
                 )
                 .expect("pg url");
                 let mut c = opts.connect().await.expect("pg connect");
-                sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut c).await
+                sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+                    .fetch_one(&mut c)
+                    .await
             }
             BackendKind::MySql => {
                 let opts = sqlx::mysql::MySqlConnectOptions::from_str(
@@ -187,7 +195,9 @@ impl TestDb {
                 )
                 .expect("mysql url");
                 let mut c = opts.connect().await.expect("mysql connect");
-                sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut c).await
+                sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+                    .fetch_one(&mut c)
+                    .await
             }
         };
         r.unwrap_or_else(|e| panic!("{sql}: {e}"))
