@@ -843,31 +843,24 @@ fn history_range_relative_to_current_is_explained() {
 impl Project {
     /// The first column of every row of `sql` in the project's SQLite
     /// database, read with sqlx rather than through rev, sorted.
-    fn db_strings(&self, sql: &str) -> Vec<String> {
-        self.db(
-            |mut c, sql| async move {
-                let mut v: Vec<String> = sqlx::query_scalar(&sql).fetch_all(&mut c).await.unwrap();
-                v.sort();
-                v
-            },
-            sql,
-        )
+    fn db_strings(&self, sql: &'static str) -> Vec<String> {
+        self.db(|mut c| async move {
+            let mut v: Vec<String> = sqlx::query_scalar(sql).fetch_all(&mut c).await.unwrap();
+            v.sort();
+            v
+        })
     }
 
     /// Runs SQL of the test's own on the project's SQLite database.
-    fn db_exec(&self, sql: &str) {
-        self.db(
-            |mut c, sql| async move {
-                sqlx::raw_sql(&sql).execute(&mut c).await.unwrap();
-            },
-            sql,
-        )
+    fn db_exec(&self, sql: &'static str) {
+        self.db(|mut c| async move {
+            sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+        })
     }
 
     fn db<T, F: std::future::Future<Output = T>>(
         &self,
-        f: impl FnOnce(sqlx::SqliteConnection, String) -> F,
-        sql: &str,
+        f: impl FnOnce(sqlx::SqliteConnection) -> F,
     ) -> T {
         use sqlx::Connection as _;
         let path = self.path().join("test.db");
@@ -880,7 +873,7 @@ impl Project {
             let c = sqlx::SqliteConnection::connect_with(&options)
                 .await
                 .unwrap();
-            f(c, sql.to_owned()).await
+            f(c).await
         })
     }
 
