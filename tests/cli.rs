@@ -1079,8 +1079,12 @@ fn heads_and_current_leave_out_a_dependency_only_head() {
     p.revision("x1", "null", "");
     p.revision("x2", "x1", "-- depends_on: [y1]\n");
     p.revision("y1", "null", "");
-    // `rev heads` lists every revision no down_revision names...
+    // `rev heads` lists every revision no down_revision names, y1 as an
+    // "effective head" (Alembic's name)...
     assert_eq!(ids(&p.ok(&["heads", "-f", "json"]).json()), ["y1", "x2"]);
+    let text = p.ok(&["heads"]).stdout;
+    assert!(text.contains("y1 (effective head, base)"), "{text}");
+    assert!(text.contains("x2 (head)"), "{text}");
     // ...the target `heads` only what nothing names.
     assert_eq!(ids(&p.ok(&["show", "heads", "-f", "json"]).json()), ["x2"]);
     p.ok(&["upgrade", "heads"]);

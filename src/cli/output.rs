@@ -113,7 +113,13 @@ impl Printer {
         let r = graph.rev(i);
         let mut tags = Vec::new();
         if graph.is_head(i) {
-            tags.push("head".to_string());
+            // Alembic's name for a head that only `depends_on` points to:
+            // `upgrade heads` and `rev current` leave it out.
+            tags.push(if graph.dependents(i).is_empty() {
+                "head".to_string()
+            } else {
+                "effective head".to_string()
+            });
         }
         if graph.is_base(i) {
             tags.push("base".to_string());
