@@ -72,7 +72,11 @@ pub fn man() -> Result<u8, CliError> {
 }
 
 fn write_error(what: &str, e: std::io::Error) -> CliError {
-    CliError::new("io", format!("cannot write {what}: {e}"), EXIT_FAILED)
+    CliError::new(
+        "write_output",
+        format!("cannot write {what}: {e}"),
+        EXIT_FAILED,
+    )
 }
 
 fn write_stdout(bytes: &[u8], what: &str) -> Result<u8, CliError> {
