@@ -27,7 +27,7 @@ pub fn targets() -> Vec<CompletionCandidate> {
     let Some(graph) = load_graph(config_arg(std::env::args()).as_deref()) else {
         return out;
     };
-    for (label, _) in graph.labels() {
+    for label in graph.labels().keys() {
         out.push(CompletionCandidate::new(label.as_str()).help(Some("branch label".into())));
         out.push(
             CompletionCandidate::new(format!("{label}@head"))
