@@ -130,6 +130,12 @@ pub type Progress = Arc<dyn Fn(&StepEvent) + Send + Sync>;
 /// What a running plan reports as it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepEvent {
+    /// The plan is made and about to run: `total` steps (sent once per run,
+    /// before any `Started`; a progress display sizes itself from it).
+    Planned {
+        /// How many steps the plan has.
+        total: usize,
+    },
     /// A step's SQL is about to run.
     Started {
         /// The revision.
@@ -307,6 +313,9 @@ impl LockedSession {
             &self.conn.dialect().table().to_string(),
             steps,
         )?;
+        if let Some(progress) = &opts.progress {
+            progress(&StepEvent::Planned { total: steps.len() });
+        }
         let mut report = Report::default();
         // On MySQL/MariaDB only data-only steps run in a transaction; a DDL
         // step there is treated as a non-transactional one: the plan's

@@ -4,11 +4,21 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCandidates;
 use rev::target::Target;
+
+use super::complete::targets as target_candidates;
+use super::examples;
 
 /// Alembic-style schema migrations for branching histories.
 #[derive(Debug, Parser)]
-#[command(name = "rev", version, about, arg_required_else_help = true)]
+#[command(
+    name = "rev",
+    version,
+    about,
+    arg_required_else_help = true,
+    after_help = examples::REV
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -34,6 +44,20 @@ pub struct GlobalArgs {
     /// Print only data and errors
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Colour: auto (only at a terminal, never with NO_COLOR), always, never
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
+}
+
+/// When to colour the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// At a terminal, unless NO_COLOR is set
+    Auto,
+    /// Always, even into a pipe or a file
+    Always,
+    /// Never
+    Never,
 }
 
 /// Output formats.
@@ -52,35 +76,59 @@ pub enum Format {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write config.yaml, versions/ and templates/ into DIR
+    #[command(after_help = examples::INIT)]
     Init(InitArgs),
     /// Create a new revision file on top of the current head
+    #[command(after_help = examples::NEW)]
     New(NewArgs),
     /// Create a revision that merges heads
+    #[command(after_help = examples::MERGE)]
     Merge(MergeArgs),
     /// Apply revisions up to TARGET
+    #[command(after_help = examples::UPGRADE)]
     Upgrade(MigrateArgs),
     /// Revert revisions down to TARGET
+    #[command(after_help = examples::DOWNGRADE)]
     Downgrade(MigrateArgs),
     /// Set the recorded state without running any SQL
+    #[command(after_help = examples::STAMP)]
     Stamp(StampArgs),
     /// Show the applied heads of the database
+    #[command(after_help = examples::CURRENT)]
     Current(CurrentArgs),
     /// Show applied, pending and drifted revisions
+    #[command(after_help = examples::STATUS)]
     Status,
     /// Re-record the checksum of changed revisions that are already applied
+    #[command(after_help = examples::ACCEPT)]
     Accept(AcceptArgs),
     /// Show the heads of the revision graph
+    #[command(after_help = examples::HEADS)]
     Heads,
     /// Show the branch points of the revision graph
+    #[command(after_help = examples::BRANCHES)]
     Branches,
     /// Show revisions, newest first
+    #[command(after_help = examples::HISTORY)]
     History(HistoryArgs),
     /// Show one revision (or several, e.g. `heads`)
+    #[command(after_help = examples::SHOW)]
     Show(ShowArgs),
     /// Check the revision files (and with --db the database); exit 1 on any problem
+    #[command(after_help = examples::CHECK)]
     Check(CheckArgs),
     /// Print the graph as dot (default) or mermaid source: `rev graph -f mermaid`
+    #[command(after_help = examples::GRAPH)]
     Graph,
+    /// Open a revision file in $VISUAL or $EDITOR
+    #[command(after_help = examples::EDIT)]
+    Edit(EditArgs),
+    /// Print a completion script for a shell
+    #[command(after_help = examples::COMPLETIONS)]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout
+    #[command(after_help = examples::MAN)]
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -96,13 +144,13 @@ pub struct NewArgs {
     #[arg(short, long)]
     pub message: String,
     /// Base the revision on this revision instead of the single head (`base` starts a new root)
-    #[arg(long, value_name = "REV", allow_hyphen_values = true)]
+    #[arg(long, value_name = "REV", allow_hyphen_values = true, add = ArgValueCandidates::new(target_candidates))]
     pub head: Option<Target>,
     /// Label the new revision as the start of a named branch
     #[arg(long, value_name = "LABEL")]
     pub branch_label: Vec<String>,
     /// A revision on another branch that must be applied first
-    #[arg(long, value_name = "REV")]
+    #[arg(long, value_name = "REV", add = ArgValueCandidates::new(target_candidates))]
     pub depends_on: Vec<Target>,
     /// Allow --head to name a revision that is not a head (starts a branch)
     #[arg(long)]
@@ -118,7 +166,7 @@ pub struct NewArgs {
 #[derive(Debug, Args)]
 pub struct MergeArgs {
     /// The revisions to merge [default: heads]
-    #[arg(value_name = "REV")]
+    #[arg(value_name = "REV", add = ArgValueCandidates::new(target_candidates))]
     pub revisions: Vec<Target>,
     /// What the merge is for
     #[arg(short, long)]
@@ -134,7 +182,7 @@ pub struct MergeArgs {
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
     /// head, heads, base, a revision (prefix), label@head, +N, -N, rev+N, label@-N
-    #[arg(allow_hyphen_values = true)]
+    #[arg(allow_hyphen_values = true, add = ArgValueCandidates::new(target_candidates))]
     pub target: Target,
     /// Print the SQL script instead of running it; touches no database. The
     /// script is for the database's client (psql -f, mysql, sqlite3) and
@@ -157,7 +205,7 @@ pub struct MigrateArgs {
 #[derive(Debug, Args)]
 pub struct StampArgs {
     /// The revision(s) to record as the current state (`base` clears it)
-    #[arg(required = true, allow_hyphen_values = true)]
+    #[arg(required = true, allow_hyphen_values = true, add = ArgValueCandidates::new(target_candidates))]
     pub targets: Vec<Target>,
     /// Clear the tracking table first instead of adjusting it
     #[arg(long)]
@@ -185,7 +233,7 @@ pub struct CheckArgs {
 #[derive(Debug, Args)]
 pub struct AcceptArgs {
     /// The applied revisions whose new text you accept
-    #[arg(required = true)]
+    #[arg(required = true, add = ArgValueCandidates::new(target_candidates))]
     pub revisions: Vec<Target>,
 }
 
@@ -204,8 +252,35 @@ pub struct HistoryArgs {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// The revision (prefix, label, head, heads, label@head)
-    #[arg(allow_hyphen_values = true)]
+    #[arg(allow_hyphen_values = true, add = ArgValueCandidates::new(target_candidates))]
     pub target: Target,
+}
+
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// The revision whose file to open (prefix, label, head, label@head)
+    #[arg(allow_hyphen_values = true, add = ArgValueCandidates::new(target_candidates))]
+    pub target: Target,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to write the script for
+    pub shell: CompletionShell,
+    /// Print the dynamic script instead: it asks rev at each TAB, so it also
+    /// completes revision ids, branch labels, head, heads and base
+    #[arg(long)]
+    pub dynamic: bool,
+}
+
+/// The shells `rev completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+    Elvish,
 }
 
 #[cfg(test)]

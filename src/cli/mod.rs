@@ -5,20 +5,27 @@
 
 mod args;
 mod commands;
+mod complete;
 mod error;
+mod examples;
 mod output;
+mod progress;
 mod prompt;
 mod settings;
+mod terminal;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use args::{Cli, Command, Format};
 pub use error::CliError;
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
+    // `COMPLETE=bash rev ...` is the shell asking for completions (see
+    // complete.rs): answer and exit before anything else is read or printed.
+    clap_complete::CompleteEnv::with_factory(Cli::command).complete();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -41,6 +48,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { error::EXIT_USAGE } else { 0 });
         }
     };
+    terminal::set_color(cli.global.color);
     let json = cli.global.format == Format::Json;
     match run(cli) {
         Ok(code) => ExitCode::from(code),
@@ -64,8 +72,11 @@ fn wants_json(args: impl Iterator<Item = String>) -> bool {
 
 fn run(cli: Cli) -> Result<u8, CliError> {
     let global = cli.global;
-    if let Command::Init(args) = &cli.command {
-        return commands::init(&global, args);
+    match &cli.command {
+        Command::Init(args) => return commands::init(&global, args),
+        Command::Completions(args) => return terminal::completions(args),
+        Command::Man => return terminal::man(),
+        _ => {}
     }
     let ctx = settings::Context::resolve(global)?;
     if ctx.printer.format != Format::Text
@@ -78,7 +89,8 @@ fn run(cli: Cli) -> Result<u8, CliError> {
         ));
     }
     match cli.command {
-        Command::Init(_) => unreachable_init(),
+        Command::Init(_) | Command::Completions(_) | Command::Man => unreachable_init(),
+        Command::Edit(args) => terminal::edit(&ctx, &args),
         Command::New(args) => commands::new(&ctx, &args),
         Command::Merge(args) => commands::merge(&ctx, &args),
         Command::Heads => commands::heads(&ctx),
@@ -98,12 +110,13 @@ fn run(cli: Cli) -> Result<u8, CliError> {
     }
 }
 
-// `init` returns before the project is loaded; this arm exists only so the
-// match stays exhaustive without a wildcard that would hide new commands.
+// `init`, `completions` and `man` return before the project is loaded; this
+// arm exists only so the match stays exhaustive without a wildcard that
+// would hide new commands.
 fn unreachable_init() -> Result<u8, CliError> {
     Err(CliError::new(
         "internal",
-        "init is handled before loading a project",
+        "init, completions and man are handled before loading a project",
         1,
     ))
 }

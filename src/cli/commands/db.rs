@@ -11,12 +11,13 @@ macro_rules! say {
 }
 
 use std::future::Future;
-use std::time::Duration;
+
+use owo_colors::OwoColorize;
 
 use rev::backend::{
     BackendError, ConnectFailure, ConnectOptions, Connection, DatabaseCheck, TableName,
 };
-use rev::executor::{CancelToken, Report, StepEvent};
+use rev::executor::{CancelToken, Report};
 use rev::graph::{Graph, RevIndex};
 use rev::step::Direction;
 use rev::target::Target;
@@ -26,6 +27,7 @@ use std::io::IsTerminal;
 
 use super::super::args::{AcceptArgs, CurrentArgs, MigrateArgs, StampArgs};
 use super::super::error::{CliError, EXIT_FAILED, EXIT_INTERRUPTED};
+use super::super::progress::RunDisplay;
 use super::super::prompt;
 use super::super::settings::Context;
 
@@ -181,7 +183,13 @@ impl Signals {
 /// SQLite has no cancel sqlx exposes, so there the revision still finishes.
 /// Either way nothing is left half recorded and the lock is released; further
 /// signals change nothing.
-async fn watch_signals(mut signals: Signals, cancel: CancelToken, kind: BackendKind, quiet: bool) {
+async fn watch_signals(
+    mut signals: Signals,
+    cancel: CancelToken,
+    kind: BackendKind,
+    quiet: bool,
+    display: RunDisplay,
+) {
     let mut count = 0;
     loop {
         signals.recv().await;
@@ -189,16 +197,16 @@ async fn watch_signals(mut signals: Signals, cancel: CancelToken, kind: BackendK
         if count == 1 {
             cancel.cancel();
             if !quiet {
-                say!("rev: stopping after the revision that is running (it commits or rolls back whole), then releasing the lock; press Ctrl+C again to cancel the running revision");
+                display.suspend(|| say!("rev: stopping after the revision that is running (it commits or rolls back whole), then releasing the lock; press Ctrl+C again to cancel the running revision"));
             }
         } else {
             cancel.abort_running();
             if !quiet && count == 2 {
-                match kind {
+                display.suspend(|| match kind {
                     BackendKind::Postgres => say!("rev: cancelling the running revision; its transaction rolls back"),
                     BackendKind::MySql => say!("rev: still stopping; a MySQL/MariaDB revision cannot be rolled back (its DDL commits as it goes), so it runs to its end"),
                     BackendKind::Sqlite => say!("rev: still stopping; waiting for the running SQLite revision to finish"),
-                }
+                });
             }
         }
     }
@@ -320,57 +328,9 @@ fn print_report(ctx: &Context, report: &Report) {
     }
 }
 
-fn fmt_ms(d: Duration) -> String {
-    format!("{} ms", d.as_millis())
-}
-
-/// Prints each revision as it finishes (and, with -v, as it starts), so a
-/// long run shows where it is. Status output: stderr, silenced by -q and
-/// under -f json.
-fn show_progress(ctx: &Context, m: &mut Migrator) {
-    if ctx.printer.quiet || ctx.printer.json() {
-        return;
-    }
-    let messages: std::collections::HashMap<String, String> = m
-        .graph()
-        .revisions()
-        .iter()
-        .map(|r| (r.id.clone(), r.message.clone()))
-        .collect();
-    let verbose = ctx.printer.verbose > 0;
-    m.on_progress(move |event| {
-        use std::io::Write;
-        let mut err = anstream::stderr().lock();
-        match event {
-            StepEvent::Started {
-                revision,
-                direction,
-            } if verbose => {
-                let _ = writeln!(err, "running   {direction} of {revision} ...");
-            }
-            StepEvent::Started { .. } => {}
-            StepEvent::Finished {
-                revision,
-                direction,
-                took,
-            } => {
-                let message = messages
-                    .get(revision)
-                    .map(String::as_str)
-                    .unwrap_or_default();
-                let _ = writeln!(
-                    err,
-                    "{direction:<9} {revision}  {message} ({})",
-                    fmt_ms(*took)
-                );
-            }
-        }
-    });
-}
-
 pub fn migrate(ctx: &Context, args: &MigrateArgs, direction: Direction) -> Result<u8, CliError> {
     let mut m = migrator(ctx)?;
-    show_progress(ctx, &mut m);
+    let display = RunDisplay::install(&ctx.printer, &mut m);
     let m = m;
     let err = rev_err(ctx, &m);
     if args.sql {
@@ -400,9 +360,11 @@ pub fn migrate(ctx: &Context, args: &MigrateArgs, direction: Direction) -> Resul
     let cancel = m.cancel_token();
     let quiet = ctx.printer.quiet;
     let kind = m.url().kind();
+    let signal_display = display.clone();
     let result = block_on(async {
-        let watcher = Signals::register()
-            .map(|signals| tokio::spawn(watch_signals(signals, cancel, kind, quiet)));
+        let watcher = Signals::register().map(|signals| {
+            tokio::spawn(watch_signals(signals, cancel, kind, quiet, signal_display))
+        });
         let result = match direction {
             Direction::Upgrade => m.upgrade(&args.target).await,
             Direction::Downgrade => m.downgrade(&args.target).await,
@@ -411,8 +373,10 @@ pub fn migrate(ctx: &Context, args: &MigrateArgs, direction: Direction) -> Resul
             watcher.abort();
         }
         result
-    })?;
-    match result {
+    });
+    // Before anything else is printed, and whatever the outcome.
+    display.finish();
+    match result? {
         Ok(report) => {
             print_report(ctx, &report);
             Ok(if report.interrupted {
@@ -501,8 +465,13 @@ pub fn current(ctx: &Context, args: &CurrentArgs) -> Result<u8, CliError> {
         for id in current {
             let head = graph.index_of(id).is_some_and(|i| graph.is_head(i));
             ctx.printer.data(&format!(
-                "{id}{} {}",
-                if head { " (head)" } else { "" },
+                "{}{} {}",
+                id.bold(),
+                if head {
+                    format!(" {}", "(head)".green())
+                } else {
+                    String::new()
+                },
                 message(id)
             ));
         }
@@ -561,7 +530,7 @@ pub fn status(ctx: &Context) -> Result<u8, CliError> {
             .index_of(id)
             .map(|i| graph.rev(i).message.as_str())
             .unwrap_or_default();
-        format!("  {id}  {message}")
+        format!("  {}  {message}", id.bold())
     };
     ctx.printer.data(&format!("database: {}", m.url()));
     ctx.printer.data(&format!(
@@ -569,34 +538,48 @@ pub fn status(ctx: &Context) -> Result<u8, CliError> {
         if s.current.is_empty() {
             "<base>".to_string()
         } else {
-            s.current.join(", ")
+            s.current
+                .iter()
+                .map(|id| id.bold().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         }
     ));
-    ctx.printer.data(&format!("applied ({}):", s.applied.len()));
+    // The colour of each section's title says what state its revisions are in.
+    ctx.printer.data(&format!(
+        "{}:",
+        format!("applied ({})", s.applied.len()).green()
+    ));
     for id in &s.applied {
         ctx.printer.data(&line(id));
     }
-    ctx.printer.data(&format!("pending ({}):", s.pending.len()));
+    ctx.printer.data(&format!(
+        "{}:",
+        format!("pending ({})", s.pending.len()).yellow()
+    ));
     for id in &s.pending {
         ctx.printer.data(&line(id));
     }
     if !s.drifted.is_empty() {
         ctx.printer.data(&format!(
-            "drifted ({}): changed since applied",
-            s.drifted.len()
+            "{}: changed since applied",
+            format!("drifted ({})", s.drifted.len()).red().bold()
         ));
         for id in &s.drifted {
             ctx.printer.data(&line(id));
         }
         ctx.printer.status(&format!(
-            "hint: `rev accept {}` records the new text; otherwise restore the files",
+            "{}: `rev accept {}` records the new text; otherwise restore the files",
+            "hint".cyan().bold(),
             s.drifted.join(" ")
         ));
     }
     if !s.in_progress.is_empty() {
         ctx.printer.data(&format!(
-            "in progress ({}): an earlier run stopped inside these",
-            s.in_progress.len()
+            "{}: an earlier run stopped inside these",
+            format!("in progress ({})", s.in_progress.len())
+                .red()
+                .bold()
         ));
         for id in &s.in_progress {
             ctx.printer.data(&line(id));
