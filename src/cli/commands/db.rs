@@ -66,6 +66,21 @@ pub fn check_database(ctx: &Context) -> Result<(DatabaseUrl, DatabaseCheck), Cli
     Ok((url, check))
 }
 
+/// The graph and the database's current heads (for `history -r current:`
+/// and `--indicate-current`). Reads without a lock.
+pub fn current_heads(ctx: &Context) -> Result<(Graph, Vec<RevIndex>), CliError> {
+    let m = migrator(ctx)?;
+    let err = rev_err(ctx, &m);
+    let state = block_on(m.status())?.map_err(&err)?;
+    let graph = m.graph();
+    let current = state
+        .current
+        .iter()
+        .filter_map(|id| graph.index_of(id))
+        .collect();
+    Ok((graph.clone(), current))
+}
+
 fn table_name(ctx: &Context, settings: &Settings) -> Result<TableName, CliError> {
     // A bad table name is a mistake in config.yaml: say so, before asking
     // for anything or connecting.
@@ -368,13 +383,38 @@ fn show_progress(ctx: &Context, m: &mut Migrator) {
     });
 }
 
+/// Alembic's `A:B` is an offline range: online, rev reads where the
+/// database is, and a second starting point (`--from`) would contradict it.
+fn check_range(args: &MigrateArgs) -> Result<(), CliError> {
+    let Some(from) = &args.target.from else {
+        return Ok(());
+    };
+    if !args.sql {
+        return Err(CliError::usage(
+            "invalid_range",
+            format!("the range `{from}:{}` is for --sql (an offline script); a run starts where the database is", *args.target),
+        )
+        .hint(format!("run `rev upgrade {}`, or add --sql for the script", *args.target)));
+    }
+    if !args.from.is_empty() {
+        return Err(CliError::usage(
+            "invalid_range",
+            format!("`{from}:{}` and --from both say where the script starts; give one", *args.target),
+        ));
+    }
+    Ok(())
+}
+
 pub fn migrate(ctx: &Context, args: &MigrateArgs, direction: Direction) -> Result<u8, CliError> {
     let mut m = migrator(ctx)?;
     show_progress(ctx, &mut m);
     let m = m;
     let err = rev_err(ctx, &m);
+    check_range(args)?;
     if args.sql {
-        let from = if !args.from.is_empty() {
+        let from = if let Some(from) = &args.target.from {
+            resolve_from(ctx, m.graph(), std::slice::from_ref(from))?
+        } else if !args.from.is_empty() {
             resolve_from(ctx, m.graph(), &args.from)?
         } else if direction == Direction::Downgrade {
             // A downgrade script needs a starting point; without --from it

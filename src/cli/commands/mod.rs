@@ -366,62 +366,84 @@ pub fn branches(ctx: &Context) -> Result<u8, CliError> {
     Ok(0)
 }
 
+/// `current` in a `history` range: the database's current heads (Alembic's
+/// `-r current:`). It is not a target elsewhere, and not a valid label.
+const CURRENT: &str = "current";
+
 pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<u8, CliError> {
-    let graph = ctx.graph()?;
-    let mut keep = vec![true; graph.len()];
-    if let Some(range) = &args.range {
-        let Some((lower, upper)) = range.split_once(':') else {
-            return Err(CliError::usage(
+    let split = match &args.range {
+        None => None,
+        Some(range) => Some(range.split_once(':').ok_or_else(|| {
+            CliError::usage(
                 "invalid_range",
                 format!("`{range}` is not a range: write `A:B`, `A:` or `:B`"),
-            ));
-        };
-        let parse = |s: &str| -> Result<Target, CliError> {
+            )
+        })?),
+    };
+    // Only `current` and --indicate-current read the database; otherwise
+    // history works without one, as before.
+    let needs_db =
+        args.indicate_current || split.is_some_and(|(l, u)| l == CURRENT || u == CURRENT);
+    let (graph, current) = if needs_db {
+        let (graph, current) = db::current_heads(ctx)?;
+        (graph, Some(current))
+    } else {
+        (ctx.graph()?, None)
+    };
+    let mut keep = vec![true; graph.len()];
+    if let (Some(range), Some((lower, upper))) = (&args.range, split) {
+        // `None`: the side is `base`, which bounds nothing.
+        let side = |s: &str| -> Result<Option<Vec<RevIndex>>, CliError> {
+            if s == CURRENT {
+                return Ok(current.clone());
+            }
             let target = s.parse::<Target>().map_err(|e| {
                 CliError::usage("invalid_target", format!("in range `{range}`: {e}"))
             })?;
-            // `history` reads no database, so "the current state" is unknown.
+            // `history` reads no database for this, so "the current state" is unknown.
             if target.relative_to_current().is_some() {
                 return Err(CliError::usage(
                     "invalid_range",
                     format!("`{s}` counts from the database's current state, which `rev history` does not read"),
                 )
-                .hint("count from a revision instead, e.g. `REV-1`, or run `rev current` first"));
+                .hint("count from a revision instead, e.g. `REV-1`, or use `current:`"));
             }
-            Ok(target)
+            if matches!(target, Target::Base) {
+                return Ok(None);
+            }
+            target
+                .resolve(&graph, &[])
+                .map(Some)
+                .map_err(|e| target_error(e, &graph, &ctx.printer))
         };
         let bounded_above = !upper.is_empty();
         if bounded_above {
-            let upper = parse(upper)?
-                .resolve(&graph, &[])
-                .map_err(|e| target_error(e, &graph, &ctx.printer))?;
-            keep = graph.ancestors(upper);
+            // `base` above keeps nothing but the empty state.
+            keep = graph.ancestors(side(upper)?.unwrap_or_default());
         }
         if !lower.is_empty() {
-            let lower_text = lower;
-            let lower = parse(lower)?;
-            if !matches!(lower, Target::Base) {
-                let lower = lower
-                    .resolve(&graph, &[])
-                    .map_err(|e| target_error(e, &graph, &ctx.printer))?;
+            if let Some(lower_revs) = side(lower)? {
                 // A reversed range (`-r c:b`) would print nothing and exit 0,
                 // which reads as "no history"; Alembic refuses it too.
-                if let Some(&outside) = lower.iter().find(|&&i| bounded_above && !keep[i]) {
-                    let upper_text = range.split_once(':').map_or("", |(_, u)| u);
+                if let Some(&outside) = lower_revs.iter().find(|&&i| bounded_above && !keep[i])
+                {
                     return Err(CliError::usage(
                         "invalid_range",
                         format!(
-                            "in range `{range}`: `{}` is not an ancestor of `{upper_text}`",
+                            "in range `{range}`: `{}` is not an ancestor of `{upper}`",
                             graph.rev(outside).id
                         ),
                     )
                     .hint(format!(
-                        "write the older revision first: `-r {upper_text}:{lower_text}` if that is what you meant"
+                        "write the older revision first: `-r {upper}:{lower}` if that is what you meant"
                     )));
                 }
-                let below = graph.descendants(lower);
-                for (k, b) in keep.iter_mut().zip(below) {
-                    *k &= b;
+                // The database at base: `current:` is everything.
+                if !(lower == CURRENT && lower_revs.is_empty()) {
+                    let below = graph.descendants(lower_revs);
+                    for (k, b) in keep.iter_mut().zip(below) {
+                        *k &= b;
+                    }
                 }
             }
         }
@@ -433,8 +455,41 @@ pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<u8, CliError> {
         .copied()
         .filter(|&i| keep[i])
         .collect();
-    print_revisions(ctx, &graph, &revs);
+    match (&current, args.indicate_current) {
+        (Some(current), true) => print_indicating(ctx, &graph, &revs, current),
+        _ => print_revisions(ctx, &graph, &revs),
+    }
     Ok(0)
+}
+
+/// `history --indicate-current`: Alembic's `(current)` mark on the
+/// revisions the database is at; in JSON, `"current": true|false` on each.
+fn print_indicating(ctx: &Context, graph: &Graph, revs: &[RevIndex], current: &[RevIndex]) {
+    let is_current = |i: RevIndex| current.contains(&i);
+    if ctx.printer.json() {
+        let objs: Vec<_> = revs
+            .iter()
+            .map(|&i| {
+                let mut v = serde_json::to_value(ctx.printer.revision_json(graph, i))
+                    .unwrap_or_default();
+                v["current"] = is_current(i).into();
+                v
+            })
+            .collect();
+        ctx.printer.print_json(&objs);
+    } else {
+        for &i in revs {
+            let line = ctx.printer.revision_line(graph, i);
+            if is_current(i) {
+                // After the first line: with -v the line has more below.
+                let (first, rest) = line.split_once('\n').unwrap_or((&line, ""));
+                let rest = if rest.is_empty() { String::new() } else { format!("\n{rest}") };
+                ctx.printer.data(&format!("{first} (current){rest}"));
+            } else {
+                ctx.printer.data(&line);
+            }
+        }
+    }
 }
 
 pub fn show(ctx: &Context, args: &ShowArgs) -> Result<u8, CliError> {
