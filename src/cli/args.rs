@@ -113,6 +113,9 @@ pub struct NewArgs {
     /// Write `transactional: false` (for e.g. CREATE INDEX CONCURRENTLY)
     #[arg(long)]
     pub no_transaction: bool,
+    /// Write the file into this folder of `version_locations` [default: the first]
+    #[arg(long, value_name = "DIR")]
+    pub version_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -181,6 +184,9 @@ pub struct CheckArgs {
     /// constraints left NOT VALID and invalid indexes (reads only, no lock)
     #[arg(long)]
     pub db: bool,
+    /// Accept header keys rev does not know (warned about, not a problem)
+    #[arg(long)]
+    pub allow_unknown_keys: bool,
 }
 
 #[derive(Debug, Args)]

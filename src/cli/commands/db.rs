@@ -479,6 +479,14 @@ pub fn migrate(ctx: &Context, args: &MigrateArgs, direction: Direction) -> Resul
 pub fn stamp(ctx: &Context, args: &StampArgs) -> Result<u8, CliError> {
     let m = migrator(ctx)?;
     let err = rev_err(ctx, &m);
+    if args.dry_run && ctx.printer.json() {
+        // The shape of a real stamp's report, so a script reads both alike.
+        let preview = block_on(m.stamp_preview(&args.targets, args.purge))?.map_err(&err)?;
+        ctx.printer.print_json(
+            &serde_json::json!({"added": preview.added, "removed": preview.removed}),
+        );
+        return Ok(0);
+    }
     if args.dry_run {
         let desired = block_on(m.stamp_plan(&args.targets, args.purge))?.map_err(&err)?;
         let heads = rev::plan::current_heads(m.graph(), &desired);
@@ -486,18 +494,14 @@ pub fn stamp(ctx: &Context, args: &StampArgs) -> Result<u8, CliError> {
             .iter()
             .map(|&i| m.graph().rev(i).id.as_str())
             .collect();
-        if ctx.printer.json() {
-            ctx.printer.print_json(&ids);
-        } else {
-            ctx.printer.data(&format!(
-                "would record: {}",
-                if ids.is_empty() {
-                    "<base>".to_string()
-                } else {
-                    ids.join(", ")
-                }
-            ));
-        }
+        ctx.printer.data(&format!(
+            "would record: {}",
+            if ids.is_empty() {
+                "<base>".to_string()
+            } else {
+                ids.join(", ")
+            }
+        ));
         return Ok(0);
     }
     let report = block_on(m.stamp(&args.targets, args.purge))?.map_err(&err)?;

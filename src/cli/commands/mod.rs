@@ -4,6 +4,7 @@
 pub mod db;
 
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 use rev::graph::{Graph, RevIndex};
@@ -109,6 +110,15 @@ fn check_new_labels(graph: &Graph, labels: &[String]) -> Result<(), CliError> {
                 format!("`{label}` is not a valid branch label: use letters, digits, `_` and `-`"),
             ));
         }
+        if revision::RESERVED_LABELS.contains(&label.as_str()) {
+            return Err(CliError::usage(
+                "invalid_label",
+                format!(
+                    "`{label}` is a reserved word in targets ({}) and cannot be a branch label",
+                    revision::RESERVED_LABELS.join(", ")
+                ),
+            ));
+        }
         if let Some(owner) = graph.label_owner(label) {
             return Err(CliError::usage(
                 "duplicate_label",
@@ -146,7 +156,7 @@ fn new_id(graph: &Graph, given: &Option<String>) -> Result<String, CliError> {
     }
 }
 
-fn write_revision(ctx: &Context, new: &NewRevision) -> Result<u8, CliError> {
+fn write_revision(ctx: &Context, new: &NewRevision, dir: &Path) -> Result<u8, CliError> {
     let text = template::render(&ctx.config.template_dir(), new)?;
     let name = template::file_name(
         &ctx.config.file_template,
@@ -154,7 +164,7 @@ fn write_revision(ctx: &Context, new: &NewRevision) -> Result<u8, CliError> {
         &new.message,
         new.create_date,
     );
-    let path = ctx.config.script_location.join(name);
+    let path = dir.join(name);
     let file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -254,7 +264,38 @@ pub fn new(ctx: &Context, args: &NewArgs) -> Result<u8, CliError> {
             create_date: Utc::now(),
             transactional: !args.no_transaction,
         },
+        &version_path(ctx, args.version_path.as_deref())?,
     )
+}
+
+/// The folder `rev new --version-path` names, which must be one of the
+/// version locations: a file anywhere else would not be read back.
+fn version_path(ctx: &Context, given: Option<&Path>) -> Result<PathBuf, CliError> {
+    let locations = &ctx.config.version_locations;
+    let Some(given) = given else {
+        return Ok(ctx.config.script_location.clone());
+    };
+    let canonical = |p: &Path| std::path::absolute(p).ok().and_then(|p| p.canonicalize().ok());
+    let wanted = canonical(given);
+    locations
+        .iter()
+        .find(|l| wanted.is_some() && canonical(l) == wanted)
+        .cloned()
+        .ok_or_else(|| {
+            let listed: Vec<String> = locations
+                .iter()
+                .map(|l| ctx.printer.display_path(l))
+                .collect();
+            CliError::usage(
+                "version_path",
+                format!(
+                    "--version-path {} is not one of the version locations ({})",
+                    given.display(),
+                    listed.join(", ")
+                ),
+            )
+            .hint("add it to `version_locations` in config.yaml first: rev reads revisions only from those folders")
+        })
 }
 
 pub fn merge(ctx: &Context, args: &MergeArgs) -> Result<u8, CliError> {
@@ -321,6 +362,7 @@ pub fn merge(ctx: &Context, args: &MergeArgs) -> Result<u8, CliError> {
             create_date: Utc::now(),
             transactional: true,
         },
+        &ctx.config.script_location,
     )
 }
 
@@ -338,9 +380,42 @@ fn print_revisions(ctx: &Context, graph: &Graph, revs: &[RevIndex]) {
     }
 }
 
+/// Each head with the labels of the branches it is on (Alembic prints
+/// `ae10 (billing) (head)`): the label is on the branch's first revision,
+/// but it is how a person names the head (`billing@head`). In JSON, the
+/// revision object gains `"branches": [...]`.
 pub fn heads(ctx: &Context) -> Result<u8, CliError> {
     let graph = ctx.graph()?;
-    print_revisions(ctx, &graph, &graph.heads());
+    let heads = graph.heads();
+    if ctx.printer.json() {
+        let objs: Vec<_> = heads
+            .iter()
+            .map(|&i| {
+                let mut v = serde_json::to_value(ctx.printer.revision_json(&graph, i))
+                    .unwrap_or_default();
+                v["branches"] = graph.labels_of(i).into();
+                v
+            })
+            .collect();
+        ctx.printer.print_json(&objs);
+        return Ok(0);
+    }
+    for &i in &heads {
+        let line = ctx.printer.revision_line(&graph, i);
+        let labels = graph.labels_of(i);
+        if labels.is_empty() {
+            ctx.printer.data(&line);
+        } else {
+            let (first, rest) = line.split_once('\n').unwrap_or((&line, ""));
+            let rest = if rest.is_empty() {
+                String::new()
+            } else {
+                format!("\n{rest}")
+            };
+            ctx.printer
+                .data(&format!("{first} [branch: {}]{rest}", labels.join(", ")));
+        }
+    }
     Ok(0)
 }
 
@@ -541,13 +616,18 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> Result<u8, CliError> {
             .iter()
             .map(|&c| graph.rev(c).id.as_str())
             .collect();
-        if !children.is_empty() {
+        // Alembic's words: "Branches into" lists the children at a branch
+        // point; the labels of the branches a revision is on are its labels.
+        if graph.is_branch_point(i) {
+            ctx.printer
+                .data(&format!("Branches into: {}", children.join(", ")));
+        } else if !children.is_empty() {
             ctx.printer
                 .data(&format!("Children: {}", children.join(", ")));
         }
         if !labels.is_empty() {
             ctx.printer
-                .data(&format!("Branches into: {}", labels.join(", ")));
+                .data(&format!("Branch labels: {}", labels.join(", ")));
         }
         ctx.printer
             .data(&format!("Path: {}", ctx.printer.display_path(&r.path)));
@@ -597,6 +677,24 @@ pub fn check(ctx: &Context, args: &CheckArgs) -> Result<u8, CliError> {
             }
             for &i in graph.topo_order() {
                 let r = graph.rev(i);
+                // Other commands warn and go on; `check` is where a
+                // misspelled `transactinal:` (silently transactional) fails.
+                for (line, key) in &r.unknown_keys {
+                    if args.allow_unknown_keys {
+                        break;
+                    }
+                    let guess = revision::similar_key(key)
+                        .map(|k| format!("did you mean `{k}`? "))
+                        .unwrap_or_default();
+                    problems.push((
+                        "unknown_key".into(),
+                        format!(
+                            "{}:{line}: unknown header key `{key}` in revision `{}`\n  {guess}(pass --allow-unknown-keys if it is there on purpose)",
+                            ctx.printer.display_path(&r.path),
+                            r.id
+                        ),
+                    ));
+                }
                 if r.has_empty_upgrade() {
                     problems.push((
                         "empty_upgrade".into(),
