@@ -285,7 +285,10 @@ impl Config {
         let mut version_locations = vec![script_location.clone()];
         for p in others {
             let p = resolve(&p);
-            if !version_locations.iter().any(|q| q.components().eq(p.components())) {
+            if !version_locations
+                .iter()
+                .any(|q| q.components().eq(p.components()))
+            {
                 version_locations.push(p);
             }
         }

@@ -910,8 +910,7 @@ pub fn stray_sql_files(dir: &Path, skip: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 fn same_dir(a: &Path, b: &Path) -> bool {
-    a == b
-        || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
 }
 
 #[cfg(test)]

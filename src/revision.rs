@@ -1224,7 +1224,9 @@ DROP TABLE account;\n";
             assert!(e.to_string().contains("reserved"), "{e}");
         }
         // Only the whole word: `headless` is a fine label.
-        let r = p("-- revision: a\n-- down_revision: null\n-- branch_labels: headless\n-- +upgrade\n").unwrap();
+        let r =
+            p("-- revision: a\n-- down_revision: null\n-- branch_labels: headless\n-- +upgrade\n")
+                .unwrap();
         assert_eq!(r.branch_labels, vec!["headless"]);
     }
 

@@ -125,7 +125,9 @@ impl Context {
                         self.printer.display_path(dir)
                     ),
                 )
-                .hint("create it, or fix `script_location` (or `version_locations`) in config.yaml"));
+                .hint(
+                    "create it, or fix `script_location` (or `version_locations`) in config.yaml",
+                ));
             }
         }
         let graph = Graph::load_all(dirs)?;
@@ -140,10 +142,8 @@ impl Context {
         for dir in dirs {
             let stray = rev::graph::stray_sql_files(dir, dirs);
             if !stray.is_empty() {
-                let names: Vec<String> = stray
-                    .iter()
-                    .map(|p| self.printer.display_path(p))
-                    .collect();
+                let names: Vec<String> =
+                    stray.iter().map(|p| self.printer.display_path(p)).collect();
                 self.printer.warn(&format!(
                     "{} in sub-folders of {} {} not read (rev reads only the folder itself): {}; move revisions up, or list their folder in `version_locations`",
                     if stray.len() == 1 { "a .sql file".to_string() } else { format!("{} .sql files", stray.len()) },

@@ -399,7 +399,10 @@ fn check_range(args: &MigrateArgs) -> Result<(), CliError> {
     if !args.from.is_empty() {
         return Err(CliError::usage(
             "invalid_range",
-            format!("`{from}:{}` and --from both say where the script starts; give one", *args.target),
+            format!(
+                "`{from}:{}` and --from both say where the script starts; give one",
+                *args.target
+            ),
         ));
     }
     Ok(())
@@ -482,9 +485,8 @@ pub fn stamp(ctx: &Context, args: &StampArgs) -> Result<u8, CliError> {
     if args.dry_run && ctx.printer.json() {
         // The shape of a real stamp's report, so a script reads both alike.
         let preview = block_on(m.stamp_preview(&args.targets, args.purge))?.map_err(&err)?;
-        ctx.printer.print_json(
-            &serde_json::json!({"added": preview.added, "removed": preview.removed}),
-        );
+        ctx.printer
+            .print_json(&serde_json::json!({"added": preview.added, "removed": preview.removed}));
         return Ok(0);
     }
     if args.dry_run {

@@ -275,7 +275,11 @@ fn version_path(ctx: &Context, given: Option<&Path>) -> Result<PathBuf, CliError
     let Some(given) = given else {
         return Ok(ctx.config.script_location.clone());
     };
-    let canonical = |p: &Path| std::path::absolute(p).ok().and_then(|p| p.canonicalize().ok());
+    let canonical = |p: &Path| {
+        std::path::absolute(p)
+            .ok()
+            .and_then(|p| p.canonicalize().ok())
+    };
     let wanted = canonical(given);
     locations
         .iter()
@@ -391,8 +395,8 @@ pub fn heads(ctx: &Context) -> Result<u8, CliError> {
         let objs: Vec<_> = heads
             .iter()
             .map(|&i| {
-                let mut v = serde_json::to_value(ctx.printer.revision_json(&graph, i))
-                    .unwrap_or_default();
+                let mut v =
+                    serde_json::to_value(ctx.printer.revision_json(&graph, i)).unwrap_or_default();
                 v["branches"] = graph.labels_of(i).into();
                 v
             })
@@ -500,8 +504,7 @@ pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<u8, CliError> {
             if let Some(lower_revs) = side(lower)? {
                 // A reversed range (`-r c:b`) would print nothing and exit 0,
                 // which reads as "no history"; Alembic refuses it too.
-                if let Some(&outside) = lower_revs.iter().find(|&&i| bounded_above && !keep[i])
-                {
+                if let Some(&outside) = lower_revs.iter().find(|&&i| bounded_above && !keep[i]) {
                     return Err(CliError::usage(
                         "invalid_range",
                         format!(
@@ -545,8 +548,8 @@ fn print_indicating(ctx: &Context, graph: &Graph, revs: &[RevIndex], current: &[
         let objs: Vec<_> = revs
             .iter()
             .map(|&i| {
-                let mut v = serde_json::to_value(ctx.printer.revision_json(graph, i))
-                    .unwrap_or_default();
+                let mut v =
+                    serde_json::to_value(ctx.printer.revision_json(graph, i)).unwrap_or_default();
                 v["current"] = is_current(i).into();
                 v
             })
@@ -558,7 +561,11 @@ fn print_indicating(ctx: &Context, graph: &Graph, revs: &[RevIndex], current: &[
             if is_current(i) {
                 // After the first line: with -v the line has more below.
                 let (first, rest) = line.split_once('\n').unwrap_or((&line, ""));
-                let rest = if rest.is_empty() { String::new() } else { format!("\n{rest}") };
+                let rest = if rest.is_empty() {
+                    String::new()
+                } else {
+                    format!("\n{rest}")
+                };
                 ctx.printer.data(&format!("{first} (current){rest}"));
             } else {
                 ctx.printer.data(&line);
