@@ -503,6 +503,27 @@ mod tests {
     }
 
     #[test]
+    fn version_locations_add_folders_after_script_location() {
+        let p = |s: &str| PathBuf::from(s);
+        let c = parse("script_location: v\nversion_locations: [a, v, b/c]\n").unwrap();
+        assert_eq!(c.script_location, p("proj/v"));
+        assert_eq!(
+            c.version_locations,
+            [p("proj/v"), p("proj/a"), p("proj/b/c")]
+        );
+        // Alembic's one string; without script_location its first folder is
+        // where `rev new` writes.
+        let c = parse("version_locations: 'x, y  z'\n").unwrap();
+        assert_eq!(c.script_location, p("proj/x"));
+        assert_eq!(c.version_locations, [p("proj/x"), p("proj/y"), p("proj/z")]);
+        let c = parse("version_table: t\n").unwrap();
+        assert_eq!(c.version_locations, [p("proj/versions")]);
+        assert!(c.unknown_keys.is_empty());
+        let e = parse("version_locations: {a: 1}\n").unwrap_err();
+        assert_eq!(e.kind(), "config_invalid");
+    }
+
+    #[test]
     fn bad_files() {
         assert_eq!(parse("- a\n- b\n").unwrap_err().kind(), "config_invalid");
         let e = parse("lock_timeout_seconds: soon\n").unwrap_err();
