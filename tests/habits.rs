@@ -461,6 +461,15 @@ fn heads_show_their_branch_labels_and_show_says_branch_labels() {
     assert!(e.contains("[branch: billing]"), "{text}");
     let c = text.lines().find(|l| l.contains("-> c")).unwrap();
     assert!(!c.contains("branch:"), "{text}");
+    // A head that carries the label itself says it once.
+    p.revision("f", "c", "-- branch_labels: [reports]\n");
+    let text = p.ok(&["heads"]).stdout;
+    let f = text.lines().find(|l| l.contains("-> f")).unwrap();
+    assert!(
+        f.contains("label: reports") && !f.contains("[branch:"),
+        "{text}"
+    );
+    std::fs::remove_file(p.path().join("versions/f.sql")).unwrap();
     let json = p.ok(&["heads", "-f", "json"]).json();
     let e = json
         .as_array()

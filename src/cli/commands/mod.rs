@@ -406,7 +406,13 @@ pub fn heads(ctx: &Context) -> Result<u8, CliError> {
     }
     for &i in &heads {
         let line = ctx.printer.revision_line(&graph, i);
-        let labels = graph.labels_of(i);
+        // The head's own labels are already on the line (`label: X`).
+        let own = &graph.rev(i).branch_labels;
+        let labels: Vec<&str> = graph
+            .labels_of(i)
+            .into_iter()
+            .filter(|l| !own.iter().any(|o| o == l))
+            .collect();
         if labels.is_empty() {
             ctx.printer.data(&line);
         } else {
