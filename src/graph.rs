@@ -173,6 +173,34 @@ impl Graph {
     /// Reads every `*.sql` file of `dir` (not recursively) and builds the
     /// graph. Every problem is reported, not just the first.
     pub fn load(dir: &Path) -> Result<Graph, LoadError> {
+        Graph::load_all(&[dir])
+    }
+
+    /// Reads every `*.sql` file of each folder (Alembic's
+    /// `version_locations`): their revisions form one graph, so an id
+    /// defined in two folders is a duplicate like one defined twice in one.
+    pub fn load_all<P: AsRef<Path>>(dirs: &[P]) -> Result<Graph, LoadError> {
+        let mut paths = Vec::new();
+        for dir in dirs {
+            paths.extend(Graph::sql_files(dir.as_ref())?);
+        }
+        let mut errors = Vec::new();
+        let mut revisions = Vec::with_capacity(paths.len());
+        for result in read_all(&paths) {
+            match result {
+                Ok(r) => revisions.push(r),
+                Err(e) => errors.push(GraphError::Parse(e)),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(LoadError(errors));
+        }
+        Graph::build(revisions)
+    }
+
+    /// The revision files of one folder (not recursive; hidden files and
+    /// other extensions skipped), sorted by name.
+    fn sql_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
         let entries = std::fs::read_dir(dir).map_err(|e| {
             LoadError(vec![GraphError::Dir {
                 path: dir.to_path_buf(),
@@ -203,18 +231,7 @@ impl Graph {
         // All paths share the directory, so comparing the raw text orders them
         // by file name, without `Path`'s slower component-wise comparison.
         paths.sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
-        let mut errors = Vec::new();
-        let mut revisions = Vec::with_capacity(paths.len());
-        for result in read_all(&paths) {
-            match result {
-                Ok(r) => revisions.push(r),
-                Err(e) => errors.push(GraphError::Parse(e)),
-            }
-        }
-        if !errors.is_empty() {
-            return Err(LoadError(errors));
-        }
-        Graph::build(revisions)
+        Ok(paths)
     }
 
     /// Builds the graph from parsed revisions, checking ids, references,
@@ -317,7 +334,12 @@ impl Graph {
                 r.unknown_keys.iter().map(|(line, key)| Warning {
                     path: r.path.clone(),
                     line: *line,
-                    message: format!("unknown header key `{key}` is ignored"),
+                    message: match revision::similar_key(key) {
+                        Some(known) => format!(
+                            "unknown header key `{key}` is ignored (did you mean `{known}`?)"
+                        ),
+                        None => format!("unknown header key `{key}` is ignored"),
+                    },
                 })
             })
             .collect();
@@ -852,6 +874,43 @@ pub(crate) mod testing {
         v.sort();
         v
     }
+}
+
+/// `.sql` files in sub-folders of `dir` (at any depth, hidden folders and
+/// the folders in `skip` left out): rev does not read them, and a revision
+/// put there by mistake would be silently missing from the graph.
+pub fn stray_sql_files(dir: &Path, skip: &[PathBuf]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![(dir.to_path_buf(), false)];
+    while let Some((folder, nested)) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            // `file_type` does not follow symlinks: a link to a folder is
+            // not walked, so a loop of links cannot trap the walk.
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                if !skip.iter().any(|s| same_dir(s, &path)) {
+                    stack.push((path, true));
+                }
+            } else if nested && path.extension().is_some_and(|e| e == "sql") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
 }
 
 #[cfg(test)]

@@ -151,7 +151,7 @@ impl Migrator {
             .or_else(|| config.database_url.clone())
             .ok_or(Error::NoDatabaseUrl)?;
         let url = DatabaseUrl::parse(&url, &config.base_dir)?;
-        let graph = Graph::load(&config.script_location)?;
+        let graph = Graph::load_all(&config.version_locations)?;
         Migrator::new(graph, url, Settings::from_config(config))
     }
 
@@ -480,6 +480,36 @@ impl Migrator {
     ) -> Result<Vec<RevIndex>, Error> {
         let rows = self.read_rows().await?;
         self.stamp_from(&rows, targets, purge)
+    }
+
+    /// What [`Migrator::stamp`] would add and remove, in the order it
+    /// would, reading the rows without a lock (`rev stamp --dry-run`).
+    pub async fn stamp_preview(
+        &self,
+        targets: &[Target],
+        purge: bool,
+    ) -> Result<StampReport, Error> {
+        let rows = self.read_rows().await?;
+        let desired = self.stamp_from(&rows, targets, purge)?;
+        let mut wanted = vec![false; self.graph.len()];
+        for &i in &desired {
+            wanted[i] = true;
+        }
+        let mut report = StampReport::default();
+        let mut clean = vec![false; self.graph.len()];
+        for row in rows.iter().rev() {
+            match self.graph.index_of(&row.version) {
+                Some(i) if wanted[i] && !row.in_progress => clean[i] = true,
+                Some(i) if wanted[i] => {}
+                _ => report.removed.push(row.version.clone()),
+            }
+        }
+        report.added = desired
+            .iter()
+            .filter(|&&i| !clean[i])
+            .map(|&i| self.graph.rev(i).id.clone())
+            .collect();
+        Ok(report)
     }
 
     /// The set a stamp records. A gap in the rows it starts from is no

@@ -161,6 +161,13 @@ pub enum ParseErrorKind {
         /// The offending text.
         value: String,
     },
+    /// A branch label that is a target keyword (`head`, `heads`, `base`,
+    /// `current`): `rev upgrade head` could never mean the branch.
+    #[error("branch_labels: `{value}` is a reserved word in targets ({}) and cannot be a branch label; rename it", RESERVED_LABELS.join(", "))]
+    ReservedLabel {
+        /// The offending label.
+        value: String,
+    },
     /// A required header key is missing.
     #[error("missing `-- {key}:` header line{hint}")]
     MissingKey {
@@ -207,6 +214,20 @@ pub enum ParseErrorKind {
         /// The marker it resembles.
         marker: &'static str,
     },
+}
+
+/// Words a target gives its own meaning (`current` in `history -r
+/// current:`), so a branch label with one of these names could never be named.
+pub const RESERVED_LABELS: &[&str] = &["head", "heads", "base", "current"];
+
+/// The known header key an unknown one is probably a misspelling of.
+pub fn similar_key(unknown: &str) -> Option<&'static str> {
+    KNOWN_KEYS
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(unknown, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+        .min()
+        .map(|(_, k)| k)
 }
 
 /// Header keys this version understands.
@@ -560,6 +581,11 @@ impl Fields {
                             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
                     {
                         return Err(ParseErrorKind::BadLabel {
+                            value: label.clone(),
+                        });
+                    }
+                    if RESERVED_LABELS.contains(&label.as_str()) {
+                        return Err(ParseErrorKind::ReservedLabel {
                             value: label.clone(),
                         });
                     }
@@ -1184,6 +1210,32 @@ DROP TABLE account;\n";
             r.checksum,
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
+    }
+
+    #[test]
+    fn target_keywords_are_refused_as_labels_with_the_line() {
+        for word in RESERVED_LABELS {
+            let text = format!(
+                "-- revision: a\n-- down_revision: null\n-- branch_labels: [ok, {word}]\n-- +upgrade\n"
+            );
+            let e = p(&text).unwrap_err();
+            assert_eq!(e.line, Some(3), "{word}");
+            assert!(matches!(&e.kind, ParseErrorKind::ReservedLabel { value } if value == word));
+            assert!(e.to_string().contains("reserved"), "{e}");
+        }
+        // Only the whole word: `headless` is a fine label.
+        let r =
+            p("-- revision: a\n-- down_revision: null\n-- branch_labels: headless\n-- +upgrade\n")
+                .unwrap();
+        assert_eq!(r.branch_labels, vec!["headless"]);
+    }
+
+    #[test]
+    fn a_misspelled_key_has_a_suggestion() {
+        assert_eq!(similar_key("transactinal"), Some("transactional"));
+        assert_eq!(similar_key("down_revison"), Some("down_revision"));
+        assert_eq!(similar_key("branch_label"), Some("branch_labels"));
+        assert_eq!(similar_key("author"), None);
     }
 
     #[test]

@@ -161,6 +161,9 @@ pub struct NewArgs {
     /// Write `transactional: false` (for e.g. CREATE INDEX CONCURRENTLY)
     #[arg(long)]
     pub no_transaction: bool,
+    /// Write the file into this folder of `version_locations` [default: the first]
+    #[arg(long, value_name = "DIR")]
+    pub version_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -182,8 +185,9 @@ pub struct MergeArgs {
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
     /// head, heads, base, a revision (prefix), label@head, +N, -N, rev+N, label@-N
-    #[arg(allow_hyphen_values = true, add = ArgValueCandidates::new(target_candidates))]
-    pub target: Target,
+    /// (`A:B` with --sql: the script from A to B, same as `--from A B`)
+    #[arg(allow_negative_numbers = true, add = ArgValueCandidates::new(target_candidates))]
+    pub target: MigrateTarget,
     /// Print the SQL script instead of running it; touches no database. The
     /// script is for the database's client (psql -f, mysql, sqlite3) and
     /// stops at the first error
@@ -205,7 +209,7 @@ pub struct MigrateArgs {
 #[derive(Debug, Args)]
 pub struct StampArgs {
     /// The revision(s) to record as the current state (`base` clears it)
-    #[arg(required = true, allow_hyphen_values = true, add = ArgValueCandidates::new(target_candidates))]
+    #[arg(required = true, allow_negative_numbers = true, add = ArgValueCandidates::new(target_candidates))]
     pub targets: Vec<Target>,
     /// Clear the tracking table first instead of adjusting it
     #[arg(long)]
@@ -228,6 +232,9 @@ pub struct CheckArgs {
     /// constraints left NOT VALID and invalid indexes (reads only, no lock)
     #[arg(long)]
     pub db: bool,
+    /// Accept header keys rev does not know (warned about, not a problem)
+    #[arg(long)]
+    pub allow_unknown_keys: bool,
 }
 
 #[derive(Debug, Args)]
@@ -239,7 +246,8 @@ pub struct AcceptArgs {
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
-    /// A range `A:B` (either side may be empty: `:B`, `A:`)
+    /// A range `A:B` (either side may be empty: `:B`, `A:`); `current`
+    /// is where the database is (`-r current:`, `-r base:current`)
     #[arg(
         short = 'r',
         long = "rev-range",
@@ -247,19 +255,22 @@ pub struct HistoryArgs {
         allow_hyphen_values = true
     )]
     pub range: Option<String>,
+    /// Mark the revisions the database is at with `(current)`
+    #[arg(short = 'i', long)]
+    pub indicate_current: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// The revision (prefix, label, head, heads, label@head)
-    #[arg(allow_hyphen_values = true, add = ArgValueCandidates::new(target_candidates))]
+    #[arg(allow_negative_numbers = true, add = ArgValueCandidates::new(target_candidates))]
     pub target: Target,
 }
 
 #[derive(Debug, Args)]
 pub struct EditArgs {
     /// The revision whose file to open (prefix, label, head, label@head)
-    #[arg(allow_hyphen_values = true, add = ArgValueCandidates::new(target_candidates))]
+    #[arg(allow_negative_numbers = true, add = ArgValueCandidates::new(target_candidates))]
     pub target: Target,
 }
 
@@ -283,6 +294,41 @@ pub enum CompletionShell {
     Elvish,
 }
 
+/// The target of `upgrade`/`downgrade`: a target, or Alembic's offline
+/// range `A:B` (only with --sql), which is `--from A B`.
+#[derive(Debug, Clone)]
+pub struct MigrateTarget {
+    /// `A` of `A:B`, the revision(s) the database is at.
+    pub from: Option<String>,
+    /// The target (`B` of `A:B`).
+    pub target: Target,
+}
+
+impl std::str::FromStr for MigrateTarget {
+    type Err = rev::target::ParseTargetError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.split_once(':') {
+            Some((from, to)) => Ok(MigrateTarget {
+                from: Some(from.to_string()),
+                target: to.parse()?,
+            }),
+            None => Ok(MigrateTarget {
+                from: None,
+                target: text.parse()?,
+            }),
+        }
+    }
+}
+
+impl std::ops::Deref for MigrateTarget {
+    type Target = Target;
+
+    fn deref(&self) -> &Target {
+        &self.target
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,5 +344,75 @@ mod tests {
         let cli = Cli::try_parse_from(["rev", "downgrade", "-1"]).unwrap();
         assert!(matches!(cli.command, Command::Downgrade(_)));
         assert!(Cli::try_parse_from(["rev", "upgrade", "a@@b"]).is_err());
+    }
+
+    fn parses(line: &str) -> Cli {
+        let argv: Vec<&str> = std::iter::once("rev")
+            .chain(line.split_whitespace())
+            .collect();
+        Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("`rev {line}`: {e}"))
+    }
+
+    /// Flags may follow the targets (`allow_hyphen_values` on a list of
+    /// targets swallowed them as targets), and `-N` still reads as a target.
+    #[test]
+    fn flags_work_after_targets_and_minus_n_is_a_target() {
+        match parses("stamp heads --purge -f json").command {
+            Command::Stamp(a) => {
+                assert!(a.purge);
+                assert_eq!(a.targets, vec![Target::Heads]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli = parses("stamp a3 b4 --dry-run");
+        assert_eq!(cli.global.format, Format::Text);
+        match cli.command {
+            Command::Stamp(a) => assert!(a.dry_run && a.targets.len() == 2),
+            other => panic!("{other:?}"),
+        }
+        match parses("stamp -1 --dry-run").command {
+            Command::Stamp(a) => assert!(a.dry_run && a.targets[0].relative_to_current().is_some()),
+            other => panic!("{other:?}"),
+        }
+        for line in [
+            "downgrade -1 --sql --from a",
+            "downgrade --dry-run -2",
+            "downgrade -1 --dry-run -f json",
+            "upgrade +1 --dry-run",
+            "upgrade head --sql -q",
+        ] {
+            match parses(line).command {
+                Command::Upgrade(a) | Command::Downgrade(a) => {
+                    assert!(a.sql || a.dry_run, "{line}")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(parses("show -1 -f json").global.format, Format::Json);
+        assert_eq!(parses("show heads -f json").global.format, Format::Json);
+        assert_eq!(parses("merge a b -m m -f json").global.format, Format::Json);
+        assert_eq!(parses("accept a -f json").global.format, Format::Json);
+        match parses("new -m x --head -1 -f json").command {
+            Command::New(a) => assert!(a.head.is_some()),
+            other => panic!("{other:?}"),
+        }
+        match parses("history -r -3: -f json").command {
+            Command::History(a) => assert_eq!(a.range.as_deref(), Some("-3:")),
+            other => panic!("{other:?}"),
+        }
+        // An unknown flag is still a usage error, not a target.
+        let err = Cli::try_parse_from(["rev", "stamp", "a", "--prge"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
+    }
+
+    #[test]
+    fn an_offline_range_splits_into_from_and_target() {
+        match parses("upgrade a1:head --sql").command {
+            Command::Upgrade(a) => {
+                assert_eq!(a.target.from.as_deref(), Some("a1"));
+                assert_eq!(*a.target, Target::Head);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

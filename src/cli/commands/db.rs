@@ -68,6 +68,21 @@ pub fn check_database(ctx: &Context) -> Result<(DatabaseUrl, DatabaseCheck), Cli
     Ok((url, check))
 }
 
+/// The graph and the database's current heads (for `history -r current:`
+/// and `--indicate-current`). Reads without a lock.
+pub fn current_heads(ctx: &Context) -> Result<(Graph, Vec<RevIndex>), CliError> {
+    let m = migrator(ctx)?;
+    let err = rev_err(ctx, &m);
+    let state = block_on(m.status())?.map_err(&err)?;
+    let graph = m.graph();
+    let current = state
+        .current
+        .iter()
+        .filter_map(|id| graph.index_of(id))
+        .collect();
+    Ok((graph.clone(), current))
+}
+
 fn table_name(ctx: &Context, settings: &Settings) -> Result<TableName, CliError> {
     // A bad table name is a mistake in config.yaml: say so, before asking
     // for anything or connecting.
@@ -328,13 +343,41 @@ fn print_report(ctx: &Context, report: &Report) {
     }
 }
 
+/// Alembic's `A:B` is an offline range: online, rev reads where the
+/// database is, and a second starting point (`--from`) would contradict it.
+fn check_range(args: &MigrateArgs) -> Result<(), CliError> {
+    let Some(from) = &args.target.from else {
+        return Ok(());
+    };
+    if !args.sql {
+        return Err(CliError::usage(
+            "invalid_range",
+            format!("the range `{from}:{}` is for --sql (an offline script); a run starts where the database is", *args.target),
+        )
+        .hint(format!("run `rev upgrade {}`, or add --sql for the script", *args.target)));
+    }
+    if !args.from.is_empty() {
+        return Err(CliError::usage(
+            "invalid_range",
+            format!(
+                "`{from}:{}` and --from both say where the script starts; give one",
+                *args.target
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub fn migrate(ctx: &Context, args: &MigrateArgs, direction: Direction) -> Result<u8, CliError> {
     let mut m = migrator(ctx)?;
     let display = RunDisplay::install(&ctx.printer, &mut m);
     let m = m;
     let err = rev_err(ctx, &m);
+    check_range(args)?;
     if args.sql {
-        let from = if !args.from.is_empty() {
+        let from = if let Some(from) = &args.target.from {
+            resolve_from(ctx, m.graph(), std::slice::from_ref(from))?
+        } else if !args.from.is_empty() {
             resolve_from(ctx, m.graph(), &args.from)?
         } else if direction == Direction::Downgrade {
             // A downgrade script needs a starting point; without --from it
@@ -403,6 +446,13 @@ pub fn migrate(ctx: &Context, args: &MigrateArgs, direction: Direction) -> Resul
 pub fn stamp(ctx: &Context, args: &StampArgs) -> Result<u8, CliError> {
     let m = migrator(ctx)?;
     let err = rev_err(ctx, &m);
+    if args.dry_run && ctx.printer.json() {
+        // The shape of a real stamp's report, so a script reads both alike.
+        let preview = block_on(m.stamp_preview(&args.targets, args.purge))?.map_err(&err)?;
+        ctx.printer
+            .print_json(&serde_json::json!({"added": preview.added, "removed": preview.removed}));
+        return Ok(0);
+    }
     if args.dry_run {
         let desired = block_on(m.stamp_plan(&args.targets, args.purge))?.map_err(&err)?;
         let heads = rev::plan::current_heads(m.graph(), &desired);
@@ -410,18 +460,14 @@ pub fn stamp(ctx: &Context, args: &StampArgs) -> Result<u8, CliError> {
             .iter()
             .map(|&i| m.graph().rev(i).id.as_str())
             .collect();
-        if ctx.printer.json() {
-            ctx.printer.print_json(&ids);
-        } else {
-            ctx.printer.data(&format!(
-                "would record: {}",
-                if ids.is_empty() {
-                    "<base>".to_string()
-                } else {
-                    ids.join(", ")
-                }
-            ));
-        }
+        ctx.printer.data(&format!(
+            "would record: {}",
+            if ids.is_empty() {
+                "<base>".to_string()
+            } else {
+                ids.join(", ")
+            }
+        ));
         return Ok(0);
     }
     let report = block_on(m.stamp(&args.targets, args.purge))?.map_err(&err)?;

@@ -4,6 +4,7 @@
 pub mod db;
 
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 use rev::graph::{Graph, RevIndex};
@@ -109,6 +110,15 @@ fn check_new_labels(graph: &Graph, labels: &[String]) -> Result<(), CliError> {
                 format!("`{label}` is not a valid branch label: use letters, digits, `_` and `-`"),
             ));
         }
+        if revision::RESERVED_LABELS.contains(&label.as_str()) {
+            return Err(CliError::usage(
+                "invalid_label",
+                format!(
+                    "`{label}` is a reserved word in targets ({}) and cannot be a branch label",
+                    revision::RESERVED_LABELS.join(", ")
+                ),
+            ));
+        }
         if let Some(owner) = graph.label_owner(label) {
             return Err(CliError::usage(
                 "duplicate_label",
@@ -146,7 +156,7 @@ fn new_id(graph: &Graph, given: &Option<String>) -> Result<String, CliError> {
     }
 }
 
-fn write_revision(ctx: &Context, new: &NewRevision) -> Result<u8, CliError> {
+fn write_revision(ctx: &Context, new: &NewRevision, dir: &Path) -> Result<u8, CliError> {
     let text = template::render(&ctx.config.template_dir(), new)?;
     let name = template::file_name(
         &ctx.config.file_template,
@@ -154,7 +164,7 @@ fn write_revision(ctx: &Context, new: &NewRevision) -> Result<u8, CliError> {
         &new.message,
         new.create_date,
     );
-    let path = ctx.config.script_location.join(name);
+    let path = dir.join(name);
     let file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -254,7 +264,42 @@ pub fn new(ctx: &Context, args: &NewArgs) -> Result<u8, CliError> {
             create_date: Utc::now(),
             transactional: !args.no_transaction,
         },
+        &version_path(ctx, args.version_path.as_deref())?,
     )
+}
+
+/// The folder `rev new --version-path` names, which must be one of the
+/// version locations: a file anywhere else would not be read back.
+fn version_path(ctx: &Context, given: Option<&Path>) -> Result<PathBuf, CliError> {
+    let locations = &ctx.config.version_locations;
+    let Some(given) = given else {
+        return Ok(ctx.config.script_location.clone());
+    };
+    let canonical = |p: &Path| {
+        std::path::absolute(p)
+            .ok()
+            .and_then(|p| p.canonicalize().ok())
+    };
+    let wanted = canonical(given);
+    locations
+        .iter()
+        .find(|l| wanted.is_some() && canonical(l) == wanted)
+        .cloned()
+        .ok_or_else(|| {
+            let listed: Vec<String> = locations
+                .iter()
+                .map(|l| ctx.printer.display_path(l))
+                .collect();
+            CliError::usage(
+                "version_path",
+                format!(
+                    "--version-path {} is not one of the version locations ({})",
+                    given.display(),
+                    listed.join(", ")
+                ),
+            )
+            .hint("add it to `version_locations` in config.yaml first: rev reads revisions only from those folders")
+        })
 }
 
 pub fn merge(ctx: &Context, args: &MergeArgs) -> Result<u8, CliError> {
@@ -321,6 +366,7 @@ pub fn merge(ctx: &Context, args: &MergeArgs) -> Result<u8, CliError> {
             create_date: Utc::now(),
             transactional: true,
         },
+        &ctx.config.script_location,
     )
 }
 
@@ -338,9 +384,48 @@ fn print_revisions(ctx: &Context, graph: &Graph, revs: &[RevIndex]) {
     }
 }
 
+/// Each head with the labels of the branches it is on (Alembic prints
+/// `ae10 (billing) (head)`): the label is on the branch's first revision,
+/// but it is how a person names the head (`billing@head`). In JSON, the
+/// revision object gains `"branches": [...]`.
 pub fn heads(ctx: &Context) -> Result<u8, CliError> {
     let graph = ctx.graph()?;
-    print_revisions(ctx, &graph, &graph.heads());
+    let heads = graph.heads();
+    if ctx.printer.json() {
+        let objs: Vec<_> = heads
+            .iter()
+            .map(|&i| {
+                let mut v =
+                    serde_json::to_value(ctx.printer.revision_json(&graph, i)).unwrap_or_default();
+                v["branches"] = graph.labels_of(i).into();
+                v
+            })
+            .collect();
+        ctx.printer.print_json(&objs);
+        return Ok(0);
+    }
+    for &i in &heads {
+        let line = ctx.printer.revision_line(&graph, i);
+        // The head's own labels are already on the line (`label: X`).
+        let own = &graph.rev(i).branch_labels;
+        let labels: Vec<&str> = graph
+            .labels_of(i)
+            .into_iter()
+            .filter(|l| !own.iter().any(|o| o == l))
+            .collect();
+        if labels.is_empty() {
+            ctx.printer.data(&line);
+        } else {
+            let (first, rest) = line.split_once('\n').unwrap_or((&line, ""));
+            let rest = if rest.is_empty() {
+                String::new()
+            } else {
+                format!("\n{rest}")
+            };
+            ctx.printer
+                .data(&format!("{first} [branch: {}]{rest}", labels.join(", ")));
+        }
+    }
     Ok(0)
 }
 
@@ -366,62 +451,83 @@ pub fn branches(ctx: &Context) -> Result<u8, CliError> {
     Ok(0)
 }
 
+/// `current` in a `history` range: the database's current heads (Alembic's
+/// `-r current:`). It is not a target elsewhere, and not a valid label.
+const CURRENT: &str = "current";
+
 pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<u8, CliError> {
-    let graph = ctx.graph()?;
-    let mut keep = vec![true; graph.len()];
-    if let Some(range) = &args.range {
-        let Some((lower, upper)) = range.split_once(':') else {
-            return Err(CliError::usage(
+    let split = match &args.range {
+        None => None,
+        Some(range) => Some(range.split_once(':').ok_or_else(|| {
+            CliError::usage(
                 "invalid_range",
                 format!("`{range}` is not a range: write `A:B`, `A:` or `:B`"),
-            ));
-        };
-        let parse = |s: &str| -> Result<Target, CliError> {
+            )
+        })?),
+    };
+    // Only `current` and --indicate-current read the database; otherwise
+    // history works without one, as before.
+    let needs_db =
+        args.indicate_current || split.is_some_and(|(l, u)| l == CURRENT || u == CURRENT);
+    let (graph, current) = if needs_db {
+        let (graph, current) = db::current_heads(ctx)?;
+        (graph, Some(current))
+    } else {
+        (ctx.graph()?, None)
+    };
+    let mut keep = vec![true; graph.len()];
+    if let (Some(range), Some((lower, upper))) = (&args.range, split) {
+        // `None`: the side is `base`, which bounds nothing.
+        let side = |s: &str| -> Result<Option<Vec<RevIndex>>, CliError> {
+            if s == CURRENT {
+                return Ok(current.clone());
+            }
             let target = s.parse::<Target>().map_err(|e| {
                 CliError::usage("invalid_target", format!("in range `{range}`: {e}"))
             })?;
-            // `history` reads no database, so "the current state" is unknown.
+            // `history` reads no database for this, so "the current state" is unknown.
             if target.relative_to_current().is_some() {
                 return Err(CliError::usage(
                     "invalid_range",
                     format!("`{s}` counts from the database's current state, which `rev history` does not read"),
                 )
-                .hint("count from a revision instead, e.g. `REV-1`, or run `rev current` first"));
+                .hint("count from a revision instead, e.g. `REV-1`, or use `current:`"));
             }
-            Ok(target)
+            if matches!(target, Target::Base) {
+                return Ok(None);
+            }
+            target
+                .resolve(&graph, &[])
+                .map(Some)
+                .map_err(|e| target_error(e, &graph, &ctx.printer))
         };
         let bounded_above = !upper.is_empty();
         if bounded_above {
-            let upper = parse(upper)?
-                .resolve(&graph, &[])
-                .map_err(|e| target_error(e, &graph, &ctx.printer))?;
-            keep = graph.ancestors(upper);
+            // `base` above keeps nothing but the empty state.
+            keep = graph.ancestors(side(upper)?.unwrap_or_default());
         }
         if !lower.is_empty() {
-            let lower_text = lower;
-            let lower = parse(lower)?;
-            if !matches!(lower, Target::Base) {
-                let lower = lower
-                    .resolve(&graph, &[])
-                    .map_err(|e| target_error(e, &graph, &ctx.printer))?;
+            if let Some(lower_revs) = side(lower)? {
                 // A reversed range (`-r c:b`) would print nothing and exit 0,
                 // which reads as "no history"; Alembic refuses it too.
-                if let Some(&outside) = lower.iter().find(|&&i| bounded_above && !keep[i]) {
-                    let upper_text = range.split_once(':').map_or("", |(_, u)| u);
+                if let Some(&outside) = lower_revs.iter().find(|&&i| bounded_above && !keep[i]) {
                     return Err(CliError::usage(
                         "invalid_range",
                         format!(
-                            "in range `{range}`: `{}` is not an ancestor of `{upper_text}`",
+                            "in range `{range}`: `{}` is not an ancestor of `{upper}`",
                             graph.rev(outside).id
                         ),
                     )
                     .hint(format!(
-                        "write the older revision first: `-r {upper_text}:{lower_text}` if that is what you meant"
+                        "write the older revision first: `-r {upper}:{lower}` if that is what you meant"
                     )));
                 }
-                let below = graph.descendants(lower);
-                for (k, b) in keep.iter_mut().zip(below) {
-                    *k &= b;
+                // The database at base: `current:` is everything.
+                if !(lower == CURRENT && lower_revs.is_empty()) {
+                    let below = graph.descendants(lower_revs);
+                    for (k, b) in keep.iter_mut().zip(below) {
+                        *k &= b;
+                    }
                 }
             }
         }
@@ -433,8 +539,45 @@ pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<u8, CliError> {
         .copied()
         .filter(|&i| keep[i])
         .collect();
-    print_revisions(ctx, &graph, &revs);
+    match (&current, args.indicate_current) {
+        (Some(current), true) => print_indicating(ctx, &graph, &revs, current),
+        _ => print_revisions(ctx, &graph, &revs),
+    }
     Ok(0)
+}
+
+/// `history --indicate-current`: Alembic's `(current)` mark on the
+/// revisions the database is at; in JSON, `"current": true|false` on each.
+fn print_indicating(ctx: &Context, graph: &Graph, revs: &[RevIndex], current: &[RevIndex]) {
+    let is_current = |i: RevIndex| current.contains(&i);
+    if ctx.printer.json() {
+        let objs: Vec<_> = revs
+            .iter()
+            .map(|&i| {
+                let mut v =
+                    serde_json::to_value(ctx.printer.revision_json(graph, i)).unwrap_or_default();
+                v["current"] = is_current(i).into();
+                v
+            })
+            .collect();
+        ctx.printer.print_json(&objs);
+    } else {
+        for &i in revs {
+            let line = ctx.printer.revision_line(graph, i);
+            if is_current(i) {
+                // After the first line: with -v the line has more below.
+                let (first, rest) = line.split_once('\n').unwrap_or((&line, ""));
+                let rest = if rest.is_empty() {
+                    String::new()
+                } else {
+                    format!("\n{rest}")
+                };
+                ctx.printer.data(&format!("{first} (current){rest}"));
+            } else {
+                ctx.printer.data(&line);
+            }
+        }
+    }
 }
 
 pub fn show(ctx: &Context, args: &ShowArgs) -> Result<u8, CliError> {
@@ -486,13 +629,18 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> Result<u8, CliError> {
             .iter()
             .map(|&c| graph.rev(c).id.as_str())
             .collect();
-        if !children.is_empty() {
+        // Alembic's words: "Branches into" lists the children at a branch
+        // point; the labels of the branches a revision is on are its labels.
+        if graph.is_branch_point(i) {
+            ctx.printer
+                .data(&format!("Branches into: {}", children.join(", ")));
+        } else if !children.is_empty() {
             ctx.printer
                 .data(&format!("Children: {}", children.join(", ")));
         }
         if !labels.is_empty() {
             ctx.printer
-                .data(&format!("Branches into: {}", labels.join(", ")));
+                .data(&format!("Branch labels: {}", labels.join(", ")));
         }
         ctx.printer
             .data(&format!("Path: {}", ctx.printer.display_path(&r.path)));
@@ -542,6 +690,24 @@ pub fn check(ctx: &Context, args: &CheckArgs) -> Result<u8, CliError> {
             }
             for &i in graph.topo_order() {
                 let r = graph.rev(i);
+                // Other commands warn and go on; `check` is where a
+                // misspelled `transactinal:` (silently transactional) fails.
+                for (line, key) in &r.unknown_keys {
+                    if args.allow_unknown_keys {
+                        break;
+                    }
+                    let guess = revision::similar_key(key)
+                        .map(|k| format!("did you mean `{k}`? "))
+                        .unwrap_or_default();
+                    problems.push((
+                        "unknown_key".into(),
+                        format!(
+                            "{}:{line}: unknown header key `{key}` in revision `{}`\n  {guess}(pass --allow-unknown-keys if it is there on purpose)",
+                            ctx.printer.display_path(&r.path),
+                            r.id
+                        ),
+                    ));
+                }
                 if r.has_empty_upgrade() {
                     problems.push((
                         "empty_upgrade".into(),
