@@ -7,6 +7,7 @@ use crate::executor::ExecError;
 use crate::graph::LoadError;
 use crate::plan::PlanError;
 use crate::rebase::Rebase;
+use crate::squash::SquashError;
 use crate::target::{ParseTargetError, TargetError};
 use crate::url::UrlError;
 
@@ -32,6 +33,9 @@ pub enum Error {
     /// No plan can be made for the target.
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// A database inside a squashed run cannot go on with these files.
+    #[error(transparent)]
+    Squash(#[from] SquashError),
     /// No database URL anywhere.
     #[error("no database URL: none given with --database-url, DATABASE_URL or `database_url` in config.yaml")]
     NoDatabaseUrl,
@@ -108,6 +112,7 @@ impl Error {
             Error::Backend(e) => e.kind(),
             Error::Migration(e) => e.kind(),
             Error::Plan(e) => e.kind(),
+            Error::Squash(e) => e.kind(),
             Error::NoDatabaseUrl => "no_database_url",
             Error::UnknownApplied { .. } => "unknown_applied_revision",
             Error::AppliedWithoutParent { .. } => "applied_without_parent",

@@ -82,6 +82,9 @@ pub struct Revision {
     pub checksum: String,
     /// Header keys this version of rev does not know, with their lines.
     pub unknown_keys: Vec<(usize, String)>,
+    /// The run of older revisions this one stands for (`replaces:`, written
+    /// by `rev squash`), oldest first; empty for an ordinary revision.
+    pub replaces: Vec<String>,
 }
 
 impl Revision {
@@ -218,6 +221,7 @@ const KNOWN_KEYS: &[&str] = &[
     "message",
     "create_date",
     "transactional",
+    "replaces",
 ];
 
 const UPGRADE_MARKER: &str = "-- +upgrade";
@@ -440,6 +444,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Revision, ParseError> {
         downgrade_line: downgrade_start,
         path: path.to_path_buf(),
         unknown_keys: fields.unknown,
+        replaces: fields.replaces.unwrap_or_default(),
     })
 }
 
@@ -530,6 +535,7 @@ struct Fields {
     message: Option<String>,
     create_date: Option<String>,
     transactional: Option<bool>,
+    replaces: Option<Vec<String>>,
     unknown: Vec<(usize, String)>,
 }
 
@@ -551,6 +557,7 @@ impl Fields {
             }
             "down_revision" => self.down_revision = Some(ids(key, raw, &value)?),
             "depends_on" => self.depends_on = Some(ids(key, raw, &value)?),
+            "replaces" => self.replaces = Some(ids(key, raw, &value)?),
             "branch_labels" => {
                 let labels = scalars(key, raw, &value)?;
                 for label in &labels {

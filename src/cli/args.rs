@@ -81,6 +81,21 @@ pub enum Command {
     Check(CheckArgs),
     /// Print the graph as dot (default) or mermaid source: `rev graph -f mermaid`
     Graph,
+    /// Write one revision that replaces the run of revisions OLD:NEW
+    Squash(SquashArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SquashArgs {
+    /// The run to replace, oldest first: `OLD:NEW` (ids or prefixes)
+    #[arg(value_name = "OLD:NEW")]
+    pub range: String,
+    /// What the squashed revision does
+    #[arg(short, long)]
+    pub message: String,
+    /// Use this id instead of a random one
+    #[arg(long, value_name = "ID")]
+    pub rev_id: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! inspectors. Database commands live in `db.rs`.
 
 pub mod db;
+pub mod squash;
 
 use std::collections::BTreeSet;
 
@@ -131,7 +132,7 @@ fn check_new_labels(graph: &Graph, labels: &[String]) -> Result<(), CliError> {
     Ok(())
 }
 
-fn new_id(graph: &Graph, given: &Option<String>) -> Result<String, CliError> {
+pub(crate) fn new_id(graph: &Graph, given: &Option<String>) -> Result<String, CliError> {
     match given {
         Some(id) => {
             check_new_id(graph, id)?;
