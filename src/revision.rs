@@ -912,6 +912,22 @@ DROP TABLE account;\n";
     }
 
     #[test]
+    fn replaces_is_a_list_of_ids() {
+        let r = p("-- revision: s1\n-- down_revision: a\n-- replaces: [b, 000000000012]\n-- +upgrade\nSELECT 1;\n").unwrap();
+        assert_eq!(r.replaces, vec!["b", "000000000012"]);
+        assert!(r.unknown_keys.is_empty());
+        let e = p("-- revision: s1\n-- down_revision: a\n-- replaces: [b, c-d]\n-- +upgrade\n")
+            .unwrap_err();
+        assert_eq!(e.line, Some(3));
+        assert!(
+            matches!(e.kind, ParseErrorKind::BadId { ref key, .. } if key == "replaces"),
+            "{e}"
+        );
+        let r = p("-- revision: s1\n-- down_revision: a\n-- +upgrade\n").unwrap();
+        assert!(r.replaces.is_empty());
+    }
+
+    #[test]
     fn ids_stay_text() {
         let r = p("-- revision: 000000000012\n-- down_revision: [1234e5678901, 000000000011]\n-- +upgrade\nSELECT 1;\n").unwrap();
         assert_eq!(r.id, "000000000012");

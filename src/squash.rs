@@ -634,3 +634,241 @@ pub fn render(f: &SquashFile) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::testing::{ids, try_graph};
+    use crate::graph::{Graph, LoadError};
+
+    /// `spec` as in `graph::testing`, with `squash` replacing `replaces`.
+    fn build(spec: &str, squash: &str, replaces: &[&str]) -> Result<Graph, LoadError> {
+        build_without(spec, squash, replaces, &[])
+    }
+
+    /// [`build`] with the files of `deleted` gone.
+    fn build_without(
+        spec: &str,
+        squash: &str,
+        replaces: &[&str],
+        deleted: &[&str],
+    ) -> Result<Graph, LoadError> {
+        let mut revs = try_graph(spec).expect("spec builds").revisions().to_vec();
+        revs.retain(|r| !deleted.contains(&r.id.as_str()));
+        for r in &mut revs {
+            if r.id == squash {
+                r.replaces = replaces.iter().map(|s| s.to_string()).collect();
+            }
+        }
+        Graph::build(revs)
+    }
+
+    fn squash_error(spec: &str, replaces: &[&str]) -> String {
+        let e = build(spec, "s", replaces).unwrap_err();
+        assert!(e.0.iter().any(|e| e.kind() == "squash_run"), "{spec}: {e}");
+        e.to_string()
+    }
+
+    fn row(version: &str, in_progress: bool) -> AppliedRow {
+        AppliedRow {
+            version: version.into(),
+            applied_at: "2026-01-01T00:00:00Z".into(),
+            execution_time_ms: 1,
+            checksum: String::new(),
+            down_revisions: Vec::new(),
+            in_progress,
+        }
+    }
+
+    #[test]
+    fn squashed_view_hides_the_run_and_children_may_name_either() {
+        // e names the run's last revision, f the squash: both hang off `s`.
+        let g = build("a:- b:a c:b d:c e:d s:a f:s", "s", &["b", "c", "d"]).unwrap();
+        assert_eq!(ids(&g, g.topo_order()), ["a", "s", "e", "f"]);
+        assert_eq!(ids(&g, &g.heads()), ["e", "f"]);
+        let e = g.index_of("e").unwrap();
+        assert_eq!(ids(&g, g.parents(e)), ["s"]);
+        assert_eq!(g.index_of("c"), None);
+        assert_eq!(g.revision_by_id("c").map(|r| r.id.as_str()), Some("c"));
+
+        let o = g.with_originals(&HashSet::from(["s".to_string()])).unwrap();
+        assert_eq!(ids(&o, o.topo_order()), ["a", "b", "c", "d", "e", "f"]);
+        let f = o.index_of("f").unwrap();
+        assert_eq!(ids(&o, o.parents(f)), ["d"]);
+        assert_eq!(o.index_of("s"), None);
+        // Indices are shared between the views.
+        assert_eq!(o.index_of("e"), Some(e));
+    }
+
+    #[test]
+    fn deleted_originals_resolve_to_the_squash() {
+        let g = build_without(
+            "a:- b:a c:b d:c s:a e:d",
+            "s",
+            &["b", "c", "d"],
+            &["c", "d"],
+        )
+        .unwrap();
+        assert_eq!(ids(&g, g.topo_order()), ["a", "s", "e"]);
+        assert_eq!(g.squashes()[0].missing, ["c", "d"]);
+    }
+
+    #[test]
+    fn a_run_that_is_not_a_path_is_refused() {
+        // c's parent is a, not b.
+        let m = squash_error("a:- b:a c:a s:a", &["b", "c"]);
+        assert!(m.contains("must form a path"), "{m}");
+        // x hangs off b, inside the run.
+        let m = squash_error("a:- b:a c:b x:b s:a", &["b", "c"]);
+        assert!(
+            m.contains("`b` is inside the run") && m.contains("`x`"),
+            "{m}"
+        );
+        // A dependency on a revision inside the run is a branch point too.
+        let m = squash_error("a:- b:a c:b x:a:b s:a", &["b", "c"]);
+        assert!(m.contains("`x`"), "{m}");
+        // The squash must start where the run starts.
+        let m = squash_error("a:- b:a c:b s:-", &["b", "c"]);
+        assert!(m.contains("parents of `b`"), "{m}");
+        let m = squash_error("a:- b:a s:a", &["s"]);
+        assert!(m.contains("names the revision itself"), "{m}");
+    }
+
+    #[test]
+    fn a_revision_is_replaced_once_and_a_squash_is_not_replaced() {
+        let mut revs = try_graph("a:- b:a c:b s:a t:a")
+            .unwrap()
+            .revisions()
+            .to_vec();
+        for r in &mut revs {
+            match r.id.as_str() {
+                "s" => r.replaces = vec!["b".into(), "c".into()],
+                "t" => r.replaces = vec!["b".into(), "c".into()],
+                _ => {}
+            }
+        }
+        let e = Graph::build(revs).unwrap_err().to_string();
+        assert!(e.contains("also replaced by"), "{e}");
+
+        let mut revs = try_graph("a:- b:a c:b s:a d:s t:a")
+            .unwrap()
+            .revisions()
+            .to_vec();
+        for r in &mut revs {
+            match r.id.as_str() {
+                "s" => r.replaces = vec!["b".into(), "c".into()],
+                "t" => r.replaces = vec!["s".into(), "d".into()],
+                _ => {}
+            }
+        }
+        let e = Graph::build(revs).unwrap_err().to_string();
+        assert!(e.contains("itself a squashed revision"), "{e}");
+    }
+
+    #[test]
+    fn rows_choose_the_view_and_the_settling() {
+        let g = build("a:- b:a c:b d:c e:d s:a", "s", &["b", "c", "d"]).unwrap();
+        let sq = g.squashes();
+        let path = |_: &str| (PathBuf::from("versions/s.sql"), PathBuf::from("versions"));
+        let at = |list: &[(&str, bool)]| -> Vec<AppliedRow> {
+            list.iter().map(|(v, p)| row(v, *p)).collect()
+        };
+        // None, all, or the squash itself: the squashed view.
+        for rows in [
+            at(&[("a", false)]),
+            at(&[("a", false), ("b", false), ("c", false), ("d", false)]),
+            at(&[("a", false), ("s", false), ("b", false)]),
+        ] {
+            assert!(originals_for(sq, &rows, path).unwrap().is_empty());
+        }
+        // Part of the run, or all of it with the last in progress: originals.
+        for rows in [
+            at(&[("a", false), ("b", false)]),
+            at(&[("a", false), ("b", false), ("c", false), ("d", true)]),
+        ] {
+            assert_eq!(
+                originals_for(sq, &rows, path).unwrap(),
+                HashSet::from(["s".to_string()])
+            );
+            assert!(settles(sq, &rows).is_empty());
+        }
+        // A complete run reads as one row for the squash, at the run's place.
+        let rows = at(&[
+            ("a", false),
+            ("b", false),
+            ("c", false),
+            ("d", false),
+            ("e", false),
+        ]);
+        let view = View::new(sq, &HashSet::new());
+        let read = view_rows(sq, &view, &rows, |_| ("sum".into(), vec!["a".into()]));
+        let versions: Vec<&str> = read.iter().map(|r| r.version.as_str()).collect();
+        assert_eq!(versions, ["a", "s", "e"]);
+        assert_eq!(read[1].down_revisions, ["a"]);
+        assert_eq!(
+            settles(sq, &rows),
+            [Settle {
+                squash: "s".into(),
+                insert: true,
+                remove: vec!["b".into(), "c".into(), "d".into()],
+            }]
+        );
+        // Leftover rows beside a recorded squash are removed, nothing added.
+        let rows = at(&[("a", false), ("s", false), ("c", false)]);
+        assert_eq!(
+            settles(sq, &rows),
+            [Settle {
+                squash: "s".into(),
+                insert: false,
+                remove: vec!["c".into()],
+            }]
+        );
+    }
+
+    #[test]
+    fn part_of_a_run_without_its_files_is_an_error_that_says_what_to_do() {
+        let g = build_without(
+            "a:- b:a c:b d:c s:a e:d",
+            "s",
+            &["b", "c", "d"],
+            &["c", "d"],
+        )
+        .unwrap();
+        let rows = vec![row("a", false), row("b", false)];
+        let e = originals_for(g.squashes(), &rows, |_| {
+            (PathBuf::from("versions/s.sql"), PathBuf::from("versions"))
+        })
+        .unwrap_err();
+        let m = e.to_string();
+        assert_eq!(e.kind(), "squash_incomplete");
+        assert!(m.contains("1 of 3 (`b`)"), "{m}");
+        assert!(m.contains("`c`, `d` are gone"), "{m}");
+        assert!(
+            m.contains("git checkout") && m.contains("rev stamp s"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn sections_run_in_order_up_and_in_reverse_down() {
+        let mut revs = try_graph("a:- b:a").unwrap().revisions().to_vec();
+        revs[0].upgrade_sql = "CREATE TABLE t (id INT);\n".into();
+        revs[0].downgrade_sql = Some("DROP TABLE t;\n".into());
+        revs[0].message = "make t".into();
+        revs[1].upgrade_sql = "ALTER TABLE t ADD c INT;  \n\n".into();
+        revs[1].downgrade_sql = Some("ALTER TABLE t DROP c;\n".into());
+        let refs: Vec<&Revision> = revs.iter().collect();
+        let (up, down) = sections(&refs);
+        assert_eq!(
+            up,
+            "-- from a: make t\nCREATE TABLE t (id INT);\n\n-- from b\nALTER TABLE t ADD c INT;\n"
+        );
+        assert_eq!(
+            down.unwrap(),
+            "-- from b\nALTER TABLE t DROP c;\n\n-- from a: make t\nDROP TABLE t;\n"
+        );
+        revs[1].downgrade_sql = None;
+        let refs: Vec<&Revision> = revs.iter().collect();
+        assert_eq!(sections(&refs).1, None);
+    }
+}
