@@ -33,9 +33,10 @@ pub enum Error {
     /// No plan can be made for the target.
     #[error(transparent)]
     Plan(#[from] PlanError),
-    /// A database inside a squashed run cannot go on with these files.
+    /// A database inside a squashed run cannot go on with these files
+    /// (boxed: the largest variant).
     #[error(transparent)]
-    Squash(#[from] SquashError),
+    Squash(Box<SquashError>),
     /// No database URL anywhere.
     #[error("no database URL: none given with --database-url, DATABASE_URL or `database_url` in config.yaml")]
     NoDatabaseUrl,
@@ -88,6 +89,12 @@ fn quoted(ids: &[String]) -> String {
         .map(|i| format!("`{i}`"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+impl From<Box<SquashError>> for Error {
+    fn from(e: Box<SquashError>) -> Self {
+        Error::Squash(e)
+    }
 }
 
 impl From<TargetError> for Error {

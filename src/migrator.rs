@@ -19,7 +19,7 @@
 //! create nothing.
 
 use std::borrow::Cow;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use crate::backend::{
@@ -781,10 +781,7 @@ impl Migrator {
                 .index_of(id)
                 .map(|i| self.graph.rev(i).path.clone())
                 .unwrap_or_default();
-            let dir = path
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(PathBuf::new);
+            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
             (path, dir)
         })?;
         let m = if originals.is_empty() {

@@ -280,7 +280,7 @@ pub(crate) fn originals_for(
     squashes: &[Squash],
     rows: &[AppliedRow],
     path_of: impl Fn(&str) -> (PathBuf, PathBuf),
-) -> Result<HashSet<String>, SquashError> {
+) -> Result<HashSet<String>, Box<SquashError>> {
     let mut originals = HashSet::new();
     if squashes.is_empty() {
         return Ok(originals);
@@ -310,14 +310,14 @@ pub(crate) fn originals_for(
                 .iter()
                 .cloned()
                 .partition(|id| recorded.contains_key(id.as_str()));
-            return Err(SquashError::Incomplete {
+            return Err(Box::new(SquashError::Incomplete {
                 squash: s.id.clone(),
                 path,
                 applied,
                 remaining,
                 missing: s.missing.clone(),
                 dir,
-            });
+            }));
         }
         originals.insert(s.id.clone());
     }
