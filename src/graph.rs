@@ -750,7 +750,9 @@ impl Graph {
         let mut scored: Vec<(f64, &str)> = self
             .revisions
             .iter()
-            .map(|r| r.id.as_str())
+            .enumerate()
+            .filter(|(i, _)| !self.hidden[*i])
+            .map(|(_, r)| r.id.as_str())
             .chain(self.labels.keys().map(String::as_str))
             .map(|id| (strsim::jaro_winkler(text, id), id))
             // Jaro-Winkler alone misses one-character typos of short ids

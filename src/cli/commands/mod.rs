@@ -89,7 +89,7 @@ fn check_new_id(graph: &Graph, id: &str) -> Result<(), CliError> {
             format!("`{id}` is not a valid revision id: use letters, digits and `_` only"),
         ));
     }
-    if graph.index_of(id).is_some() || graph.label_owner(id).is_some() {
+    if graph.revision_by_id(id).is_some() || graph.label_owner(id).is_some() {
         return Err(CliError::usage(
             "duplicate_revision",
             format!("`{id}` is already a revision id or a branch label"),
@@ -140,7 +140,7 @@ pub(crate) fn new_id(graph: &Graph, given: &Option<String>) -> Result<String, Cl
         }
         None => loop {
             let id = revision::generate_id();
-            if graph.index_of(&id).is_none() {
+            if graph.revision_by_id(&id).is_none() {
                 break Ok(id);
             }
         },
