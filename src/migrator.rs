@@ -752,11 +752,28 @@ impl Migrator {
         target: &Target,
         from: &[RevIndex],
     ) -> Result<String, Error> {
-        let plan = self.plan_offline(from, direction, target)?;
-        Ok(self.dialect().script(
-            &self.exec_steps(&plan),
-            self.settings.transaction_per_migration,
-        ))
+        // A starting point inside a squashed run (read from a database that
+        // applied part of it) is planned with that run's originals.
+        let originals: std::collections::HashSet<String> = self
+            .graph
+            .squashes()
+            .iter()
+            .filter(|s| {
+                from.iter()
+                    .any(|&i| self.graph.is_hidden(i) && s.replaces.contains(&self.graph.rev(i).id))
+            })
+            .map(|s| s.id.clone())
+            .collect();
+        let m = if originals.is_empty() {
+            Cow::Borrowed(self)
+        } else {
+            let mut m = self.clone();
+            m.graph = self.graph.with_originals(&originals)?;
+            Cow::Owned(m)
+        };
+        let plan = m.plan_offline(from, direction, target)?;
+        Ok(m.dialect()
+            .script(&m.exec_steps(&plan), m.settings.transaction_per_migration))
     }
 
     /// The applied set as indices, read without a lock (for `--sql` on a
