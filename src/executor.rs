@@ -460,6 +460,39 @@ impl LockedSession {
         self.conn.set_parents(version, down_revisions).await
     }
 
+    /// In one transaction, record `version` as applied (unless `insert` is
+    /// false: it is recorded already) and remove the rows of `replaced`: a
+    /// squashed revision put in place of the run it replaces.
+    pub async fn replace_rows(
+        &mut self,
+        version: &str,
+        checksum: &str,
+        down_revisions: &[String],
+        insert: bool,
+        replaced: &[String],
+    ) -> Result<(), BackendError> {
+        let own_tx = !self.conn.in_transaction() && self.conn.begin().await?;
+        let result = async {
+            if insert {
+                self.conn
+                    .stamp_applied(version, checksum, down_revisions)
+                    .await?;
+            }
+            for old in replaced {
+                self.conn.stamp_removed(old).await?;
+            }
+            Ok(())
+        }
+        .await;
+        if own_tx {
+            match &result {
+                Ok(()) => self.conn.commit().await?,
+                Err(_) => self.conn.rollback_if_open().await,
+            }
+        }
+        result
+    }
+
     /// Remove `version`'s record without running SQL; `Ok(false)` if absent.
     pub async fn stamp_removed(&mut self, version: &str) -> Result<bool, BackendError> {
         self.conn.stamp_removed(version).await

@@ -14,14 +14,16 @@
 //! names or the order the file system lists them.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction as PgDirection;
 
 use crate::revision::{self, ParseError, Revision};
+use crate::squash::{self, Squash, View};
 
 /// Index of a revision inside one [`Graph`].
 pub type RevIndex = usize;
@@ -88,6 +90,16 @@ pub enum GraphError {
         /// The revision carrying it.
         id: String,
     },
+    /// A squashed revision (`replaces:`) breaks a rule of [`crate::squash`].
+    #[error("{}: squashed revision `{id}`: {message}", path.display())]
+    Squash {
+        /// The squashed revision.
+        id: String,
+        /// Its file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// The script directory cannot be read.
     #[error("cannot read the script directory {}: {message}", path.display())]
     Dir {
@@ -109,6 +121,7 @@ impl GraphError {
             GraphError::DuplicateLabel { .. } => "duplicate_label",
             GraphError::LabelIsRevisionId { .. } => "label_is_revision_id",
             GraphError::Dir { .. } => "script_directory",
+            GraphError::Squash { .. } => "squash_run",
         }
     }
 }
@@ -167,6 +180,12 @@ pub struct Graph {
     topo: Vec<RevIndex>,
     topo_pos: Vec<usize>,
     warnings: Vec<Warning>,
+    /// Revisions this view leaves out: the originals of a squash it uses,
+    /// or a squashed revision whose originals it uses (see [`crate::squash`]).
+    hidden: Vec<bool>,
+    squashes: Vec<Squash>,
+    /// The revisions as their files say, to build another view from.
+    source: Arc<Vec<Revision>>,
 }
 
 impl Graph {
@@ -237,20 +256,79 @@ impl Graph {
     /// Builds the graph from parsed revisions, checking ids, references,
     /// labels and cycles.
     pub fn build(revisions: Vec<Revision>) -> Result<Graph, LoadError> {
-        let n = revisions.len();
+        Graph::build_view(Arc::new(revisions), &HashSet::new())
+    }
+
+    /// The same files seen by a database that applied part of the runs that
+    /// the squashed revisions `originals` replace: those squashes are hidden
+    /// and their originals used (see [`crate::squash`]). Revision indices
+    /// are the same in every view of one set of files.
+    pub fn with_originals(&self, originals: &HashSet<String>) -> Result<Graph, LoadError> {
+        if self.squashes.is_empty() {
+            return Ok(self.clone());
+        }
+        Graph::build_view(self.source.clone(), originals)
+    }
+
+    /// The squashed revisions and the runs they replace.
+    pub fn squashes(&self) -> &[Squash] {
+        &self.squashes
+    }
+
+    /// The revision with exactly this id, hidden in this view or not (for
+    /// messages about recorded revisions; targets never name a hidden one).
+    pub fn revision_by_id(&self, id: &str) -> Option<&Revision> {
+        match self.index_of(id) {
+            Some(i) => Some(&self.revisions[i]),
+            // Hidden revisions are few (the runs of squashes): a scan is fine.
+            None => self
+                .revisions
+                .iter()
+                .enumerate()
+                .find(|(i, r)| self.hidden[*i] && r.id == id)
+                .map(|(_, r)| r),
+        }
+    }
+
+    /// Whether this view leaves `i` out (see [`Graph::with_originals`]).
+    pub fn is_hidden(&self, i: RevIndex) -> bool {
+        self.hidden[i]
+    }
+
+    fn build_view(
+        source: Arc<Vec<Revision>>,
+        originals: &HashSet<String>,
+    ) -> Result<Graph, LoadError> {
+        let n = source.len();
         let mut errors = Vec::new();
         let mut by_id: HashMap<String, RevIndex> = HashMap::with_capacity(n);
-        for (i, r) in revisions.iter().enumerate() {
+        for (i, r) in source.iter().enumerate() {
             if let Some(&first) = by_id.get(&r.id) {
                 errors.push(GraphError::DuplicateId {
                     id: r.id.clone(),
-                    first: revisions[first].path.clone(),
+                    first: source[first].path.clone(),
                     second: r.path.clone(),
                 });
             } else {
                 by_id.insert(r.id.clone(), i);
             }
         }
+        let (squashes, squash_errors) = squash::analyze(&source, &by_id);
+        errors.extend(squash_errors);
+        // The files as they are are kept only when another view may be
+        // built from them: a history without squashes is not copied.
+        let (revisions, hidden, source) = if squashes.is_empty() {
+            let revisions = Arc::try_unwrap(source).unwrap_or_else(|shared| (*shared).clone());
+            (revisions, vec![false; n], Arc::new(Vec::new()))
+        } else {
+            let view = View::new(&squashes, originals);
+            let hidden: Vec<bool> = source.iter().map(|r| view.hidden.contains(&r.id)).collect();
+            let revisions = source.iter().map(|r| view.apply(r)).collect();
+            (revisions, hidden, source)
+        };
+        // A hidden revision is no node of this view: nothing resolves to
+        // it, and it has no edges or labels.
+        by_id.retain(|_, i| !hidden[*i]);
         // Go on after a duplicate id (its second copy gets no edges or labels,
         // every reference meaning the first) so that missing parents, labels
         // and cycles are reported in the same pass.
@@ -263,7 +341,7 @@ impl Graph {
         let mut children = vec![Vec::new(); n];
         let mut dependencies = vec![Vec::new(); n];
         let mut dependents = vec![Vec::new(); n];
-        let is_copy = |i: RevIndex| by_id.get(&revisions[i].id) != Some(&i);
+        let is_copy = |i: RevIndex| hidden[i] || by_id.get(&revisions[i].id) != Some(&i);
         for (i, r) in revisions.iter().enumerate() {
             if is_copy(i) {
                 continue;
@@ -356,6 +434,9 @@ impl Graph {
             topo: Vec::new(),
             topo_pos: Vec::new(),
             warnings,
+            hidden,
+            squashes,
+            source,
         };
         // A cycle among the edges that did resolve is real whatever else is
         // wrong, so it is looked for even when other errors were found.
@@ -391,9 +472,10 @@ impl Graph {
         let mut ready: BinaryHeap<Reverse<(&str, RevIndex)>> = indegree
             .iter()
             .enumerate()
-            .filter(|(_, d)| **d == 0)
+            .filter(|(i, d)| **d == 0 && !self.hidden[*i])
             .map(|(i, _)| Reverse((self.revisions[i].id.as_str(), i)))
             .collect();
+        let n = n - self.hidden.iter().filter(|h| **h).count();
         let mut order = Vec::with_capacity(n);
         while let Some(Reverse((_, i))) = ready.pop() {
             order.push(i);
@@ -672,7 +754,7 @@ impl Graph {
             .revisions
             .iter()
             .enumerate()
-            .filter(|(_, r)| r.id.starts_with(prefix))
+            .filter(|(i, r)| !self.hidden[*i] && r.id.starts_with(prefix))
             .map(|(i, _)| i)
             .collect();
         match found.len() {
@@ -690,7 +772,9 @@ impl Graph {
         let mut scored: Vec<(f64, &str)> = self
             .revisions
             .iter()
-            .map(|r| r.id.as_str())
+            .enumerate()
+            .filter(|(i, _)| !self.hidden[*i])
+            .map(|(_, r)| r.id.as_str())
             .chain(self.labels.keys().map(String::as_str))
             .map(|id| (strsim::jaro_winkler(text, id), id))
             // Jaro-Winkler alone misses one-character typos of short ids
@@ -854,6 +938,7 @@ pub(crate) mod testing {
                     upgrade_line: 1,
                     downgrade_line: Some(2),
                     unknown_keys: Vec::new(),
+                    replaces: Vec::new(),
                 }
             })
             .collect();

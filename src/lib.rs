@@ -24,6 +24,7 @@ pub mod migrator;
 pub mod plan;
 pub mod rebase;
 pub mod revision;
+pub mod squash;
 pub mod step;
 #[doc(hidden)] // history generator for benches and tests, not an API
 pub mod synth;
@@ -32,4 +33,4 @@ pub mod template;
 pub mod url;
 
 pub use error::Error;
-pub use migrator::{Migrator, Settings, StampReport, Status};
+pub use migrator::{Migrator, Settings, SquashStatus, StampReport, Status};

@@ -82,6 +82,9 @@ pub struct Revision {
     pub checksum: String,
     /// Header keys this version of rev does not know, with their lines.
     pub unknown_keys: Vec<(usize, String)>,
+    /// The run of older revisions this one stands for (`replaces:`, written
+    /// by `rev squash`), oldest first; empty for an ordinary revision.
+    pub replaces: Vec<String>,
 }
 
 impl Revision {
@@ -239,6 +242,7 @@ const KNOWN_KEYS: &[&str] = &[
     "message",
     "create_date",
     "transactional",
+    "replaces",
 ];
 
 const UPGRADE_MARKER: &str = "-- +upgrade";
@@ -461,6 +465,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Revision, ParseError> {
         downgrade_line: downgrade_start,
         path: path.to_path_buf(),
         unknown_keys: fields.unknown,
+        replaces: fields.replaces.unwrap_or_default(),
     })
 }
 
@@ -551,6 +556,7 @@ struct Fields {
     message: Option<String>,
     create_date: Option<String>,
     transactional: Option<bool>,
+    replaces: Option<Vec<String>>,
     unknown: Vec<(usize, String)>,
 }
 
@@ -572,6 +578,7 @@ impl Fields {
             }
             "down_revision" => self.down_revision = Some(ids(key, raw, &value)?),
             "depends_on" => self.depends_on = Some(ids(key, raw, &value)?),
+            "replaces" => self.replaces = Some(ids(key, raw, &value)?),
             "branch_labels" => {
                 let labels = scalars(key, raw, &value)?;
                 for label in &labels {
@@ -928,6 +935,22 @@ DROP TABLE account;\n";
         let b = p(&crlf).unwrap();
         assert_eq!(a.id, b.id);
         assert_eq!(a.checksum, b.checksum);
+    }
+
+    #[test]
+    fn replaces_is_a_list_of_ids() {
+        let r = p("-- revision: s1\n-- down_revision: a\n-- replaces: [b, 000000000012]\n-- +upgrade\nSELECT 1;\n").unwrap();
+        assert_eq!(r.replaces, vec!["b", "000000000012"]);
+        assert!(r.unknown_keys.is_empty());
+        let e = p("-- revision: s1\n-- down_revision: a\n-- replaces: [b, c-d]\n-- +upgrade\n")
+            .unwrap_err();
+        assert_eq!(e.line, Some(3));
+        assert!(
+            matches!(e.kind, ParseErrorKind::BadId { ref key, .. } if key == "replaces"),
+            "{e}"
+        );
+        let r = p("-- revision: s1\n-- down_revision: a\n-- +upgrade\n").unwrap();
+        assert!(r.replaces.is_empty());
     }
 
     #[test]

@@ -129,6 +129,22 @@ pub enum Command {
     /// Print the man page (roff) on stdout
     #[command(after_help = examples::MAN)]
     Man,
+    /// Write one revision that replaces the run of revisions OLD:NEW
+    #[command(after_help = examples::SQUASH)]
+    Squash(SquashArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SquashArgs {
+    /// The run to replace, oldest first: `OLD:NEW` (ids or prefixes)
+    #[arg(value_name = "OLD:NEW")]
+    pub range: String,
+    /// What the squashed revision does
+    #[arg(short, long)]
+    pub message: String,
+    /// Use this id instead of a random one
+    #[arg(long, value_name = "ID")]
+    pub rev_id: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -107,3 +107,8 @@ pub const MAN: &str = "\
 Examples:
   rev man | man -l -
   rev man > /usr/local/share/man/man1/rev.1";
+
+pub const SQUASH: &str = "\
+Examples:
+  rev squash 1a2b:4d5e -m \"base schema\"   one revision for the run 1a2b..4d5e
+  rev status                     per database: before, inside or past each squashed run";

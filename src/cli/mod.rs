@@ -93,6 +93,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Edit(args) => terminal::edit(&ctx, &args),
         Command::New(args) => commands::new(&ctx, &args),
         Command::Merge(args) => commands::merge(&ctx, &args),
+        Command::Squash(args) => commands::squash::squash(&ctx, &args),
         Command::Heads => commands::heads(&ctx),
         Command::Branches => commands::branches(&ctx),
         Command::History(args) => commands::history(&ctx, &args),

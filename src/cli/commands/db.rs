@@ -498,8 +498,8 @@ pub fn current(ctx: &Context, args: &CurrentArgs) -> Result<u8, CliError> {
     let graph = m.graph();
     let message = |id: &str| {
         graph
-            .index_of(id)
-            .map(|i| graph.rev(i).message.as_str())
+            .revision_by_id(id)
+            .map(|r| r.message.as_str())
             .unwrap_or_default()
     };
     if ctx.printer.json() {
@@ -567,14 +567,15 @@ pub fn status(ctx: &Context) -> Result<u8, CliError> {
         ctx.printer.print_json(&serde_json::json!({
             "current": s.current, "applied": s.applied, "pending": s.pending,
             "drifted": s.drifted, "in_progress": s.in_progress,
+            "squashes": s.squashes,
         }));
         return Ok(0);
     }
     let graph = m.graph();
     let line = |id: &String| -> String {
         let message = graph
-            .index_of(id)
-            .map(|i| graph.rev(i).message.as_str())
+            .revision_by_id(id)
+            .map(|r| r.message.as_str())
             .unwrap_or_default();
         format!("  {}  {message}", id.bold())
     };
@@ -630,6 +631,26 @@ pub fn status(ctx: &Context) -> Result<u8, CliError> {
         for id in &s.in_progress {
             ctx.printer.data(&line(id));
         }
+    }
+    for sq in &s.squashes {
+        let replaces = sq.replaces.join(", ");
+        ctx.printer.data(&match sq.state {
+            "past" => format!(
+                "squash {}: past the run ({replaces}); this database no longer needs their files",
+                sq.squash
+            ),
+            "inside" => format!(
+                "squash {}: inside the run: {} of {} applied ({}); keep the files of {replaces} until `rev upgrade` finishes it",
+                sq.squash,
+                sq.applied.len(),
+                sq.replaces.len(),
+                sq.applied.join(", ")
+            ),
+            _ => format!(
+                "squash {}: before the run; `rev upgrade` runs {} instead of {replaces}",
+                sq.squash, sq.squash
+            ),
+        });
     }
     Ok(0)
 }

@@ -2,6 +2,7 @@
 //! inspectors. Database commands live in `db.rs`.
 
 pub mod db;
+pub mod squash;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -89,7 +90,7 @@ fn check_new_id(graph: &Graph, id: &str) -> Result<(), CliError> {
             format!("`{id}` is not a valid revision id: use letters, digits and `_` only"),
         ));
     }
-    if graph.index_of(id).is_some() || graph.label_owner(id).is_some() {
+    if graph.revision_by_id(id).is_some() || graph.label_owner(id).is_some() {
         return Err(CliError::usage(
             "duplicate_revision",
             format!("`{id}` is already a revision id or a branch label"),
@@ -141,7 +142,7 @@ fn check_new_labels(graph: &Graph, labels: &[String]) -> Result<(), CliError> {
     Ok(())
 }
 
-fn new_id(graph: &Graph, given: &Option<String>) -> Result<String, CliError> {
+pub(crate) fn new_id(graph: &Graph, given: &Option<String>) -> Result<String, CliError> {
     match given {
         Some(id) => {
             check_new_id(graph, id)?;
@@ -149,7 +150,7 @@ fn new_id(graph: &Graph, given: &Option<String>) -> Result<String, CliError> {
         }
         None => loop {
             let id = revision::generate_id();
-            if graph.index_of(&id).is_none() {
+            if graph.revision_by_id(&id).is_none() {
                 break Ok(id);
             }
         },
