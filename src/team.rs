@@ -157,7 +157,13 @@ pub fn revisions_at(script_dir: &Path, reference: &str) -> Result<RefRevisions, 
     // an option.
     let out = git(
         script_dir,
-        &["rev-parse", "--verify", "--quiet", "--end-of-options", &spec],
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            &spec,
+        ],
     )?;
     if !out.status.success() {
         return Err(TeamError::UnknownRef {
@@ -564,9 +570,7 @@ pub fn set_down_revision(text: &str, parents: &[String], path: &Path) -> Result<
                     // and `[a, b]` lists hold no `#`.
                     let comment_at = raw
                         .char_indices()
-                        .find(|&(k, c)| {
-                            c == '#' && raw[..k].ends_with(|p: char| p.is_whitespace())
-                        })
+                        .find(|&(k, c)| c == '#' && raw[..k].ends_with(|p: char| p.is_whitespace()))
                         .map(|(k, _)| raw[..k].trim_end().len());
                     let tail = comment_at.map_or("", |k| &raw[k..]);
                     let mut out = String::with_capacity(text.len() + value.len());
@@ -678,18 +682,16 @@ pub fn plan_rebase(
                 .collect();
             match starts.as_slice() {
                 [one] => bottoms.push(*one),
-                _ => {
-                    return Err(refuse(
-                        "rebase_ambiguous",
-                        format!(
-                            "the line of head `{}` starts at {} revisions ({}); name the ones to move",
-                            id(h),
-                            starts.len(),
-                            starts.iter().map(|&j| id(j)).collect::<Vec<_>>().join(", ")
-                        ),
-                        format!("`rev rebase REV --onto {}`", id(onto)),
-                    ))
-                }
+                _ => return Err(refuse(
+                    "rebase_ambiguous",
+                    format!(
+                        "the line of head `{}` starts at {} revisions ({}); name the ones to move",
+                        id(h),
+                        starts.len(),
+                        starts.iter().map(|&j| id(j)).collect::<Vec<_>>().join(", ")
+                    ),
+                    format!("`rev rebase REV --onto {}`", id(onto)),
+                )),
             }
         }
         if bottoms.is_empty() {
@@ -710,7 +712,11 @@ pub fn plan_rebase(
         if let Some(&other) = bottoms[..k].iter().find(|&&o| graph.descendants([o])[b]) {
             return Err(refuse(
                 "rebase_nested",
-                format!("`{}` already moves with `{}`, which it descends from", id(b), id(other)),
+                format!(
+                    "`{}` already moves with `{}`, which it descends from",
+                    id(b),
+                    id(other)
+                ),
                 format!("name only `{}`", id(other)),
             ));
         }
@@ -878,15 +884,29 @@ mod tests {
             out,
             "\u{feff}-- revision: c\r\n-- down_revision: b   # was here\r\n-- message: x\r\n\r\n-- +upgrade\r\n-- down_revision: a\r\nSELECT 1;\r\n"
         );
-        assert_eq!(set("-- revision: c\n--down_revision:a\n-- +upgrade\n", &["b", "d"]),
-            "-- revision: c\n--down_revision: [b, d]\n-- +upgrade\n");
-        assert_eq!(set("-- revision: c\r-- down_revision: null\r-- +upgrade\r", &["b"]),
-            "-- revision: c\r-- down_revision: b\r-- +upgrade\r");
+        assert_eq!(
+            set(
+                "-- revision: c\n--down_revision:a\n-- +upgrade\n",
+                &["b", "d"]
+            ),
+            "-- revision: c\n--down_revision: [b, d]\n-- +upgrade\n"
+        );
+        assert_eq!(
+            set(
+                "-- revision: c\r-- down_revision: null\r-- +upgrade\r",
+                &["b"]
+            ),
+            "-- revision: c\r-- down_revision: b\r-- +upgrade\r"
+        );
     }
 
     #[test]
     fn a_file_without_the_line_is_an_error() {
-        let err = set_down_revision("-- revision: c\n-- +upgrade\n-- down_revision: a\n", &[], Path::new("x.sql"));
+        let err = set_down_revision(
+            "-- revision: c\n-- +upgrade\n-- down_revision: a\n",
+            &[],
+            Path::new("x.sql"),
+        );
         assert!(matches!(err, Err(TeamError::NoDownRevisionLine { .. })));
     }
 }

@@ -313,13 +313,19 @@ pub fn merge(ctx: &Context, args: &MergeArgs) -> Result<u8, CliError> {
     let id = new_id(&graph, &args.rev_id)?;
     let joined: Vec<String> = picked.iter().map(|&i| graph.rev(i).id.clone()).collect();
     // Without -m the message says what was joined, as Alembic's does not.
-    let message = args.message.clone().unwrap_or_else(|| match joined.as_slice() {
-        [a, b] => format!("merge {a} and {b}"),
-        many => format!("merge {}", many.join(", ")),
-    });
+    let message = args
+        .message
+        .clone()
+        .unwrap_or_else(|| match joined.as_slice() {
+            [a, b] => format!("merge {a} and {b}"),
+            many => format!("merge {}", many.join(", ")),
+        });
     if !ctx.printer.json() {
-        ctx.printer
-            .status(&format!("joining {} heads:{}", picked.len(), heads_list(ctx, &graph, &picked)));
+        ctx.printer.status(&format!(
+            "joining {} heads:{}",
+            picked.len(),
+            heads_list(ctx, &graph, &picked)
+        ));
     }
     write_revision(
         ctx,
@@ -594,10 +600,7 @@ pub fn check(ctx: &Context, args: &CheckArgs) -> Result<u8, CliError> {
         None
     };
     let findings = database.as_ref().map_or(0, |(_, c)| c.findings.len());
-    let against_failed = against
-        .iter()
-        .flatten()
-        .any(|f| f.kind.fails());
+    let against_failed = against.iter().flatten().any(|f| f.kind.fails());
     let ok = problems.is_empty() && findings == 0 && !against_failed;
     if ctx.printer.json() {
         let list: Vec<_> = problems

@@ -58,10 +58,7 @@ pub fn against(ctx: &Context, graph: &Graph, reference: &str) -> Result<Vec<Find
 fn shown_paths(ctx: &Context, message: &str, files: &[std::path::PathBuf]) -> String {
     let mut out = message.to_string();
     for f in files {
-        out = out.replace(
-            &f.display().to_string(),
-            &ctx.printer.display_path(f),
-        );
+        out = out.replace(&f.display().to_string(), &ctx.printer.display_path(f));
     }
     out
 }
@@ -119,7 +116,10 @@ pub fn rebase(ctx: &Context, args: &RebaseArgs) -> Result<u8, CliError> {
             },
             m.to.join(", "),
             if above > 0 {
-                format!(" ({above} revision{} above it follow)", if above == 1 { "" } else { "s" })
+                format!(
+                    " ({above} revision{} above it follow)",
+                    if above == 1 { "" } else { "s" }
+                )
             } else {
                 String::new()
             }
