@@ -651,7 +651,7 @@ pub fn plan_rebase(
                     return Err(refuse(
                         "rebase_onto_needed",
                         format!(
-                            "which revision should the revisions move onto? The heads are {}",
+                            "name the revision to move onto: the heads are {}",
                             heads.iter().map(|&h| format!("`{}` ({})", id(h), graph.rev(h).message)).collect::<Vec<_>>().join(", ")
                         ),
                         format!(
@@ -682,16 +682,18 @@ pub fn plan_rebase(
                 .collect();
             match starts.as_slice() {
                 [one] => bottoms.push(*one),
-                _ => return Err(refuse(
-                    "rebase_ambiguous",
-                    format!(
+                _ => {
+                    return Err(refuse(
+                        "rebase_ambiguous",
+                        format!(
                         "the line of head `{}` starts at {} revisions ({}); name the ones to move",
                         id(h),
                         starts.len(),
                         starts.iter().map(|&j| id(j)).collect::<Vec<_>>().join(", ")
                     ),
-                    format!("`rev rebase REV --onto {}`", id(onto)),
-                )),
+                        format!("`rev rebase REV --onto {}`", id(onto)),
+                    ))
+                }
             }
         }
         if bottoms.is_empty() {
