@@ -369,7 +369,8 @@ pub fn compare(graph: &Graph, at_ref: &RefRevisions) -> Vec<Finding> {
                 revisions: vec![r.id.clone()],
                 files: vec![r.path.clone()],
                 fix: format!(
-                    "restore the file (`git checkout {reference} -- <its path>`); to undo what it did, write a new revision that reverts it"
+                    "restore the file (`git checkout {reference} -- {}`); to undo what it did, write a new revision that reverts it",
+                    r.path.display()
                 ),
             });
             continue;
@@ -386,7 +387,8 @@ pub fn compare(graph: &Graph, at_ref: &RefRevisions) -> Vec<Finding> {
                 revisions: vec![r.id.clone()],
                 files: vec![now.path.clone()],
                 fix: format!(
-                    "restore it (`git checkout {reference} -- <its path>`) and put the change in a new revision: `rev new -m \"...\"`"
+                    "restore it (`git checkout {reference} -- {}`) and put the change in a new revision: `rev new -m \"...\"`",
+                    now.path.display()
                 ),
             });
         }

@@ -341,7 +341,12 @@ async fn a_deleted_revision_is_flagged() {
     assert_eq!(v["findings"][0]["revisions"], serde_json::json!(["b2"]));
     let run = p.fails(1, &["check", "--against", "main"]);
     assert!(run.stdout.contains("`b2`"), "{}", run.stdout);
-    assert!(run.stdout.contains("git checkout main"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("git checkout main -- versions/b2_rev.sql"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[tokio::test]

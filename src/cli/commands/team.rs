@@ -50,6 +50,7 @@ pub fn against(ctx: &Context, graph: &Graph, reference: &str) -> Result<Vec<Find
     let mut findings = team::compare(graph, &at_ref);
     for f in &mut findings {
         f.message = shown_paths(ctx, &f.message, &f.files);
+        f.fix = shown_paths(ctx, &f.fix, &f.files);
     }
     Ok(findings)
 }
