@@ -100,7 +100,7 @@ impl TeamError {
             TeamError::Git { .. } => "git",
             TeamError::NoDownRevisionLine { .. } => "no_down_revision_line",
             TeamError::Rebase { kind, .. } => kind,
-            TeamError::Io { .. } => "io",
+            TeamError::Io { .. } => "rebase_io",
         }
     }
 }
@@ -670,8 +670,9 @@ pub fn plan_rebase(
         // The lines of the heads that do not lead to `onto`: each line is
         // what the head has that `onto` does not.
         let keep = graph.ancestors([onto]);
+        let above_onto = graph.descendants([onto]);
         for &h in &heads {
-            if keep[h] || graph.descendants([onto])[h] {
+            if keep[h] || above_onto[h] {
                 continue;
             }
             let line = graph.ancestors([h]);
@@ -902,6 +903,121 @@ mod tests {
             ),
             "-- revision: c\r-- down_revision: b\r-- +upgrade\r"
         );
+    }
+
+    fn rev(id: &str, down: &[&str], sql: &str) -> Revision {
+        let down = match down {
+            [] => "null".to_string(),
+            many => format!("[{}]", many.join(", ")),
+        };
+        let text = format!("-- revision: {id}\n-- down_revision: {down}\n-- +upgrade\n{sql}\n");
+        revision::parse(&text, Path::new(&format!("versions/{id}.sql"))).unwrap()
+    }
+
+    fn at_ref(revisions: Vec<Revision>) -> RefRevisions {
+        RefRevisions {
+            reference: "main".into(),
+            commit: "0".repeat(40),
+            revisions,
+            unreadable: Vec::new(),
+        }
+    }
+
+    fn kinds(findings: &[Finding]) -> Vec<(&'static str, Vec<String>)> {
+        findings
+            .iter()
+            .map(|f| (f.kind.as_str(), f.revisions.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn compare_finds_forks_edits_moves_and_deletions() {
+        let base = vec![rev("a", &[], "SELECT 1;"), rev("b", &["a"], "SELECT 2;")];
+        // c forks at a, which main has moved past.
+        let mut now = base.clone();
+        now.push(rev("c", &["a"], "SELECT 3;"));
+        let g = Graph::build(now.clone()).unwrap();
+        let found = compare(&g, &at_ref(base.clone()));
+        assert_eq!(
+            kinds(&found),
+            vec![("not_on_ref_heads", vec!["c".to_string()])]
+        );
+        assert!(
+            found[0].fix.contains("rev rebase c --onto b"),
+            "{}",
+            found[0].fix
+        );
+        // Joined by a merge: fine. Built on the head: fine.
+        now.push(rev("m", &["b", "c"], "-- merge"));
+        assert!(compare(&Graph::build(now).unwrap(), &at_ref(base.clone())).is_empty());
+        let on_head = vec![
+            base[0].clone(),
+            base[1].clone(),
+            rev("c", &["b"], "SELECT 3;"),
+        ];
+        assert!(compare(&Graph::build(on_head).unwrap(), &at_ref(base.clone())).is_empty());
+        // A second base is a fork too.
+        let second_base = vec![base[0].clone(), base[1].clone(), rev("z", &[], "SELECT 9;")];
+        let found = compare(&Graph::build(second_base).unwrap(), &at_ref(base.clone()));
+        assert_eq!(
+            kinds(&found),
+            vec![("not_on_ref_heads", vec!["z".to_string()])]
+        );
+        // Edited, moved, deleted.
+        let changed = vec![rev("a", &[], "SELECT 10;"), rev("b", &[], "SELECT 2;")];
+        let found = compare(&Graph::build(changed).unwrap(), &at_ref(base.clone()));
+        assert_eq!(
+            kinds(&found),
+            vec![
+                ("changed_since_ref", vec!["a".to_string()]),
+                ("moved_since_ref", vec!["b".to_string()])
+            ]
+        );
+        let found = compare(&Graph::build(vec![base[0].clone()]).unwrap(), &at_ref(base));
+        assert_eq!(
+            kinds(&found),
+            vec![("deleted_since_ref", vec!["b".to_string()])]
+        );
+    }
+
+    #[test]
+    fn rebase_refuses_applied_revisions_and_cycles() {
+        let g = Graph::build(vec![
+            rev("a", &[], "SELECT 1;"),
+            rev("b", &["a"], "SELECT 2;"),
+            rev("c", &["a"], "SELECT 3;"),
+            rev("d", &["c"], "SELECT 4;"),
+        ])
+        .unwrap();
+        let i = |id: &str| g.index_of(id).unwrap();
+        let request = RebaseRequest {
+            revisions: vec![i("c")],
+            onto: Some(i("b")),
+        };
+        let applied: HashSet<String> = ["a".to_string(), "c".to_string()].into();
+        match plan_rebase(&g, &request, &applied) {
+            Err(TeamError::Rebase {
+                kind,
+                message,
+                hint,
+            }) => {
+                assert_eq!(kind, "rebase_applied");
+                assert!(message.contains("`c`"), "{message}");
+                assert!(hint.contains("rev merge b d"), "{hint}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let cycle = RebaseRequest {
+            revisions: vec![i("c")],
+            onto: Some(i("d")),
+        };
+        assert!(matches!(
+            plan_rebase(&g, &cycle, &HashSet::new()),
+            Err(TeamError::Rebase {
+                kind: "rebase_cycle",
+                ..
+            })
+        ));
     }
 
     #[test]
