@@ -11,6 +11,7 @@
 //!   transaction per step where the database allows it.
 //! - [`Migrator`] ties these together for applications and for the CLI.
 //! - [`config`] reads config.yaml; [`template`] renders new revision files.
+//! - [`team`] compares the files with a git ref and rebases revisions.
 //!
 //! The library never prints; the `rev` binary (src/cli) does.
 #![warn(missing_docs)]
@@ -29,6 +30,7 @@ pub mod step;
 #[doc(hidden)] // history generator for benches and tests, not an API
 pub mod synth;
 pub mod target;
+pub mod team;
 pub mod template;
 pub mod url;
 

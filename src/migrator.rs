@@ -927,6 +927,18 @@ impl Migrator {
         Ok(())
     }
 
+    /// The revision ids the tracking table records, applied or in progress,
+    /// read without a lock and without checking them against the graph (a
+    /// rebase asks which revisions it must not move). Creates nothing.
+    pub async fn recorded(&self) -> Result<Vec<String>, Error> {
+        Ok(self
+            .read_rows()
+            .await?
+            .into_iter()
+            .map(|row| row.version)
+            .collect())
+    }
+
     /// Every revision, newest first (reverse topological order).
     pub fn history(&self) -> Vec<&crate::revision::Revision> {
         self.graph

@@ -534,7 +534,7 @@ fn join_section(lines: &[&str]) -> String {
 }
 
 /// Splits `key: value` out of a comment's text; `None` for free text.
-fn header_key_value(comment: &str) -> Option<(&str, &str)> {
+pub(crate) fn header_key_value(comment: &str) -> Option<(&str, &str)> {
     let comment = comment.trim_start();
     let (key, value) = comment.split_once(':')?;
     let mut chars = key.chars();

@@ -132,6 +132,9 @@ pub enum Command {
     /// Write one revision that replaces the run of revisions OLD:NEW
     #[command(after_help = examples::SQUASH)]
     Squash(SquashArgs),
+    /// Move unapplied revisions onto another revision (rewrites only their down_revision line)
+    #[command(after_help = examples::REBASE)]
+    Rebase(RebaseArgs),
 }
 
 #[derive(Debug, Args)]
@@ -187,9 +190,9 @@ pub struct MergeArgs {
     /// The revisions to merge [default: heads]
     #[arg(value_name = "REV", add = ArgValueCandidates::new(target_candidates))]
     pub revisions: Vec<Target>,
-    /// What the merge is for
+    /// What the merge is for [default: "merge A and B"]
     #[arg(short, long)]
-    pub message: String,
+    pub message: Option<String>,
     /// Give the merge a label
     #[arg(long, value_name = "LABEL")]
     pub branch_label: Vec<String>,
@@ -251,6 +254,28 @@ pub struct CheckArgs {
     /// Accept header keys rev does not know (warned about, not a problem)
     #[arg(long)]
     pub allow_unknown_keys: bool,
+    /// Also compare with the files at a git ref (e.g. origin/main): revisions
+    /// changed, moved or deleted since, and new ones not built on its heads
+    #[arg(long, value_name = "REF")]
+    pub against: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RebaseArgs {
+    /// The revisions to move (the first of each line; what is above follows)
+    /// [default: the revisions of the heads that do not lead to --onto]
+    #[arg(value_name = "REV")]
+    pub revisions: Vec<Target>,
+    /// The revision to put them on [default: the one head they do not lead to]
+    #[arg(long, value_name = "TARGET", allow_hyphen_values = true)]
+    pub onto: Option<Target>,
+    /// Print what would move and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask the database which revisions it has applied (it is then
+    /// up to you that none of the moved ones is)
+    #[arg(long)]
+    pub no_db: bool,
 }
 
 #[derive(Debug, Args)]

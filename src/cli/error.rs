@@ -653,7 +653,12 @@ mod tests {
                         }
                     }
                 }
-                for call in ["CliError::usage(", "CliError::new(", "problems.push(("] {
+                for call in [
+                    "CliError::usage(",
+                    "CliError::new(",
+                    "problems.push((",
+                    "refuse(",
+                ] {
                     for (at, _) in code.match_indices(call) {
                         if let Some(kind) = leading_literal(&code[at + call.len()..]) {
                             add(kind);

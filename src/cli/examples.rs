@@ -112,3 +112,9 @@ pub const SQUASH: &str = "\
 Examples:
   rev squash 1a2b:4d5e -m \"base schema\"   one revision for the run 1a2b..4d5e
   rev status                     per database: before, inside or past each squashed run";
+
+pub const REBASE: &str = "\
+Examples:
+  rev rebase                     move this branch's revisions onto the other head
+  rev rebase c3 --onto b2 --dry-run
+  rev rebase c3 --onto b2 --no-db   without asking the database what it applied";

@@ -100,6 +100,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Show(args) => commands::show(&ctx, &args),
         Command::Check(args) => commands::check(&ctx, &args),
         Command::Graph => commands::graph(&ctx),
+        Command::Rebase(args) => commands::team::rebase(&ctx, &args),
         Command::Upgrade(args) => commands::db::migrate(&ctx, &args, rev::step::Direction::Upgrade),
         Command::Downgrade(args) => {
             commands::db::migrate(&ctx, &args, rev::step::Direction::Downgrade)

@@ -672,3 +672,12 @@ pub fn accept(ctx: &Context, args: &AcceptArgs) -> Result<u8, CliError> {
     }
     Ok(0)
 }
+
+/// The revision ids the database records (for `rev rebase`, which must not
+/// move them). Reads without a lock and creates nothing.
+pub fn recorded(ctx: &Context) -> Result<std::collections::HashSet<String>, CliError> {
+    let m = migrator(ctx)?;
+    let err = rev_err(ctx, &m);
+    let ids = block_on(m.recorded())?.map_err(&err)?;
+    Ok(ids.into_iter().collect())
+}

@@ -3,6 +3,7 @@
 
 pub mod db;
 pub mod squash;
+pub mod team;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -356,14 +357,30 @@ pub fn merge(ctx: &Context, args: &MergeArgs) -> Result<u8, CliError> {
     }
     check_new_labels(&graph, &args.branch_label)?;
     let id = new_id(&graph, &args.rev_id)?;
+    let joined: Vec<String> = picked.iter().map(|&i| graph.rev(i).id.clone()).collect();
+    // Without -m the message says what was joined, as Alembic's does not.
+    let message = args
+        .message
+        .clone()
+        .unwrap_or_else(|| match joined.as_slice() {
+            [a, b] => format!("merge {a} and {b}"),
+            many => format!("merge {}", many.join(", ")),
+        });
+    if !ctx.printer.json() {
+        ctx.printer.status(&format!(
+            "joining {} heads:{}",
+            picked.len(),
+            heads_list(ctx, &graph, &picked)
+        ));
+    }
     write_revision(
         ctx,
         &NewRevision {
             id,
-            down_revisions: picked.iter().map(|&i| graph.rev(i).id.clone()).collect(),
+            down_revisions: joined,
             branch_labels: args.branch_label.clone(),
             depends_on: Vec::new(),
-            message: args.message.clone(),
+            message,
             create_date: Utc::now(),
             transactional: true,
         },
@@ -671,6 +688,7 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> Result<u8, CliError> {
 pub fn check(ctx: &Context, args: &CheckArgs) -> Result<u8, CliError> {
     let mut problems: Vec<(String, String)> = Vec::new();
     let mut summary = String::new();
+    let mut against: Option<Vec<rev::team::Finding>> = None;
     match ctx.graph() {
         Err(e) if e.kind != "script_directory" => {
             problems.push((e.kind.to_string(), e.message.clone()));
@@ -729,6 +747,18 @@ pub fn check(ctx: &Context, args: &CheckArgs) -> Result<u8, CliError> {
                 graph.labels().len(),
                 if graph.labels().len() == 1 { "" } else { "s" }
             );
+            if let Some(reference) = &args.against {
+                against = Some(team::against(ctx, &graph, reference)?);
+            }
+        }
+    }
+    // A tree whose files do not load cannot be compared; the load problem
+    // is reported, and `--against` still checks that the ref exists.
+    if against.is_none() {
+        if let Some(reference) = &args.against {
+            let dir = std::path::absolute(&ctx.config.script_location)
+                .unwrap_or_else(|_| ctx.config.script_location.clone());
+            rev::team::revisions_at(&dir, reference)?;
         }
     }
     let database = if args.db {
@@ -737,13 +767,26 @@ pub fn check(ctx: &Context, args: &CheckArgs) -> Result<u8, CliError> {
         None
     };
     let findings = database.as_ref().map_or(0, |(_, c)| c.findings.len());
-    let ok = problems.is_empty() && findings == 0;
+    let against_failed = against.iter().flatten().any(|f| f.kind.fails());
+    let ok = problems.is_empty() && findings == 0 && !against_failed;
     if ctx.printer.json() {
         let list: Vec<_> = problems
             .iter()
             .map(|(k, m)| serde_json::json!({"kind": k, "message": m}))
             .collect();
         let mut out = serde_json::json!({"ok": ok, "problems": list});
+        if let Some(found) = &against {
+            out["findings"] = found
+                .iter()
+                .map(|f| {
+                    serde_json::json!({
+                        "kind": f.kind.as_str(), "message": f.message, "revisions": f.revisions,
+                        "files": f.files.iter().map(|p| ctx.printer.display_path(p)).collect::<Vec<_>>(),
+                        "fix": f.fix,
+                    })
+                })
+                .collect();
+        }
         if let Some((url, check)) = &database {
             let findings: Vec<_> = check
                 .findings
@@ -767,6 +810,18 @@ pub fn check(ctx: &Context, args: &CheckArgs) -> Result<u8, CliError> {
     } else {
         for (_, message) in &problems {
             ctx.printer.data(&format!("problem: {message}"));
+        }
+    }
+    if let (Some(found), Some(reference)) = (&against, &args.against) {
+        for f in found {
+            let label = if f.kind.fails() { "problem" } else { "note" };
+            ctx.printer.data(&format!("{label}: {}", f.message));
+            ctx.printer.data(&format!("  fix: {}", f.fix));
+        }
+        if !against_failed {
+            ctx.printer.data(&format!(
+                "ok: no revision changed, moved or deleted since {reference}, and the new ones build on its heads"
+            ));
         }
     }
     if let Some((url, check)) = &database {
