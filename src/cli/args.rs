@@ -25,7 +25,7 @@ pub struct GlobalArgs {
     /// The database URL; wins over DATABASE_URL and config.yaml
     #[arg(long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
-    /// Output format: text for people, json for scripts (`graph` takes dot or mermaid)
+    /// Output format: text for people, json for scripts (`graph` takes dot, mermaid or svg)
     #[arg(short, long, global = true, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Say more (repeat for more still)
@@ -47,6 +47,8 @@ pub enum Format {
     Dot,
     /// Mermaid (rev graph only)
     Mermaid,
+    /// A standalone SVG picture (rev graph only)
+    Svg,
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,7 +81,7 @@ pub enum Command {
     Show(ShowArgs),
     /// Check the revision files (and with --db the database); exit 1 on any problem
     Check(CheckArgs),
-    /// Print the graph as dot (default) or mermaid source: `rev graph -f mermaid`
+    /// Print the graph as dot (default), mermaid or an SVG picture: `rev graph -f svg > graph.svg`
     Graph,
 }
 
@@ -199,6 +201,10 @@ pub struct HistoryArgs {
         allow_hyphen_values = true
     )]
     pub range: Option<String>,
+    /// Draw the graph as `git log --graph` does, marking applied revisions
+    /// when the database is reachable
+    #[arg(long)]
+    pub graph: bool,
 }
 
 #[derive(Debug, Args)]

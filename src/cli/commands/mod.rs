@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use chrono::Utc;
 use rev::graph::{Graph, RevIndex};
+use rev::render;
 use rev::revision;
 use rev::target::Target;
 use rev::template::{self, NewRevision};
@@ -367,6 +368,13 @@ pub fn branches(ctx: &Context) -> Result<u8, CliError> {
 }
 
 pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<u8, CliError> {
+    if args.graph && ctx.printer.json() {
+        return Err(CliError::usage(
+            "graph_as_json",
+            "`rev history --graph` draws for people and has no JSON form",
+        )
+        .hint("`rev history -f json` lists the revisions with their parents; `rev graph -f dot` gives a picture source"));
+    }
     let graph = ctx.graph()?;
     let mut keep = vec![true; graph.len()];
     if let Some(range) = &args.range {
@@ -433,6 +441,14 @@ pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<u8, CliError> {
         .copied()
         .filter(|&i| keep[i])
         .collect();
+    if args.graph {
+        let marks = db::applied_marks(ctx, &graph);
+        let layout = render::Layout::new(&graph, &revs);
+        for line in render::terminal(&graph, &layout, marks.as_deref()) {
+            ctx.printer.data(&line);
+        }
+        return Ok(0);
+    }
     print_revisions(ctx, &graph, &revs);
     Ok(0)
 }
@@ -632,7 +648,8 @@ fn print_database_check(ctx: &Context, url: &DatabaseUrl, check: &DatabaseCheck)
 pub fn graph(ctx: &Context) -> Result<u8, CliError> {
     let graph = ctx.graph()?;
     let text = match ctx.printer.format {
-        Format::Mermaid => graph.to_mermaid(),
+        Format::Mermaid => render::mermaid(&graph),
+        Format::Svg => render::svg(&graph),
         Format::Json => {
             let objs: Vec<_> = graph
                 .topo_order()
@@ -642,7 +659,7 @@ pub fn graph(ctx: &Context) -> Result<u8, CliError> {
             ctx.printer.print_json(&objs);
             return Ok(0);
         }
-        Format::Dot | Format::Text => graph.to_dot(),
+        Format::Dot | Format::Text => render::dot(&graph),
     };
     ctx.printer.data(text.trim_end());
     Ok(0)
