@@ -56,10 +56,56 @@ pub struct Edge {
     pub lane: usize,
 }
 
+/// The revisions for which `keep` holds, newest first, each line of
+/// history kept together as `git log --graph --topo-order` does: every
+/// child before its parents, and a merge's branches one after the other
+/// rather than interleaved (the graph's own topological order breaks ties by
+/// id, which would scatter the branches of a long history across the
+/// picture).
+///
+/// It is the reverse post-order of a depth-first walk along `down_revision`
+/// edges from the heads of the kept revisions (oldest head first, so the
+/// newest is drawn on top; a merge's first parent last, so it stays in the
+/// merge's column). The walk keeps its own stack, so a chain of 10,000
+/// revisions needs no deep recursion, and visits each revision and edge
+/// once.
+pub fn newest_first(graph: &Graph, keep: impl Fn(RevIndex) -> bool) -> Vec<RevIndex> {
+    let n = graph.len();
+    let kept: Vec<bool> = (0..n).map(keep).collect();
+    let mut seen = vec![false; n];
+    let mut order = Vec::with_capacity(n);
+    let mut stack: Vec<(RevIndex, usize)> = Vec::new();
+    for &head in graph.topo_order() {
+        if !kept[head] || graph.children(head).iter().any(|&c| kept[c]) {
+            continue;
+        }
+        seen[head] = true;
+        stack.push((head, 0));
+        while let Some((node, next)) = stack.last_mut() {
+            let node = *node;
+            match graph.parents(node).get(*next) {
+                Some(&p) => {
+                    *next += 1;
+                    if kept[p] && !seen[p] {
+                        seen[p] = true;
+                        stack.push((p, 0));
+                    }
+                }
+                None => {
+                    stack.pop();
+                    order.push(node);
+                }
+            }
+        }
+    }
+    order.reverse();
+    order
+}
+
 impl Layout {
-    /// Lays out `rows` (revisions of `graph`, newest first, in reverse
-    /// topological order, such as a filtered `topo_order().rev()`). Edges
-    /// to parents not in `rows` are left out.
+    /// Lays out `rows`: revisions of `graph`, every child before its
+    /// parents, as [`newest_first`] orders them. Edges to parents not in
+    /// `rows` are left out.
     pub fn new(graph: &Graph, rows: &[RevIndex]) -> Layout {
         let mut row_of = vec![usize::MAX; graph.len()];
         for (k, &i) in rows.iter().enumerate() {
@@ -139,8 +185,8 @@ mod tests {
     use super::*;
     use crate::graph::testing::graph;
 
-    fn newest_first(g: &Graph) -> Vec<RevIndex> {
-        g.topo_order().iter().rev().copied().collect()
+    fn all(g: &Graph) -> Vec<RevIndex> {
+        newest_first(g, |_| true)
     }
 
     /// `id@column` per row, with `<joined columns` and `>lanes of edges`.
@@ -168,7 +214,7 @@ mod tests {
         //  \ /
         //   a
         let g = graph("a:- b:a c:a m:b,c");
-        let l = Layout::new(&g, &newest_first(&g));
+        let l = Layout::new(&g, &all(&g));
         assert_eq!(l.width, 2);
         assert_eq!(
             describe(&g, &l),
@@ -179,7 +225,7 @@ mod tests {
     #[test]
     fn a_base_frees_its_column_for_the_next_head() {
         let g = graph("x1:- x2:x1 y1:- y2:y1");
-        let l = Layout::new(&g, &newest_first(&g));
+        let l = Layout::new(&g, &all(&g));
         assert_eq!(l.width, 1);
         assert_eq!(describe(&g, &l), ["y2@0 >0", "y1@0", "x2@0 >0", "x1@0"]);
         assert!(l.rows[2].starts);
@@ -216,7 +262,7 @@ mod tests {
             }
         }
         let g = graph(&spec);
-        let l = Layout::new(&g, &newest_first(&g));
+        let l = Layout::new(&g, &all(&g));
         assert_eq!(l.rows.len(), 10_000);
         assert!(l.width <= 20, "width {}", l.width);
         // Every edge's lane is the child's column or one it opened, and each
@@ -231,5 +277,25 @@ mod tests {
                 );
             }
         }
+    }
+}
+#[cfg(test)]
+mod order_tests {
+    use super::*;
+    use crate::graph::testing::{graph, ids};
+
+    #[test]
+    fn lines_stay_together() {
+        let g = graph("a:- m:a x1:m x2:x1 x3:x2 y1:m y2:y1 y3:y2");
+        assert_eq!(
+            ids(&g, &newest_first(&g, |_| true)),
+            ["y3", "y2", "y1", "x3", "x2", "x1", "m", "a"]
+        );
+        // A range keeps its own heads: x2 heads the kept part of its line.
+        let kept = |i: RevIndex| !["y3", "x3", "a"].contains(&g.rev(i).id.as_str());
+        assert_eq!(
+            ids(&g, &newest_first(&g, kept)),
+            ["y2", "y1", "x2", "x1", "m"]
+        );
     }
 }

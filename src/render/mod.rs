@@ -14,7 +14,7 @@ pub mod lanes;
 mod svg;
 mod text;
 
-pub use lanes::Layout;
+pub use lanes::{newest_first, Layout};
 pub use svg::svg;
 pub use text::{terminal, Mark};
 

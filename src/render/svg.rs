@@ -33,7 +33,7 @@ fn y(row: usize) -> usize {
 
 /// The SVG document for the whole graph.
 pub fn svg(graph: &Graph) -> String {
-    let rows: Vec<_> = graph.topo_order().iter().rev().copied().collect();
+    let rows = super::lanes::newest_first(graph, |_| true);
     let layout = Layout::new(graph, &rows);
     let text_x = MARGIN + layout.width.max(1) * COL + 8;
 

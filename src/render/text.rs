@@ -150,7 +150,7 @@ mod tests {
 
     fn draw(spec: &str) -> String {
         let g = graph(spec);
-        let rows: Vec<RevIndex> = g.topo_order().iter().rev().copied().collect();
+        let rows = super::super::lanes::newest_first(&g, |_| true);
         terminal(&g, &Layout::new(&g, &rows), None).join("\n")
     }
 

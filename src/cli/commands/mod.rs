@@ -443,7 +443,8 @@ pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<u8, CliError> {
         .collect();
     if args.graph {
         let marks = db::applied_marks(ctx, &graph);
-        let layout = render::Layout::new(&graph, &revs);
+        let rows = render::newest_first(&graph, |i| keep[i]);
+        let layout = render::Layout::new(&graph, &rows);
         for line in render::terminal(&graph, &layout, marks.as_deref()) {
             ctx.printer.data(&line);
         }
