@@ -179,9 +179,9 @@ fn graph_of_a_merge_of_merges() {
         "\
 * n (head) make n
 |\\
+| * d make d
 * | m make m
 |\\|_
-| * | d make d
 | | * c make c
 * | | b make b
 |/_/

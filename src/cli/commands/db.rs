@@ -652,25 +652,17 @@ pub fn applied_marks(ctx: &Context, graph: &Graph) -> Option<Vec<Mark>> {
     settings.connect.retries = 0;
     settings.connect.connect_timeout = settings.connect.connect_timeout.min(Duration::from_secs(5));
     let shown = url.to_string();
-    let read = Migrator::new(graph.clone(), url, settings).map(|m| async move { m.status().await });
+    let rev_err = |e| CliError::from_rev(e, Some(graph), Some(&ctx.printer));
+    let read = Migrator::new(graph.clone(), url, settings)
+        .map_err(rev_err)
+        .and_then(|m| block_on(async move { m.status().await })?.map_err(rev_err));
     let status = match read {
-        Ok(future) => block_on(future)
-            .ok()
-            .map(|r| r.map_err(|e| CliError::from_rev(e, Some(graph), Some(&ctx.printer)))),
-        Err(e) => Some(Err(CliError::from_rev(e, Some(graph), Some(&ctx.printer)))),
-    };
-    let status = match status {
-        Some(Ok(status)) => status,
-        Some(Err(e)) => {
+        Ok(status) => status,
+        Err(e) => {
             ctx.printer.status(&format!(
                 "cannot read the applied revisions of {shown}: {}; {NO_MARKS}",
                 e.message
             ));
-            return None;
-        }
-        None => {
-            ctx.printer
-                .status(&format!("cannot start the async runtime; {NO_MARKS}"));
             return None;
         }
     };
