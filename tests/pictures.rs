@@ -3,8 +3,8 @@
 //! without a database, and the SVG of `rev graph -f svg`, read back by an
 //! XML parser.
 //!
-//! Applied marks are checked against real databases (a SQLite file, and
-//! PostgreSQL through the `TestDb` kit): the test reads the tracking table
+//! Applied marks are checked against real databases (a SQLite file,
+//! PostgreSQL and MariaDB through the `TestDb` kit): the test reads the tracking table
 //! and the created tables itself, and the marks must say the same.
 
 // The kit is shared with tests/it and tests/db_suite, which use more of it.
@@ -323,6 +323,13 @@ async fn applied_marks_on_postgres() {
     }
 }
 
+#[tokio::test]
+async fn applied_marks_on_mysql() {
+    if let Some(db) = TestDb::mysql().await {
+        applied_marks_match_the_database(db).await;
+    }
+}
+
 #[test]
 fn reading_the_marks_creates_no_sqlite_file() {
     let p = Project::new(Some("sqlite://app.db?mode=rwc"));
@@ -415,4 +422,33 @@ fn svg_of_three_hundred_revisions() {
         .parse()
         .unwrap();
     assert_eq!(height, 2 * 12 + 300 * 24);
+}
+
+#[tokio::test]
+async fn a_revision_stopped_part_way_is_marked() {
+    // A `transactional: false` revision that fails after its first
+    // statement stays recorded as in progress: neither applied nor pending.
+    let db = TestDb::sqlite().await.expect("a SQLite file");
+    let p = Project::new(Some(&db.url.with_credentials_exposed()));
+    p.history("a:-");
+    std::fs::write(
+        p.path().join("versions/b.sql"),
+        "-- revision: b\n-- down_revision: a\n-- transactional: false\n-- message: backfill\n\n\
+         -- +upgrade\n\
+         CREATE TABLE audit (id INTEGER PRIMARY KEY, note TEXT);\n\
+         INSERT INTO audit_typo (note) VALUES ('x');\n\n\
+         -- +downgrade\nDROP TABLE audit;\n",
+    )
+    .unwrap();
+    assert_eq!(p.run(&["upgrade", "head"]).code, 1);
+    assert_eq!(
+        db.query_i64("SELECT COUNT(*) FROM schema_migrations WHERE version = 'b' AND in_progress")
+            .await,
+        1
+    );
+    let out = p.ok(&["history", "--graph"]);
+    assert_eq!(
+        out.stdout,
+        "! b (head, in progress) backfill\n* a (current) make a\n"
+    );
 }
