@@ -788,69 +788,6 @@ impl Graph {
             .map(|(_, id)| id.to_string())
             .collect()
     }
-
-    /// Graphviz dot text for the graph.
-    pub fn to_dot(&self) -> String {
-        let mut out = String::from("digraph revisions {\n  rankdir=BT;\n  node [shape=box];\n");
-        for &i in &self.topo {
-            let r = &self.revisions[i];
-            out.push_str(&format!(
-                "  \"{}\" [label=\"{}\\n{}\"];\n",
-                r.id,
-                r.id,
-                escape_dot(&r.message)
-            ));
-        }
-        for &i in &self.topo {
-            for &p in &self.parents[i] {
-                out.push_str(&format!(
-                    "  \"{}\" -> \"{}\";\n",
-                    self.revisions[i].id, self.revisions[p].id
-                ));
-            }
-            for &d in &self.dependencies[i] {
-                out.push_str(&format!(
-                    "  \"{}\" -> \"{}\" [style=dashed, label=\"depends_on\"];\n",
-                    self.revisions[i].id, self.revisions[d].id
-                ));
-            }
-        }
-        out.push_str("}\n");
-        out
-    }
-
-    /// Mermaid flowchart text for the graph.
-    pub fn to_mermaid(&self) -> String {
-        let mut out = String::from("flowchart BT\n");
-        for &i in &self.topo {
-            let r = &self.revisions[i];
-            out.push_str(&format!(
-                "  {}[\"{}<br/>{}\"]\n",
-                r.id,
-                r.id,
-                r.message.replace('"', "#quot;")
-            ));
-        }
-        for &i in &self.topo {
-            for &p in &self.parents[i] {
-                out.push_str(&format!(
-                    "  {} --> {}\n",
-                    self.revisions[i].id, self.revisions[p].id
-                ));
-            }
-            for &d in &self.dependencies[i] {
-                out.push_str(&format!(
-                    "  {} -. depends_on .-> {}\n",
-                    self.revisions[i].id, self.revisions[d].id
-                ));
-            }
-        }
-        out
-    }
-}
-
-fn escape_dot(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 /// Reads and parses files on every core, keeping the input order. Reading

@@ -35,7 +35,7 @@ pub struct GlobalArgs {
     /// The database URL; wins over DATABASE_URL and config.yaml
     #[arg(long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
-    /// Output format: text for people, json for scripts (`graph` takes dot or mermaid)
+    /// Output format: text for people, json for scripts (`graph` takes dot, mermaid or svg)
     #[arg(short, long, global = true, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Say more (repeat for more still)
@@ -71,6 +71,8 @@ pub enum Format {
     Dot,
     /// Mermaid (rev graph only)
     Mermaid,
+    /// A standalone SVG picture (rev graph only)
+    Svg,
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,7 +119,7 @@ pub enum Command {
     /// Check the revision files (and with --db the database); exit 1 on any problem
     #[command(after_help = examples::CHECK)]
     Check(CheckArgs),
-    /// Print the graph as dot (default) or mermaid source: `rev graph -f mermaid`
+    /// Print the graph as dot (default), mermaid or an SVG picture: `rev graph -f svg > graph.svg`
     #[command(after_help = examples::GRAPH)]
     Graph,
     /// Open a revision file in $VISUAL or $EDITOR
@@ -299,6 +301,10 @@ pub struct HistoryArgs {
     /// Mark the revisions the database is at with `(current)`
     #[arg(short = 'i', long)]
     pub indicate_current: bool,
+    /// Draw the graph as `git log --graph` does, marking applied revisions
+    /// when the database is reachable
+    #[arg(long)]
+    pub graph: bool,
 }
 
 #[derive(Debug, Args)]

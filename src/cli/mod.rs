@@ -85,7 +85,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
     {
         return Err(CliError::usage(
             "invalid_format",
-            "`-f dot` and `-f mermaid` are for `rev graph`; other commands take `-f text` or `-f json`",
+            "`-f dot`, `-f mermaid` and `-f svg` are for `rev graph`; other commands take `-f text` or `-f json`",
         ));
     }
     match cli.command {

@@ -19,6 +19,7 @@ use rev::backend::{
 };
 use rev::executor::{CancelToken, Report};
 use rev::graph::{Graph, RevIndex};
+use rev::render::Mark;
 use rev::step::Direction;
 use rev::target::Target;
 use rev::url::{BackendKind, DatabaseUrl};
@@ -680,4 +681,67 @@ pub fn recorded(ctx: &Context) -> Result<std::collections::HashSet<String>, CliE
     let err = rev_err(ctx, &m);
     let ids = block_on(m.recorded())?.map_err(&err)?;
     Ok(ids.into_iter().collect())
+}
+
+/// The applied state for `rev history --graph`, or `None` when no database
+/// is configured or it cannot be read. Either way the graph is drawn; why
+/// it carries no marks is said once, on stderr, so stdout stays the picture.
+///
+/// Reading takes no lock and creates nothing (not even a SQLite file), is
+/// tried once with a short timeout, and never asks for a password: a picture
+/// is not worth a prompt or a wait.
+pub fn applied_marks(ctx: &Context, graph: &Graph) -> Option<Vec<Mark>> {
+    const NO_MARKS: &str = "drawing the graph without applied marks";
+    let configured = ctx.global.database_url.is_some()
+        || std::env::var("DATABASE_URL").is_ok_and(|u| !u.trim().is_empty())
+        || ctx.config.database_url.is_some();
+    if !configured {
+        ctx.printer
+            .status(&format!("no database configured: {NO_MARKS}"));
+        return None;
+    }
+    let url = match ctx.database_url() {
+        Ok(url) => url,
+        Err(e) => {
+            ctx.printer.status(&format!("{}: {NO_MARKS}", e.message));
+            return None;
+        }
+    };
+    let mut settings = Settings::from_config(&ctx.config);
+    settings.connect.retries = 0;
+    settings.connect.connect_timeout = settings
+        .connect
+        .connect_timeout
+        .min(std::time::Duration::from_secs(5));
+    let shown = url.to_string();
+    let rev_err = |e| CliError::from_rev(e, Some(graph), Some(&ctx.printer));
+    let read = Migrator::new(graph.clone(), url, settings)
+        .map_err(rev_err)
+        .and_then(|m| block_on(async move { m.status().await })?.map_err(rev_err));
+    let status = match read {
+        Ok(status) => status,
+        Err(e) => {
+            ctx.printer.status(&format!(
+                "cannot read the applied revisions of {shown}: {}; {NO_MARKS}",
+                e.message
+            ));
+            return None;
+        }
+    };
+    let mut marks = vec![Mark::Pending; graph.len()];
+    for (ids, mark) in [
+        (&status.applied, Mark::Applied),
+        (&status.current, Mark::Current),
+        (&status.in_progress, Mark::InProgress),
+    ] {
+        for id in ids {
+            if let Some(i) = graph.index_of(id) {
+                marks[i] = mark;
+            }
+        }
+    }
+    ctx.printer.status(&format!(
+        "database {shown}: * applied, o not applied, ! stopped part-way"
+    ));
+    Some(marks)
 }

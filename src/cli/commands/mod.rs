@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 use rev::graph::{Graph, RevIndex};
+use rev::render;
 use rev::revision;
 use rev::target::Target;
 use rev::template::{self, NewRevision};
@@ -474,6 +475,13 @@ pub fn branches(ctx: &Context) -> Result<u8, CliError> {
 const CURRENT: &str = "current";
 
 pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<u8, CliError> {
+    if args.graph && ctx.printer.json() {
+        return Err(CliError::usage(
+            "graph_as_json",
+            "`rev history --graph` draws for people and has no JSON form",
+        )
+        .hint("`rev history -f json` lists the revisions with their parents; `rev graph -f dot` gives a picture source"));
+    }
     let split = match &args.range {
         None => None,
         Some(range) => Some(range.split_once(':').ok_or_else(|| {
@@ -557,6 +565,15 @@ pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<u8, CliError> {
         .copied()
         .filter(|&i| keep[i])
         .collect();
+    if args.graph {
+        let marks = db::applied_marks(ctx, &graph);
+        let rows = render::newest_first(&graph, |i| keep[i]);
+        let layout = render::Layout::new(&graph, &rows);
+        for line in render::terminal(&graph, &layout, marks.as_deref()) {
+            ctx.printer.data(&line);
+        }
+        return Ok(0);
+    }
     match (&current, args.indicate_current) {
         (Some(current), true) => print_indicating(ctx, &graph, &revs, current),
         _ => print_revisions(ctx, &graph, &revs),
@@ -854,7 +871,8 @@ fn print_database_check(ctx: &Context, url: &DatabaseUrl, check: &DatabaseCheck)
 pub fn graph(ctx: &Context) -> Result<u8, CliError> {
     let graph = ctx.graph()?;
     let text = match ctx.printer.format {
-        Format::Mermaid => graph.to_mermaid(),
+        Format::Mermaid => render::mermaid(&graph),
+        Format::Svg => render::svg(&graph),
         Format::Json => {
             let objs: Vec<_> = graph
                 .topo_order()
@@ -864,7 +882,7 @@ pub fn graph(ctx: &Context) -> Result<u8, CliError> {
             ctx.printer.print_json(&objs);
             return Ok(0);
         }
-        Format::Dot | Format::Text => graph.to_dot(),
+        Format::Dot | Format::Text => render::dot(&graph),
     };
     ctx.printer.data(text.trim_end());
     Ok(0)
