@@ -119,7 +119,7 @@ pub enum Command {
     /// Check the revision files (and with --db the database); exit 1 on any problem
     #[command(after_help = examples::CHECK)]
     Check(CheckArgs),
-    /// Print the graph as dot (default), mermaid or an SVG picture: `rev graph -f svg > graph.svg`
+    /// Print the graph as dot (default), mermaid or SVG: `rev graph -f svg`
     #[command(after_help = examples::GRAPH)]
     Graph,
     /// Open a revision file in $VISUAL or $EDITOR

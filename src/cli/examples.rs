@@ -111,7 +111,7 @@ Examples:
 pub const SQUASH: &str = "\
 Examples:
   rev squash 1a2b:4d5e -m \"base schema\"   one revision for the run 1a2b..4d5e
-  rev status                     per database: before, inside or past each squashed run";
+  rev squash b1:b9 -m \"billing, first year\" --rev-id billing_v1";
 
 pub const REBASE: &str = "\
 Examples:
