@@ -357,7 +357,38 @@ pub fn compare(graph: &Graph, at_ref: &RefRevisions) -> Vec<Finding> {
         .map(|r| (r.id.as_str(), r))
         .collect();
 
+    // A squash stands for the revisions it `replaces`: their files may go
+    // once every database is past the run, and a parent named by either id
+    // means the same revision.
+    let squashed_into: HashMap<&str, &str> = graph
+        .revisions()
+        .iter()
+        .flat_map(|s| {
+            s.replaces
+                .iter()
+                .map(move |old| (old.as_str(), s.id.as_str()))
+        })
+        .collect();
+    let same_parents = |a: &[String], b: &[String]| {
+        let norm = |ids: &[String]| -> Vec<String> {
+            ids.iter()
+                .map(|id| {
+                    squashed_into
+                        .get(id.as_str())
+                        .map_or(id.as_str(), |s| s)
+                        .to_owned()
+                })
+                .collect()
+        };
+        norm(a) == norm(b)
+    };
+
+    let files_now: std::collections::HashSet<&str> =
+        graph.revisions().iter().map(|x| x.id.as_str()).collect();
     for r in &at_ref.revisions {
+        if squashed_into.contains_key(r.id.as_str()) && !files_now.contains(r.id.as_str()) {
+            continue;
+        }
         let Some(i) = graph.index_of(&r.id) else {
             findings.push(Finding {
                 kind: FindingKind::Deleted,
@@ -392,7 +423,7 @@ pub fn compare(graph: &Graph, at_ref: &RefRevisions) -> Vec<Finding> {
                 ),
             });
         }
-        if now.down_revisions != r.down_revisions {
+        if !same_parents(&now.down_revisions, &r.down_revisions) {
             findings.push(Finding {
                 kind: FindingKind::Moved,
                 message: format!(

@@ -560,3 +560,32 @@ async fn against_reads_only_the_script_folder_at_the_ref() {
     let v = check_json(&p, &["--against", "HEAD"], 0);
     assert_eq!(v["findings"], serde_json::json!([]));
 }
+
+/// The files a squash replaces may go once every database is past the run:
+/// their deletion, and a child naming the squash instead of the run's last
+/// revision, is not history rewritten.
+#[tokio::test]
+async fn originals_of_a_squash_may_be_deleted() {
+    let p = sqlite_project().await;
+    repo_with_base(&p);
+    for (id, down) in [("b2", "a1"), ("c3", "b2"), ("d4", "c3")] {
+        p.write(&Rev {
+            id,
+            down: &[down],
+            header: &[],
+            up: &format!("CREATE TABLE t_{id} (id INTEGER PRIMARY KEY);"),
+            down_sql: &format!("DROP TABLE t_{id};"),
+        });
+    }
+    commit(&p, "b2 c3 d4");
+    p.ok(&["squash", "b2:c3", "-m", "b and c", "--rev-id", "s1"]);
+    commit(&p, "squash");
+    p.remove("b2");
+    p.remove("c3");
+    let v = check_json(&p, &["--against", "main"], 0);
+    assert_eq!(v["findings"], serde_json::json!([]), "{v}");
+    // Deleting a revision no squash stands for is still found.
+    p.remove("d4");
+    let v = check_json(&p, &["--against", "main"], 1);
+    assert_eq!(kinds(&v), ids(&["deleted_since_ref"]), "{v}");
+}
