@@ -29,8 +29,13 @@ pub struct Config {
     /// The database URL as written, `${VAR}` expanded; may hold a password,
     /// so never print it (see [`crate::url`]).
     pub database_url: Option<String>,
-    /// The folder of revision files, absolute or relative to the cwd.
+    /// The folder of revision files, absolute or relative to the cwd; the
+    /// first of [`Config::version_locations`], where `rev new` writes.
     pub script_location: PathBuf,
+    /// Every folder of revision files (Alembic's `version_locations`):
+    /// `script_location` first, then the others, without repeats. Their
+    /// revisions form one graph.
+    pub version_locations: Vec<PathBuf>,
     /// The tracking table's name (validated when used).
     pub version_table: String,
     /// Name of new revision files; `{rev}`, `{slug}`, `{year}`, `{month}`,
@@ -52,7 +57,8 @@ pub struct Config {
 #[serde(default)]
 struct RawConfig {
     database_url: Option<String>,
-    script_location: String,
+    script_location: Option<String>,
+    version_locations: Option<Locations>,
     version_table: String,
     file_template: String,
     transaction_per_migration: bool,
@@ -65,7 +71,8 @@ impl Default for RawConfig {
     fn default() -> Self {
         RawConfig {
             database_url: None,
-            script_location: "versions".into(),
+            script_location: None,
+            version_locations: None,
             version_table: "schema_migrations".into(),
             file_template: "{rev}_{slug}".into(),
             transaction_per_migration: true,
@@ -76,9 +83,32 @@ impl Default for RawConfig {
     }
 }
 
+/// `version_locations`: a YAML list, or Alembic's one string of folders
+/// separated by spaces or commas.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Locations {
+    List(Vec<String>),
+    Text(String),
+}
+
+impl Locations {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            Locations::List(list) => list,
+            Locations::Text(text) => text
+                .split(|c: char| c.is_whitespace() || c == ',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+        }
+    }
+}
+
 const KNOWN_KEYS: &[&str] = &[
     "database_url",
     "script_location",
+    "version_locations",
     "version_table",
     "file_template",
     "transaction_per_migration",
@@ -232,13 +262,39 @@ impl Config {
         base_dir: PathBuf,
         unknown_keys: Vec<String>,
     ) -> Config {
-        Config {
-            // `./versions/x.sql` in every message would be noise.
-            script_location: if base_dir == Path::new(".") {
-                PathBuf::from(&raw.script_location)
+        // `./versions/x.sql` in every message would be noise.
+        let resolve = |p: &str| {
+            if base_dir == Path::new(".") {
+                PathBuf::from(p)
             } else {
-                base_dir.join(&raw.script_location)
-            },
+                base_dir.join(p)
+            }
+        };
+        let mut others = raw
+            .version_locations
+            .map(Locations::into_vec)
+            .unwrap_or_default();
+        // Without `script_location`, the first of `version_locations` is
+        // where new revisions go (an Alembic config names only those).
+        let first = match raw.script_location {
+            Some(p) => p,
+            None if !others.is_empty() => others.remove(0),
+            None => "versions".into(),
+        };
+        let script_location = resolve(&first);
+        let mut version_locations = vec![script_location.clone()];
+        for p in others {
+            let p = resolve(&p);
+            if !version_locations
+                .iter()
+                .any(|q| q.components().eq(p.components()))
+            {
+                version_locations.push(p);
+            }
+        }
+        Config {
+            script_location,
+            version_locations,
             path,
             base_dir,
             database_url: raw.database_url.filter(|u| !u.trim().is_empty()),
@@ -444,6 +500,27 @@ mod tests {
             .decode_utf8()
             .unwrap();
         assert_eq!(password, "p@ss:w/rd#?%");
+    }
+
+    #[test]
+    fn version_locations_add_folders_after_script_location() {
+        let p = |s: &str| PathBuf::from(s);
+        let c = parse("script_location: v\nversion_locations: [a, v, b/c]\n").unwrap();
+        assert_eq!(c.script_location, p("proj/v"));
+        assert_eq!(
+            c.version_locations,
+            [p("proj/v"), p("proj/a"), p("proj/b/c")]
+        );
+        // Alembic's one string; without script_location its first folder is
+        // where `rev new` writes.
+        let c = parse("version_locations: 'x, y  z'\n").unwrap();
+        assert_eq!(c.script_location, p("proj/x"));
+        assert_eq!(c.version_locations, [p("proj/x"), p("proj/y"), p("proj/z")]);
+        let c = parse("version_table: t\n").unwrap();
+        assert_eq!(c.version_locations, [p("proj/versions")]);
+        assert!(c.unknown_keys.is_empty());
+        let e = parse("version_locations: {a: 1}\n").unwrap_err();
+        assert_eq!(e.kind(), "config_invalid");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::executor::ExecError;
 use crate::graph::LoadError;
 use crate::plan::PlanError;
 use crate::rebase::Rebase;
+use crate::squash::SquashError;
 use crate::target::{ParseTargetError, TargetError};
 use crate::url::UrlError;
 
@@ -32,6 +33,10 @@ pub enum Error {
     /// No plan can be made for the target.
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// A database inside a squashed run cannot go on with these files
+    /// (boxed: the largest variant).
+    #[error(transparent)]
+    Squash(Box<SquashError>),
     /// No database URL anywhere.
     #[error("no database URL: none given with --database-url, DATABASE_URL or `database_url` in config.yaml")]
     NoDatabaseUrl,
@@ -86,6 +91,12 @@ fn quoted(ids: &[String]) -> String {
         .join(", ")
 }
 
+impl From<Box<SquashError>> for Error {
+    fn from(e: Box<SquashError>) -> Self {
+        Error::Squash(e)
+    }
+}
+
 impl From<TargetError> for Error {
     fn from(e: TargetError) -> Self {
         Error::Plan(PlanError::Target(e))
@@ -108,6 +119,7 @@ impl Error {
             Error::Backend(e) => e.kind(),
             Error::Migration(e) => e.kind(),
             Error::Plan(e) => e.kind(),
+            Error::Squash(e) => e.kind(),
             Error::NoDatabaseUrl => "no_database_url",
             Error::UnknownApplied { .. } => "unknown_applied_revision",
             Error::AppliedWithoutParent { .. } => "applied_without_parent",

@@ -130,6 +130,12 @@ pub type Progress = Arc<dyn Fn(&StepEvent) + Send + Sync>;
 /// What a running plan reports as it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepEvent {
+    /// The plan is made and about to run: `total` steps (sent once per run,
+    /// before any `Started`; a progress display sizes itself from it).
+    Planned {
+        /// How many steps the plan has.
+        total: usize,
+    },
     /// A step's SQL is about to run.
     Started {
         /// The revision.
@@ -311,6 +317,9 @@ impl LockedSession {
             &self.conn.dialect().table().to_string(),
             steps,
         )?;
+        if let Some(progress) = &opts.progress {
+            progress(&StepEvent::Planned { total: steps.len() });
+        }
         let mut report = Report::default();
         // On MySQL/MariaDB only data-only steps run in a transaction; a DDL
         // step there is treated as a non-transactional one: the plan's
@@ -453,6 +462,39 @@ impl LockedSession {
         down_revisions: &[String],
     ) -> Result<(), BackendError> {
         self.conn.set_parents(version, down_revisions).await
+    }
+
+    /// In one transaction, record `version` as applied (unless `insert` is
+    /// false: it is recorded already) and remove the rows of `replaced`: a
+    /// squashed revision put in place of the run it replaces.
+    pub async fn replace_rows(
+        &mut self,
+        version: &str,
+        checksum: &str,
+        down_revisions: &[String],
+        insert: bool,
+        replaced: &[String],
+    ) -> Result<(), BackendError> {
+        let own_tx = !self.conn.in_transaction() && self.conn.begin().await?;
+        let result = async {
+            if insert {
+                self.conn
+                    .stamp_applied(version, checksum, down_revisions)
+                    .await?;
+            }
+            for old in replaced {
+                self.conn.stamp_removed(old).await?;
+            }
+            Ok(())
+        }
+        .await;
+        if own_tx {
+            match &result {
+                Ok(()) => self.conn.commit().await?,
+                Err(_) => self.conn.rollback_if_open().await,
+            }
+        }
+        result
     }
 
     /// Remove `version`'s record without running SQL; `Ok(false)` if absent.

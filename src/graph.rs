@@ -14,14 +14,16 @@
 //! names or the order the file system lists them.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction as PgDirection;
 
 use crate::revision::{self, ParseError, Revision};
+use crate::squash::{self, Squash, View};
 
 /// Index of a revision inside one [`Graph`].
 pub type RevIndex = usize;
@@ -92,6 +94,16 @@ pub enum GraphError {
         /// The revision carrying it.
         id: String,
     },
+    /// A squashed revision (`replaces:`) breaks a rule of [`crate::squash`].
+    #[error("{}: squashed revision `{id}`: {message}", path.display())]
+    Squash {
+        /// The squashed revision.
+        id: String,
+        /// Its file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// The script directory cannot be read.
     #[error("cannot read the script directory {}: {message}", path.display())]
     Dir {
@@ -113,6 +125,7 @@ impl GraphError {
             GraphError::DuplicateLabel { .. } => "duplicate_label",
             GraphError::LabelIsRevisionId { .. } => "label_is_revision_id",
             GraphError::Dir { .. } => "script_directory",
+            GraphError::Squash { .. } => "squash_run",
         }
     }
 }
@@ -171,12 +184,46 @@ pub struct Graph {
     topo: Vec<RevIndex>,
     topo_pos: Vec<usize>,
     warnings: Vec<Warning>,
+    /// Revisions this view leaves out: the originals of a squash it uses,
+    /// or a squashed revision whose originals it uses (see [`crate::squash`]).
+    hidden: Vec<bool>,
+    squashes: Vec<Squash>,
+    /// The revisions as their files say, to build another view from.
+    source: Arc<Vec<Revision>>,
 }
 
 impl Graph {
     /// Reads every `*.sql` file of `dir` (not recursively) and builds the
     /// graph. Every problem is reported, not just the first.
     pub fn load(dir: &Path) -> Result<Graph, LoadError> {
+        Graph::load_all(&[dir])
+    }
+
+    /// Reads every `*.sql` file of each folder (Alembic's
+    /// `version_locations`): their revisions form one graph, so an id
+    /// defined in two folders is a duplicate like one defined twice in one.
+    pub fn load_all<P: AsRef<Path>>(dirs: &[P]) -> Result<Graph, LoadError> {
+        let mut paths = Vec::new();
+        for dir in dirs {
+            paths.extend(Graph::sql_files(dir.as_ref())?);
+        }
+        let mut errors = Vec::new();
+        let mut revisions = Vec::with_capacity(paths.len());
+        for result in read_all(&paths) {
+            match result {
+                Ok(r) => revisions.push(r),
+                Err(e) => errors.push(GraphError::Parse(e)),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(LoadError(errors));
+        }
+        Graph::build(revisions)
+    }
+
+    /// The revision files of one folder (not recursive; hidden files and
+    /// other extensions skipped), sorted by name.
+    fn sql_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
         let entries = std::fs::read_dir(dir).map_err(|e| {
             LoadError(vec![GraphError::Dir {
                 path: dir.to_path_buf(),
@@ -207,42 +254,90 @@ impl Graph {
         // All paths share the directory, so comparing the raw text orders them
         // by file name, without `Path`'s slower component-wise comparison.
         paths.sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
-        let mut errors = Vec::new();
-        let mut revisions = Vec::with_capacity(paths.len());
-        for result in read_all(&paths) {
-            match result {
-                Ok(r) => revisions.push(r),
-                Err(e) => errors.push(GraphError::Parse(e)),
-            }
-        }
-        if !errors.is_empty() {
-            return Err(LoadError(errors));
-        }
-        Graph::build(revisions)
+        Ok(paths)
     }
 
     /// Builds the graph from parsed revisions, checking ids, references,
     /// labels and cycles.
     pub fn build(revisions: Vec<Revision>) -> Result<Graph, LoadError> {
-        let n = revisions.len();
+        Graph::build_view(Arc::new(revisions), &HashSet::new())
+    }
+
+    /// The same files seen by a database that applied part of the runs that
+    /// the squashed revisions `originals` replace: those squashes are hidden
+    /// and their originals used (see [`crate::squash`]). Revision indices
+    /// are the same in every view of one set of files.
+    pub fn with_originals(&self, originals: &HashSet<String>) -> Result<Graph, LoadError> {
+        if self.squashes.is_empty() {
+            return Ok(self.clone());
+        }
+        Graph::build_view(self.source.clone(), originals)
+    }
+
+    /// The squashed revisions and the runs they replace.
+    pub fn squashes(&self) -> &[Squash] {
+        &self.squashes
+    }
+
+    /// The revision with exactly this id, hidden in this view or not (for
+    /// messages about recorded revisions; targets never name a hidden one).
+    pub fn revision_by_id(&self, id: &str) -> Option<&Revision> {
+        match self.index_of(id) {
+            Some(i) => Some(&self.revisions[i]),
+            // Hidden revisions are few (the runs of squashes): a scan is fine.
+            None => self
+                .revisions
+                .iter()
+                .enumerate()
+                .find(|(i, r)| self.hidden[*i] && r.id == id)
+                .map(|(_, r)| r),
+        }
+    }
+
+    /// Whether this view leaves `i` out (see [`Graph::with_originals`]).
+    pub fn is_hidden(&self, i: RevIndex) -> bool {
+        self.hidden[i]
+    }
+
+    fn build_view(
+        source: Arc<Vec<Revision>>,
+        originals: &HashSet<String>,
+    ) -> Result<Graph, LoadError> {
+        let n = source.len();
         let mut errors = Vec::new();
         let mut by_id: HashMap<String, RevIndex> = HashMap::with_capacity(n);
-        for (i, r) in revisions.iter().enumerate() {
+        for (i, r) in source.iter().enumerate() {
             if let Some(&first) = by_id.get(&r.id) {
                 errors.push(GraphError::DuplicateId {
                     id: r.id.clone(),
-                    first: revisions[first].path.clone(),
+                    first: source[first].path.clone(),
                     second: r.path.clone(),
                 });
             } else {
                 by_id.insert(r.id.clone(), i);
             }
         }
+        let (squashes, squash_errors) = squash::analyze(&source, &by_id);
+        errors.extend(squash_errors);
+        // The files as they are are kept only when another view may be
+        // built from them: a history without squashes is not copied.
+        let (revisions, hidden, source) = if squashes.is_empty() {
+            let revisions = Arc::try_unwrap(source).unwrap_or_else(|shared| (*shared).clone());
+            (revisions, vec![false; n], Arc::new(Vec::new()))
+        } else {
+            let view = View::new(&squashes, originals);
+            let hidden: Vec<bool> = source.iter().map(|r| view.hidden.contains(&r.id)).collect();
+            let revisions = source.iter().map(|r| view.apply(r)).collect();
+            (revisions, hidden, source)
+        };
+        // A hidden revision is no node of this view: nothing resolves to
+        // it, and it has no edges or labels.
+        by_id.retain(|_, i| !hidden[*i]);
         // Go on after a duplicate id (its second copy gets no edges or labels,
         // every reference meaning the first) so that missing parents, labels
         // and cycles are reported in the same pass.
 
-        let is_copy = |i: RevIndex| by_id.get(&revisions[i].id) != Some(&i);
+        let is_copy = |i: RevIndex| hidden[i] || by_id.get(&revisions[i].id) != Some(&i);
         // Labels first: `depends_on` may name one (as in Alembic), and it
         // then means the labelled revision.
         let mut labels: BTreeMap<String, RevIndex> = BTreeMap::new();
@@ -327,7 +422,12 @@ impl Graph {
                 r.unknown_keys.iter().map(|(line, key)| Warning {
                     path: r.path.clone(),
                     line: *line,
-                    message: format!("unknown header key `{key}` is ignored"),
+                    message: match revision::similar_key(key) {
+                        Some(known) => format!(
+                            "unknown header key `{key}` is ignored (did you mean `{known}`?)"
+                        ),
+                        None => format!("unknown header key `{key}` is ignored"),
+                    },
                 })
             })
             .collect();
@@ -344,6 +444,9 @@ impl Graph {
             topo: Vec::new(),
             topo_pos: Vec::new(),
             warnings,
+            hidden,
+            squashes,
+            source,
         };
         // A cycle among the edges that did resolve is real whatever else is
         // wrong, so it is looked for even when other errors were found.
@@ -379,9 +482,10 @@ impl Graph {
         let mut ready: BinaryHeap<Reverse<(&str, RevIndex)>> = indegree
             .iter()
             .enumerate()
-            .filter(|(_, d)| **d == 0)
+            .filter(|(i, d)| **d == 0 && !self.hidden[*i])
             .map(|(i, _)| Reverse((self.revisions[i].id.as_str(), i)))
             .collect();
+        let n = n - self.hidden.iter().filter(|h| **h).count();
         let mut order = Vec::with_capacity(n);
         while let Some(Reverse((_, i))) = ready.pop() {
             order.push(i);
@@ -687,7 +791,7 @@ impl Graph {
             .revisions
             .iter()
             .enumerate()
-            .filter(|(_, r)| r.id.starts_with(prefix))
+            .filter(|(i, r)| !self.hidden[*i] && r.id.starts_with(prefix))
             .map(|(i, _)| i)
             .collect();
         match found.len() {
@@ -705,7 +809,9 @@ impl Graph {
         let mut scored: Vec<(f64, &str)> = self
             .revisions
             .iter()
-            .map(|r| r.id.as_str())
+            .enumerate()
+            .filter(|(i, _)| !self.hidden[*i])
+            .map(|(_, r)| r.id.as_str())
             .chain(self.labels.keys().map(String::as_str))
             .map(|id| (strsim::jaro_winkler(text, id), id))
             // Jaro-Winkler alone misses one-character typos of short ids
@@ -719,69 +825,6 @@ impl Graph {
             .map(|(_, id)| id.to_string())
             .collect()
     }
-
-    /// Graphviz dot text for the graph.
-    pub fn to_dot(&self) -> String {
-        let mut out = String::from("digraph revisions {\n  rankdir=BT;\n  node [shape=box];\n");
-        for &i in &self.topo {
-            let r = &self.revisions[i];
-            out.push_str(&format!(
-                "  \"{}\" [label=\"{}\\n{}\"];\n",
-                r.id,
-                r.id,
-                escape_dot(&r.message)
-            ));
-        }
-        for &i in &self.topo {
-            for &p in &self.parents[i] {
-                out.push_str(&format!(
-                    "  \"{}\" -> \"{}\";\n",
-                    self.revisions[i].id, self.revisions[p].id
-                ));
-            }
-            for &d in &self.dependencies[i] {
-                out.push_str(&format!(
-                    "  \"{}\" -> \"{}\" [style=dashed, label=\"depends_on\"];\n",
-                    self.revisions[i].id, self.revisions[d].id
-                ));
-            }
-        }
-        out.push_str("}\n");
-        out
-    }
-
-    /// Mermaid flowchart text for the graph.
-    pub fn to_mermaid(&self) -> String {
-        let mut out = String::from("flowchart BT\n");
-        for &i in &self.topo {
-            let r = &self.revisions[i];
-            out.push_str(&format!(
-                "  {}[\"{}<br/>{}\"]\n",
-                r.id,
-                r.id,
-                r.message.replace('"', "#quot;")
-            ));
-        }
-        for &i in &self.topo {
-            for &p in &self.parents[i] {
-                out.push_str(&format!(
-                    "  {} --> {}\n",
-                    self.revisions[i].id, self.revisions[p].id
-                ));
-            }
-            for &d in &self.dependencies[i] {
-                out.push_str(&format!(
-                    "  {} -. depends_on .-> {}\n",
-                    self.revisions[i].id, self.revisions[d].id
-                ));
-            }
-        }
-        out
-    }
-}
-
-fn escape_dot(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 /// Reads and parses files on every core, keeping the input order. Reading
@@ -869,6 +912,7 @@ pub(crate) mod testing {
                     upgrade_line: 1,
                     downgrade_line: Some(2),
                     unknown_keys: Vec::new(),
+                    replaces: Vec::new(),
                 }
             })
             .collect();
@@ -889,6 +933,43 @@ pub(crate) mod testing {
         v.sort();
         v
     }
+}
+
+/// `.sql` files in sub-folders of `dir` (at any depth, hidden folders and
+/// the folders in `skip` left out): rev does not read them, and a revision
+/// put there by mistake would be silently missing from the graph.
+pub fn stray_sql_files(dir: &Path, skip: &[PathBuf]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![(dir.to_path_buf(), false)];
+    while let Some((folder, nested)) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            // `file_type` does not follow symlinks: a link to a folder is
+            // not walked, so a loop of links cannot trap the walk.
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                if !skip.iter().any(|s| same_dir(s, &path)) {
+                    stack.push((path, true));
+                }
+            } else if nested && path.extension().is_some_and(|e| e == "sql") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
 }
 
 #[cfg(test)]

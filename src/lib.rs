@@ -10,7 +10,9 @@
 //!   MySQL/MariaDB: one connection, a lock, the tracking table, one
 //!   transaction per step where the database allows it.
 //! - [`Migrator`] ties these together for applications and for the CLI.
-//! - [`config`] reads config.yaml; [`template`] renders new revision files.
+//! - [`config`] reads config.yaml; [`template`] renders new revision files;
+//!   [`render`] draws the graph (dot, mermaid, SVG, the terminal graph).
+//! - [`team`] compares the files with a git ref and rebases revisions.
 //!
 //! The library never prints; the `rev` binary (src/cli) does.
 #![warn(missing_docs)]
@@ -23,13 +25,16 @@ pub mod graph;
 pub mod migrator;
 pub mod plan;
 pub mod rebase;
+pub mod render;
 pub mod revision;
+pub mod squash;
 pub mod step;
 #[doc(hidden)] // history generator for benches and tests, not an API
 pub mod synth;
 pub mod target;
+pub mod team;
 pub mod template;
 pub mod url;
 
 pub use error::Error;
-pub use migrator::{Migrator, Settings, StampReport, Status};
+pub use migrator::{Migrator, Settings, SquashStatus, StampReport, Status};

@@ -18,6 +18,7 @@
 //! to do. Read-only methods (`current`, `status`, `plan`) take no lock and
 //! create nothing.
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::time::Duration;
 
@@ -32,6 +33,7 @@ use crate::executor::{
 use crate::graph::{Graph, RevIndex};
 use crate::plan::{self, Plan};
 use crate::rebase::{self, Gap, Rebase};
+use crate::squash;
 use crate::step::Direction;
 use crate::target::{Destination, Target};
 use crate::url::DatabaseUrl;
@@ -91,6 +93,32 @@ pub struct Status {
     /// Revisions an interrupted non-transactional run left in progress:
     /// neither applied nor pending, and `current` counts them out.
     pub in_progress: Vec<String>,
+    /// Where the database stands against each squashed run.
+    pub squashes: Vec<SquashStatus>,
+}
+
+/// Where a database stands against one squashed run ([`crate::squash`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SquashStatus {
+    /// The squashed revision.
+    pub squash: String,
+    /// The revisions it replaces, oldest first.
+    pub replaces: Vec<String>,
+    /// `past` (it applied the whole run, or the squashed revision),
+    /// `inside` (it applied part of the run: it needs the original files to
+    /// finish it) or `before` (none of it: it will run the squashed
+    /// revision).
+    pub state: &'static str,
+    /// The replaced revisions it recorded.
+    pub applied: Vec<String>,
+}
+
+impl SquashStatus {
+    /// Whether this database no longer needs the files of the replaced
+    /// revisions.
+    pub fn originals_deletable(&self) -> bool {
+        self.state != "inside"
+    }
 }
 
 /// What a stamp changed.
@@ -103,6 +131,7 @@ pub struct StampReport {
 }
 
 /// Runs revisions of one graph against one database.
+#[derive(Clone)]
 pub struct Migrator {
     graph: Graph,
     url: DatabaseUrl,
@@ -151,7 +180,7 @@ impl Migrator {
             .or_else(|| config.database_url.clone())
             .ok_or(Error::NoDatabaseUrl)?;
         let url = DatabaseUrl::parse(&url, &config.base_dir)?;
-        let graph = Graph::load(&config.script_location)?;
+        let graph = Graph::load_all(&config.version_locations)?;
         Migrator::new(graph, url, Settings::from_config(config))
     }
 
@@ -330,6 +359,16 @@ impl Migrator {
         direction: Direction,
         target: &Target,
     ) -> Result<Prepared, Error> {
+        let (m, rows) = self.in_view(rows)?;
+        m.prepare_in_view(&rows, direction, target)
+    }
+
+    fn prepare_in_view(
+        &self,
+        rows: &[AppliedRow],
+        direction: Direction,
+        target: &Target,
+    ) -> Result<Prepared, Error> {
         let (recorded, gap) = self.check_rows(rows)?;
         let rebase = match gap {
             None => None,
@@ -452,6 +491,10 @@ impl Migrator {
                 plan = self.plan(direction, target) => { plan?; }
             }
         }
+        // A run complete in the rows is recorded as its squashed revision
+        // before the plan is made from them (a downgrade through it removes
+        // that row).
+        self.settle_squashes().await?;
         // A Ctrl+C while connecting (retries can take a while against a dead
         // server) ends the run at once: nothing has been done yet.
         let conn = tokio::select! {
@@ -503,6 +546,11 @@ impl Migrator {
         match result {
             Ok(mut report) => {
                 mark(&mut report);
+                // A database that finished a squashed run from its original
+                // files records the squashed revision in their place now.
+                if !report.applied.is_empty() {
+                    self.settle_squashes().await?;
+                }
                 Ok(report)
             }
             // A failed run's report says the same of what it did apply.
@@ -538,10 +586,50 @@ impl Migrator {
         self.stamp_from(&rows, targets, purge)
     }
 
+    /// What [`Migrator::stamp`] would add and remove, in the order it
+    /// would, reading the rows without a lock (`rev stamp --dry-run`).
+    pub async fn stamp_preview(
+        &self,
+        targets: &[Target],
+        purge: bool,
+    ) -> Result<StampReport, Error> {
+        let rows = self.read_rows().await?;
+        let desired = self.stamp_from(&rows, targets, purge)?;
+        let mut wanted = vec![false; self.graph.len()];
+        for &i in &desired {
+            wanted[i] = true;
+        }
+        let mut report = StampReport::default();
+        let mut clean = vec![false; self.graph.len()];
+        for row in rows.iter().rev() {
+            match self.graph.index_of(&row.version) {
+                Some(i) if wanted[i] && !row.in_progress => clean[i] = true,
+                Some(i) if wanted[i] => {}
+                _ => report.removed.push(row.version.clone()),
+            }
+        }
+        report.added = desired
+            .iter()
+            .filter(|&&i| !clean[i])
+            .map(|&i| self.graph.rev(i).id.clone())
+            .collect();
+        Ok(report)
+    }
+
     /// The set a stamp records. A gap in the rows it starts from is no
     /// reason to refuse: stamping is how the record is made to say what the
     /// schema holds.
     fn stamp_from(
+        &self,
+        rows: &[AppliedRow],
+        targets: &[Target],
+        purge: bool,
+    ) -> Result<Vec<RevIndex>, Error> {
+        let (m, rows) = self.stamp_view(rows)?;
+        m.stamp_from_view(&rows, targets, purge)
+    }
+
+    fn stamp_from_view(
         &self,
         rows: &[AppliedRow],
         targets: &[Target],
@@ -561,8 +649,26 @@ impl Migrator {
         targets: &[Target],
         purge: bool,
     ) -> Result<StampReport, Error> {
+        self.settle_in(session).await?;
         let rows = session.applied().to_vec();
-        let desired = self.stamp_from(&rows, targets, purge)?;
+        let (m, rows) = self.stamp_view(&rows)?;
+        let report = m
+            .stamp_locked_in_view(session, &rows, targets, purge)
+            .await?;
+        if !report.added.is_empty() {
+            self.settle_in(session).await?;
+        }
+        Ok(report)
+    }
+
+    async fn stamp_locked_in_view(
+        &self,
+        session: &mut LockedSession,
+        rows: &[AppliedRow],
+        targets: &[Target],
+        purge: bool,
+    ) -> Result<StampReport, Error> {
+        let desired = self.stamp_from_view(rows, targets, purge)?;
         let mut wanted = vec![false; self.graph.len()];
         for &i in &desired {
             wanted[i] = true;
@@ -615,6 +721,50 @@ impl Migrator {
     /// applied nor pending.
     pub async fn status(&self) -> Result<Status, Error> {
         let rows = self.read_rows().await?;
+        let squashes = self.squash_status(&rows);
+        let (m, rows) = self.in_view(&rows)?;
+        let mut status = m.status_in_view(rows)?;
+        status.squashes = squashes;
+        Ok(status)
+    }
+
+    fn squash_status(&self, rows: &[AppliedRow]) -> Vec<SquashStatus> {
+        let done: std::collections::HashSet<&str> = rows
+            .iter()
+            .filter(|r| !r.in_progress)
+            .map(|r| r.version.as_str())
+            .collect();
+        let any: std::collections::HashSet<&str> =
+            rows.iter().map(|r| r.version.as_str()).collect();
+        self.graph
+            .squashes()
+            .iter()
+            .map(|s| {
+                let applied: Vec<String> = s
+                    .replaces
+                    .iter()
+                    .filter(|id| any.contains(id.as_str()))
+                    .cloned()
+                    .collect();
+                let complete = s.replaces.iter().all(|id| done.contains(id.as_str()));
+                let state = if done.contains(s.id.as_str()) || complete {
+                    "past"
+                } else if applied.is_empty() {
+                    "before"
+                } else {
+                    "inside"
+                };
+                SquashStatus {
+                    squash: s.id.clone(),
+                    replaces: s.replaces.clone(),
+                    state,
+                    applied,
+                }
+            })
+            .collect()
+    }
+
+    fn status_in_view(&self, rows: Vec<AppliedRow>) -> Result<Status, Error> {
         let recorded = self.applied_indices(&rows)?;
         let done = self.done_indices(&rows, &recorded);
         let pending = plan::upgrade(&self.graph, &recorded, &Target::Heads)?;
@@ -636,6 +786,7 @@ impl Migrator {
                 .filter(|r| r.in_progress)
                 .map(|r| r.version.clone())
                 .collect(),
+            squashes: Vec::new(),
         })
     }
 
@@ -657,11 +808,13 @@ impl Migrator {
         targets: &[Target],
     ) -> Result<Vec<String>, Error> {
         let rows = session.applied().to_vec();
-        let applied = self.applied_indices(&rows)?;
+        let (m, rows) = self.in_view(&rows)?;
+        let m = m.as_ref();
+        let applied = m.applied_indices(&rows)?;
         let mut changed = Vec::new();
         for target in targets {
-            for i in target.resolve(&self.graph, &applied)? {
-                let r = self.graph.rev(i);
+            for i in target.resolve(&m.graph, &applied)? {
+                let r = m.graph.rev(i);
                 let Some(row) = rows.iter().find(|row| row.version == r.id) else {
                     return Err(Error::NotApplied {
                         revision: r.id.clone(),
@@ -685,8 +838,27 @@ impl Migrator {
         target: &Target,
         from: &[RevIndex],
     ) -> Result<String, Error> {
-        let plan = self.plan_offline(from, direction, target)?;
-        let script = self.script_of(&plan);
+        // A starting point inside a squashed run (read from a database that
+        // applied part of it) is planned with that run's originals.
+        let originals: std::collections::HashSet<String> = self
+            .graph
+            .squashes()
+            .iter()
+            .filter(|s| {
+                from.iter()
+                    .any(|&i| self.graph.is_hidden(i) && s.replaces.contains(&self.graph.rev(i).id))
+            })
+            .map(|s| s.id.clone())
+            .collect();
+        let m = if originals.is_empty() {
+            Cow::Borrowed(self)
+        } else {
+            let mut m = self.clone();
+            m.graph = self.graph.with_originals(&originals)?;
+            Cow::Owned(m)
+        };
+        let plan = m.plan_offline(from, direction, target)?;
+        let script = m.script_of(&plan);
         match (direction, plan::counts_applied(target)) {
             (Direction::Downgrade, Some(n)) => {
                 // Said in the script, which outlives the command line.
@@ -714,16 +886,17 @@ impl Migrator {
         target: &Target,
     ) -> Result<String, Error> {
         let rows = self.read_rows().await?;
-        let recorded = self.applied_indices(&rows)?;
+        let (m, rows) = self.in_view(&rows)?;
+        let recorded = m.applied_indices(&rows)?;
         let applied = plan::applied_order(
-            &self.graph,
+            &m.graph,
             recorded
                 .iter()
                 .zip(&rows)
                 .map(|(&i, row)| (i, row.applied_at.as_str())),
         );
-        let plan = self.plan_from(&applied, direction, target)?;
-        Ok(self.script_of(&plan))
+        let plan = m.plan_from(&applied, direction, target)?;
+        Ok(m.script_of(&plan))
     }
 
     fn script_of(&self, plan: &Plan) -> String {
@@ -737,7 +910,133 @@ impl Migrator {
     /// downgrade without `--from`).
     pub async fn applied(&self) -> Result<Vec<RevIndex>, Error> {
         let rows = self.read_rows().await?;
-        self.applied_indices(&rows)
+        let (m, rows) = self.in_view(&rows)?;
+        m.applied_indices(&rows)
+    }
+
+    /// This migrator as a database with these rows sees the files, and the
+    /// rows as it reads them: see [`crate::squash`]. Borrowed (and the rows
+    /// unchanged) when no revision is squashed.
+    fn in_view(&self, rows: &[AppliedRow]) -> Result<(Cow<'_, Migrator>, Vec<AppliedRow>), Error> {
+        let squashes = self.graph.squashes();
+        if squashes.is_empty() {
+            return Ok((Cow::Borrowed(self), rows.to_vec()));
+        }
+        let originals = squash::originals_for(squashes, rows, |id| {
+            let path = self
+                .graph
+                .index_of(id)
+                .map(|i| self.graph.rev(i).path.clone())
+                .unwrap_or_default();
+            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            (path, dir)
+        })?;
+        let m = if originals.is_empty() {
+            Cow::Borrowed(self)
+        } else {
+            Cow::Owned(Migrator {
+                graph: self.graph.with_originals(&originals)?,
+                url: self.url.clone(),
+                settings: self.settings.clone(),
+                table: self.table.clone(),
+                cancel: self.cancel.clone(),
+                progress: self.progress.clone(),
+            })
+        };
+        let view = squash::View::new(squashes, &originals);
+        let graph = &m.graph;
+        let rows = squash::view_rows(squashes, &view, rows, |id| match graph.index_of(id) {
+            Some(i) => (
+                graph.rev(i).checksum.clone(),
+                graph.rev(i).down_revisions.clone(),
+            ),
+            None => (String::new(), Vec::new()),
+        });
+        Ok((m, rows))
+    }
+
+    /// The view a stamp works in: [`Migrator::in_view`], except that a
+    /// database inside a squashed run whose files are gone reads the run as
+    /// not applied, so that `rev stamp SQUASHED` can record the squashed
+    /// revision over it (the run's rows are then settled away).
+    fn stamp_view(
+        &self,
+        rows: &[AppliedRow],
+    ) -> Result<(Cow<'_, Migrator>, Vec<AppliedRow>), Error> {
+        match self.in_view(rows) {
+            Err(Error::Squash(_)) => {
+                let squashes = self.graph.squashes();
+                let view = squash::View::new(squashes, &std::collections::HashSet::new());
+                let rows = squash::view_rows(squashes, &view, rows, |id| {
+                    self.graph
+                        .index_of(id)
+                        .map(|i| {
+                            (
+                                self.graph.rev(i).checksum.clone(),
+                                self.graph.rev(i).down_revisions.clone(),
+                            )
+                        })
+                        .unwrap_or_default()
+                });
+                Ok((Cow::Borrowed(self), rows))
+            }
+            other => other,
+        }
+    }
+
+    /// Under its own lock, records each squashed revision whose run the
+    /// rows hold in full in place of the run's rows (see
+    /// [`Migrator::settle_in`]). Connects only when a revision is squashed.
+    async fn settle_squashes(&self) -> Result<(), Error> {
+        if self.graph.squashes().is_empty() {
+            return Ok(());
+        }
+        // A database that does not exist yet has nothing to settle, and
+        // must not be created by a refusal that may follow.
+        if self.url.sqlite_path().is_some_and(|p| !p.exists()) {
+            return Ok(());
+        }
+        let conn = self.connect().await?;
+        let mut session = LockedSession::acquire(conn, self.settings.lock_timeout).await?;
+        let result = self.settle_in(&mut session).await;
+        let released = session.release().await;
+        result?;
+        released?;
+        Ok(())
+    }
+
+    /// Records each squashed revision whose run the rows hold in full in
+    /// place of the run's rows, one transaction per squash, and reads the
+    /// rows again. The squashed row takes the run's parents and the
+    /// squashed file's checksum.
+    async fn settle_in(&self, session: &mut LockedSession) -> Result<(), Error> {
+        let settles = squash::settles(self.graph.squashes(), session.applied());
+        if settles.is_empty() {
+            return Ok(());
+        }
+        for s in &settles {
+            let Some(i) = self.graph.index_of(&s.squash) else {
+                continue;
+            };
+            let r = self.graph.rev(i);
+            session
+                .replace_rows(&r.id, &r.checksum, &r.down_revisions, s.insert, &s.remove)
+                .await?;
+        }
+        session.refresh().await?;
+        Ok(())
+    }
+
+    /// The revision ids the tracking table records, applied or in progress,
+    /// read without a lock and without checking them against the graph (a
+    /// rebase asks which revisions it must not move). Creates nothing.
+    pub async fn recorded(&self) -> Result<Vec<String>, Error> {
+        Ok(self
+            .read_rows()
+            .await?
+            .into_iter()
+            .map(|row| row.version)
+            .collect())
     }
 
     /// Every revision, newest first (reverse topological order).

@@ -82,6 +82,9 @@ pub struct Revision {
     pub checksum: String,
     /// Header keys this version of rev does not know, with their lines.
     pub unknown_keys: Vec<(usize, String)>,
+    /// The run of older revisions this one stands for (`replaces:`, written
+    /// by `rev squash`), oldest first; empty for an ordinary revision.
+    pub replaces: Vec<String>,
 }
 
 impl Revision {
@@ -167,6 +170,13 @@ pub enum ParseErrorKind {
         /// The offending text.
         value: String,
     },
+    /// A branch label that is a target keyword (`head`, `heads`, `base`,
+    /// `current`): `rev upgrade head` could never mean the branch.
+    #[error("branch_labels: `{value}` is a reserved word in targets ({}) and cannot be a branch label; rename it", RESERVED_LABELS.join(", "))]
+    ReservedLabel {
+        /// The offending label.
+        value: String,
+    },
     /// A required header key is missing.
     #[error("missing `-- {key}:` header line{hint}")]
     MissingKey {
@@ -215,6 +225,20 @@ pub enum ParseErrorKind {
     },
 }
 
+/// Words a target gives its own meaning (`current` in `history -r
+/// current:`), so a branch label with one of these names could never be named.
+pub const RESERVED_LABELS: &[&str] = &["head", "heads", "base", "current"];
+
+/// The known header key an unknown one is probably a misspelling of.
+pub fn similar_key(unknown: &str) -> Option<&'static str> {
+    KNOWN_KEYS
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(unknown, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+        .min()
+        .map(|(_, k)| k)
+}
+
 /// Header keys this version understands.
 const KNOWN_KEYS: &[&str] = &[
     "revision",
@@ -224,6 +248,7 @@ const KNOWN_KEYS: &[&str] = &[
     "message",
     "create_date",
     "transactional",
+    "replaces",
 ];
 
 const UPGRADE_MARKER: &str = "-- +upgrade";
@@ -446,6 +471,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Revision, ParseError> {
         downgrade_line: downgrade_start,
         path: path.to_path_buf(),
         unknown_keys: fields.unknown,
+        replaces: fields.replaces.unwrap_or_default(),
     })
 }
 
@@ -514,7 +540,7 @@ fn join_section(lines: &[&str]) -> String {
 }
 
 /// Splits `key: value` out of a comment's text; `None` for free text.
-fn header_key_value(comment: &str) -> Option<(&str, &str)> {
+pub(crate) fn header_key_value(comment: &str) -> Option<(&str, &str)> {
     let comment = comment.trim_start();
     let (key, value) = comment.split_once(':')?;
     let mut chars = key.chars();
@@ -536,6 +562,7 @@ struct Fields {
     message: Option<String>,
     create_date: Option<String>,
     transactional: Option<bool>,
+    replaces: Option<Vec<String>>,
     unknown: Vec<(usize, String)>,
 }
 
@@ -565,11 +592,17 @@ impl Fields {
                 }
                 self.depends_on = Some(refs);
             }
+            "replaces" => self.replaces = Some(ids(key, raw, &value)?),
             "branch_labels" => {
                 let labels = scalars(key, raw, &value)?;
                 for label in &labels {
                     if !is_valid_label(label) {
                         return Err(ParseErrorKind::BadLabel {
+                            value: label.clone(),
+                        });
+                    }
+                    if RESERVED_LABELS.contains(&label.as_str()) {
+                        return Err(ParseErrorKind::ReservedLabel {
                             value: label.clone(),
                         });
                     }
@@ -924,6 +957,22 @@ DROP TABLE account;\n";
     }
 
     #[test]
+    fn replaces_is_a_list_of_ids() {
+        let r = p("-- revision: s1\n-- down_revision: a\n-- replaces: [b, 000000000012]\n-- +upgrade\nSELECT 1;\n").unwrap();
+        assert_eq!(r.replaces, vec!["b", "000000000012"]);
+        assert!(r.unknown_keys.is_empty());
+        let e = p("-- revision: s1\n-- down_revision: a\n-- replaces: [b, c-d]\n-- +upgrade\n")
+            .unwrap_err();
+        assert_eq!(e.line, Some(3));
+        assert!(
+            matches!(e.kind, ParseErrorKind::BadId { ref key, .. } if key == "replaces"),
+            "{e}"
+        );
+        let r = p("-- revision: s1\n-- down_revision: a\n-- +upgrade\n").unwrap();
+        assert!(r.replaces.is_empty());
+    }
+
+    #[test]
     fn ids_stay_text() {
         let r = p("-- revision: 000000000012\n-- down_revision: [1234e5678901, 000000000011]\n-- +upgrade\nSELECT 1;\n").unwrap();
         assert_eq!(r.id, "000000000012");
@@ -1216,6 +1265,32 @@ DROP TABLE account;\n";
             r.checksum,
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
+    }
+
+    #[test]
+    fn target_keywords_are_refused_as_labels_with_the_line() {
+        for word in RESERVED_LABELS {
+            let text = format!(
+                "-- revision: a\n-- down_revision: null\n-- branch_labels: [ok, {word}]\n-- +upgrade\n"
+            );
+            let e = p(&text).unwrap_err();
+            assert_eq!(e.line, Some(3), "{word}");
+            assert!(matches!(&e.kind, ParseErrorKind::ReservedLabel { value } if value == word));
+            assert!(e.to_string().contains("reserved"), "{e}");
+        }
+        // Only the whole word: `headless` is a fine label.
+        let r =
+            p("-- revision: a\n-- down_revision: null\n-- branch_labels: headless\n-- +upgrade\n")
+                .unwrap();
+        assert_eq!(r.branch_labels, vec!["headless"]);
+    }
+
+    #[test]
+    fn a_misspelled_key_has_a_suggestion() {
+        assert_eq!(similar_key("transactinal"), Some("transactional"));
+        assert_eq!(similar_key("down_revison"), Some("down_revision"));
+        assert_eq!(similar_key("branch_label"), Some("branch_labels"));
+        assert_eq!(similar_key("author"), None);
     }
 
     #[test]

@@ -65,6 +65,7 @@ pub fn revision(id: &str, parents: &[&str], depends_on: &[&str], labels: &[&str]
         downgrade_line: Some(upgrade_line + 3),
         path: PathBuf::from(format!("versions/{id}.sql")),
         unknown_keys: Vec::new(),
+        replaces: Vec::new(),
     }
 }
 

@@ -102,7 +102,7 @@ impl TemplateError {
 }
 
 /// One YAML value on one line: an id list as `null`, `abc` or `[a, b]`.
-fn yaml_ids(ids: &[String]) -> String {
+pub(crate) fn yaml_ids(ids: &[String]) -> String {
     match ids {
         [] => "null".into(),
         [one] => one.clone(),
@@ -112,7 +112,7 @@ fn yaml_ids(ids: &[String]) -> String {
 
 /// A string as a one-line YAML scalar: plain when that reads back the same,
 /// JSON-quoted otherwise (JSON strings are valid YAML).
-fn yaml_string(s: &str) -> String {
+pub(crate) fn yaml_string(s: &str) -> String {
     let plain = !s.is_empty()
         && s.chars()
             .all(|c| c.is_alphanumeric() || " _-.,()/'".contains(c))

@@ -1269,6 +1269,8 @@ async fn sql_script_stops_in_the_client_where_a_direct_run_fails(p: Project) {
 // After the `suite!` macro, which it uses.
 #[path = "db_suite/branches.rs"]
 mod branches;
+#[path = "db_suite/squash.rs"]
+mod squash;
 #[path = "db_suite/state.rs"]
 mod state;
 

@@ -613,4 +613,118 @@ mod tests {
         assert!(err.hints[0].contains("`rev stamp a3`"), "{:?}", err.hints);
         assert!(err.hints[1].contains("`rev stamp a2`"), "{:?}", err.hints);
     }
+
+    /// The string literal at the start of `text` (after white space), if any.
+    fn leading_literal(text: &str) -> Option<&str> {
+        let rest = text.trim_start().strip_prefix('"')?;
+        rest.find('"').map(|end| &rest[..end])
+    }
+
+    /// Every JSON error kind the code can produce, read from its source:
+    /// the string literals of each `fn kind(&self) -> &'static str`, the
+    /// literal kinds given to `CliError::usage`/`CliError::new`, and the
+    /// kinds of `rev check`'s problems. Test modules are left out.
+    fn kinds_in_source() -> std::collections::BTreeMap<String, String> {
+        let mut kinds = std::collections::BTreeMap::new();
+        let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                if path.extension().is_none_or(|e| e != "rs") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+                let mut add = |kind: &str| {
+                    kinds
+                        .entry(kind.to_string())
+                        .or_insert_with(|| path.display().to_string());
+                };
+                for (at, _) in code.match_indices("fn kind(&self) -> &'static str {") {
+                    let body = &code[at..];
+                    let mut depth = 0;
+                    let mut end = body.len();
+                    for (i, c) in body.char_indices() {
+                        match c {
+                            '{' => depth += 1,
+                            '}' => {
+                                depth -= 1;
+                                if depth == 0 {
+                                    end = i;
+                                    break;
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    for (n, part) in body[..end].split('"').enumerate() {
+                        if n % 2 == 1 {
+                            add(part);
+                        }
+                    }
+                }
+                for call in [
+                    "CliError::usage(",
+                    "CliError::new(",
+                    "problems.push((",
+                    "refuse(",
+                ] {
+                    for (at, _) in code.match_indices(call) {
+                        if let Some(kind) = leading_literal(&code[at + call.len()..]) {
+                            add(kind);
+                        }
+                    }
+                }
+            }
+        }
+        kinds
+    }
+
+    /// The kinds listed in the README's "Error kinds" table.
+    fn kinds_in_readme() -> Vec<String> {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let section = readme
+            .split("### Error kinds")
+            .nth(1)
+            .expect("the README has an `### Error kinds` section");
+        let section = section.split("\n#").next().unwrap_or_default();
+        section
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split_once('`').map(|(k, _)| k.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_lists_every_error_kind_once() {
+        let code = kinds_in_source();
+        let readme = kinds_in_readme();
+        assert!(
+            code.len() > 40,
+            "the source scan found too little: {code:?}"
+        );
+        for (kind, file) in &code {
+            assert!(
+                kind.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "`{kind}` ({file}) is not a snake_case kind"
+            );
+            assert!(
+                readme.contains(kind),
+                "the kind `{kind}` ({file}) is missing from the README's error kinds"
+            );
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for kind in &readme {
+            assert!(seen.insert(kind), "`{kind}` is listed twice in the README");
+            assert!(
+                code.contains_key(kind),
+                "the README lists `{kind}`, which the code never produces"
+            );
+        }
+    }
 }

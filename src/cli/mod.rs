@@ -5,20 +5,27 @@
 
 mod args;
 mod commands;
+mod complete;
 mod error;
+mod examples;
 mod output;
+mod progress;
 mod prompt;
 mod settings;
+mod terminal;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use args::{Cli, Command, Format};
 pub use error::CliError;
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
+    // `COMPLETE=bash rev ...` is the shell asking for completions (see
+    // complete.rs): answer and exit before anything else is read or printed.
+    clap_complete::CompleteEnv::with_factory(Cli::command).complete();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -41,6 +48,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { error::EXIT_USAGE } else { 0 });
         }
     };
+    terminal::set_color(cli.global.color);
     let json = cli.global.format == Format::Json;
     match run(cli) {
         Ok(code) => ExitCode::from(code),
@@ -64,8 +72,11 @@ fn wants_json(args: impl Iterator<Item = String>) -> bool {
 
 fn run(cli: Cli) -> Result<u8, CliError> {
     let global = cli.global;
-    if let Command::Init(args) = &cli.command {
-        return commands::init(&global, args);
+    match &cli.command {
+        Command::Init(args) => return commands::init(&global, args),
+        Command::Completions(args) => return terminal::completions(args),
+        Command::Man => return terminal::man(),
+        _ => {}
     }
     let ctx = settings::Context::resolve(global)?;
     if ctx.printer.format != Format::Text
@@ -74,19 +85,22 @@ fn run(cli: Cli) -> Result<u8, CliError> {
     {
         return Err(CliError::usage(
             "invalid_format",
-            "`-f dot` and `-f mermaid` are for `rev graph`; other commands take `-f text` or `-f json`",
+            "`-f dot`, `-f mermaid` and `-f svg` are for `rev graph`; other commands take `-f text` or `-f json`",
         ));
     }
     match cli.command {
-        Command::Init(_) => unreachable_init(),
+        Command::Init(_) | Command::Completions(_) | Command::Man => unreachable_init(),
+        Command::Edit(args) => terminal::edit(&ctx, &args),
         Command::New(args) => commands::new(&ctx, &args),
         Command::Merge(args) => commands::merge(&ctx, &args),
+        Command::Squash(args) => commands::squash::squash(&ctx, &args),
         Command::Heads => commands::heads(&ctx),
         Command::Branches => commands::branches(&ctx),
         Command::History(args) => commands::history(&ctx, &args),
         Command::Show(args) => commands::show(&ctx, &args),
         Command::Check(args) => commands::check(&ctx, &args),
         Command::Graph => commands::graph(&ctx),
+        Command::Rebase(args) => commands::team::rebase(&ctx, &args),
         Command::Upgrade(args) => commands::db::migrate(&ctx, &args, rev::step::Direction::Upgrade),
         Command::Downgrade(args) => {
             commands::db::migrate(&ctx, &args, rev::step::Direction::Downgrade)
@@ -98,12 +112,13 @@ fn run(cli: Cli) -> Result<u8, CliError> {
     }
 }
 
-// `init` returns before the project is loaded; this arm exists only so the
-// match stays exhaustive without a wildcard that would hide new commands.
+// `init`, `completions` and `man` return before the project is loaded; this
+// arm exists only so the match stays exhaustive without a wildcard that
+// would hide new commands.
 fn unreachable_init() -> Result<u8, CliError> {
     Err(CliError::new(
         "internal",
-        "init is handled before loading a project",
+        "init, completions and man are handled before loading a project",
         1,
     ))
 }

@@ -111,14 +111,16 @@ impl Printer {
     /// One line describing a revision, as `heads` and `history` print it.
     pub fn revision_line(&self, graph: &Graph, i: RevIndex) -> String {
         let r = graph.rev(i);
+        // Heads in green and labels in cyan: the two things a person looks
+        // for in `heads` and `history` (plain text without colour).
         let mut tags = Vec::new();
         if graph.is_head(i) {
             // Alembic's name for a head that only `depends_on` points to:
             // `upgrade heads` and `rev current` leave it out.
             tags.push(if graph.dependents(i).is_empty() {
-                "head".to_string()
+                "head".green().to_string()
             } else {
-                "effective head".to_string()
+                "effective head".green().to_string()
             });
         }
         if graph.is_base(i) {
@@ -131,7 +133,7 @@ impl Printer {
             tags.push("branchpoint".to_string());
         }
         for l in &r.branch_labels {
-            tags.push(format!("label: {l}"));
+            tags.push(format!("label: {}", l.cyan()));
         }
         let parents = if r.down_revisions.is_empty() {
             "<base>".to_string()

@@ -112,20 +112,25 @@ impl Context {
             .map_err(|why| CliError::from_rev(rev::Error::NoDatabaseUrl, None, None).hint(why))
     }
 
-    /// Loads the revision graph, printing its warnings.
+    /// Loads the revision graph from every version location, printing its
+    /// warnings.
     pub fn graph(&self) -> Result<Graph, CliError> {
-        let dir = &self.config.script_location;
-        if !dir.is_dir() {
-            return Err(CliError::usage(
-                "script_directory",
-                format!(
-                    "the script directory {} does not exist",
-                    self.printer.display_path(dir)
-                ),
-            )
-            .hint("create it, or fix `script_location` in config.yaml"));
+        let dirs = &self.config.version_locations;
+        for dir in dirs {
+            if !dir.is_dir() {
+                return Err(CliError::usage(
+                    "script_directory",
+                    format!(
+                        "the script directory {} does not exist",
+                        self.printer.display_path(dir)
+                    ),
+                )
+                .hint(
+                    "create it, or fix `script_location` (or `version_locations`) in config.yaml",
+                ));
+            }
         }
-        let graph = Graph::load(dir)?;
+        let graph = Graph::load_all(dirs)?;
         for w in graph.warnings() {
             self.printer.warn(&format!(
                 "{}:{}: {}",
@@ -133,6 +138,20 @@ impl Context {
                 w.line,
                 w.message
             ));
+        }
+        for dir in dirs {
+            let stray = rev::graph::stray_sql_files(dir, dirs);
+            if !stray.is_empty() {
+                let names: Vec<String> =
+                    stray.iter().map(|p| self.printer.display_path(p)).collect();
+                self.printer.warn(&format!(
+                    "{} in sub-folders of {} {} not read (rev reads only the folder itself): {}; move revisions up, or list their folder in `version_locations`",
+                    if stray.len() == 1 { "a .sql file".to_string() } else { format!("{} .sql files", stray.len()) },
+                    self.printer.display_path(dir),
+                    if stray.len() == 1 { "is" } else { "are" },
+                    names.join(", ")
+                ));
+            }
         }
         Ok(graph)
     }

@@ -11,13 +11,15 @@ macro_rules! say {
 }
 
 use std::future::Future;
-use std::time::Duration;
+
+use owo_colors::OwoColorize;
 
 use rev::backend::{
     BackendError, ConnectFailure, ConnectOptions, Connection, DatabaseCheck, TableName,
 };
-use rev::executor::{CancelToken, Report, StepEvent};
+use rev::executor::{CancelToken, Report};
 use rev::graph::{Graph, RevIndex};
+use rev::render::Mark;
 use rev::step::Direction;
 use rev::target::Target;
 use rev::url::{BackendKind, DatabaseUrl};
@@ -26,6 +28,7 @@ use std::io::IsTerminal;
 
 use super::super::args::{AcceptArgs, CurrentArgs, MigrateArgs, StampArgs};
 use super::super::error::{CliError, EXIT_FAILED, EXIT_INTERRUPTED};
+use super::super::progress::RunDisplay;
 use super::super::prompt;
 use super::super::settings::Context;
 
@@ -64,6 +67,21 @@ pub fn check_database(ctx: &Context) -> Result<(DatabaseUrl, DatabaseCheck), Cli
     let check = block_on(rev::migrator::check_database(&url, &settings))?
         .map_err(|e| CliError::from_rev(e, None, Some(&ctx.printer)))?;
     Ok((url, check))
+}
+
+/// The graph and the database's current heads (for `history -r current:`
+/// and `--indicate-current`). Reads without a lock.
+pub fn current_heads(ctx: &Context) -> Result<(Graph, Vec<RevIndex>), CliError> {
+    let m = migrator(ctx)?;
+    let err = rev_err(ctx, &m);
+    let state = block_on(m.status())?.map_err(&err)?;
+    let graph = m.graph();
+    let current = state
+        .current
+        .iter()
+        .filter_map(|id| graph.index_of(id))
+        .collect();
+    Ok((graph.clone(), current))
 }
 
 fn table_name(ctx: &Context, settings: &Settings) -> Result<TableName, CliError> {
@@ -181,7 +199,13 @@ impl Signals {
 /// SQLite has no cancel sqlx exposes, so there the revision still finishes.
 /// Either way nothing is left half recorded and the lock is released; further
 /// signals change nothing.
-async fn watch_signals(mut signals: Signals, cancel: CancelToken, kind: BackendKind, quiet: bool) {
+async fn watch_signals(
+    mut signals: Signals,
+    cancel: CancelToken,
+    kind: BackendKind,
+    quiet: bool,
+    display: RunDisplay,
+) {
     let mut count = 0;
     loop {
         signals.recv().await;
@@ -189,16 +213,16 @@ async fn watch_signals(mut signals: Signals, cancel: CancelToken, kind: BackendK
         if count == 1 {
             cancel.cancel();
             if !quiet {
-                say!("rev: stopping after the revision that is running (it commits or rolls back whole), then releasing the lock; press Ctrl+C again to cancel the running revision");
+                display.suspend(|| say!("rev: stopping after the revision that is running (it commits or rolls back whole), then releasing the lock; press Ctrl+C again to cancel the running revision"));
             }
         } else {
             cancel.abort_running();
             if !quiet && count == 2 {
-                match kind {
+                display.suspend(|| match kind {
                     BackendKind::Postgres => say!("rev: cancelling the running revision; its transaction rolls back"),
                     BackendKind::MySql => say!("rev: still stopping; a MySQL/MariaDB revision cannot be rolled back (its DDL commits as it goes), so it runs to its end"),
                     BackendKind::Sqlite => say!("rev: still stopping; waiting for the running SQLite revision to finish"),
-                }
+                });
             }
         }
     }
@@ -428,62 +452,45 @@ fn print_report(ctx: &Context, report: &Report) {
     }
 }
 
-fn fmt_ms(d: Duration) -> String {
-    format!("{} ms", d.as_millis())
-}
-
-/// Prints each revision as it finishes (and, with -v, as it starts), so a
-/// long run shows where it is. Status output: stderr, silenced by -q and
-/// under -f json.
-fn show_progress(ctx: &Context, m: &mut Migrator) {
-    if ctx.printer.quiet || ctx.printer.json() {
-        return;
+/// Alembic's `A:B` is an offline range: online, rev reads where the
+/// database is, and a second starting point (`--from`) would contradict it.
+fn check_range(args: &MigrateArgs) -> Result<(), CliError> {
+    let Some(from) = &args.target.from else {
+        return Ok(());
+    };
+    if !args.sql {
+        return Err(CliError::usage(
+            "invalid_range",
+            format!("the range `{from}:{}` is for --sql (an offline script); a run starts where the database is", *args.target),
+        )
+        .hint(format!("run `rev upgrade {}`, or add --sql for the script", *args.target)));
     }
-    let messages: std::collections::HashMap<String, String> = m
-        .graph()
-        .revisions()
-        .iter()
-        .map(|r| (r.id.clone(), r.message.clone()))
-        .collect();
-    let verbose = ctx.printer.verbose > 0;
-    m.on_progress(move |event| {
-        use std::io::Write;
-        let mut err = anstream::stderr().lock();
-        match event {
-            StepEvent::Started {
-                revision,
-                direction,
-            } if verbose => {
-                let _ = writeln!(err, "running   {direction} of {revision} ...");
-            }
-            StepEvent::Started { .. } => {}
-            StepEvent::Finished {
-                revision,
-                direction,
-                took,
-            } => {
-                let message = messages
-                    .get(revision)
-                    .map(String::as_str)
-                    .unwrap_or_default();
-                let _ = writeln!(
-                    err,
-                    "{direction:<9} {revision}  {message} ({})",
-                    fmt_ms(*took)
-                );
-            }
-        }
-    });
+    if !args.from.is_empty() {
+        return Err(CliError::usage(
+            "invalid_range",
+            format!(
+                "`{from}:{}` and --from both say where the script starts; give one",
+                *args.target
+            ),
+        ));
+    }
+    Ok(())
 }
 
 pub fn migrate(ctx: &Context, args: &MigrateArgs, direction: Direction) -> Result<u8, CliError> {
     let mut m = migrator(ctx)?;
-    show_progress(ctx, &mut m);
+    let display = RunDisplay::install(&ctx.printer, &mut m);
     let m = m;
     let err = rev_err(ctx, &m);
+    check_range(args)?;
     if args.sql {
-        let script = if !args.from.is_empty() {
-            let from = resolve_from(ctx, m.graph(), &args.from)?;
+        // `A:B` and `--from A` give the starting point the same way.
+        let from = match &args.target.from {
+            Some(from) => std::slice::from_ref(from),
+            None => args.from.as_slice(),
+        };
+        let script = if !from.is_empty() {
+            let from = resolve_from(ctx, m.graph(), from)?;
             m.sql_script(direction, &args.target, &from)
         } else if direction == Direction::Downgrade {
             // A downgrade script needs a starting point; without --from it
@@ -510,9 +517,11 @@ pub fn migrate(ctx: &Context, args: &MigrateArgs, direction: Direction) -> Resul
     let cancel = m.cancel_token();
     let quiet = ctx.printer.quiet;
     let kind = m.url().kind();
+    let signal_display = display.clone();
     let result = block_on(async {
-        let watcher = Signals::register()
-            .map(|signals| tokio::spawn(watch_signals(signals, cancel, kind, quiet)));
+        let watcher = Signals::register().map(|signals| {
+            tokio::spawn(watch_signals(signals, cancel, kind, quiet, signal_display))
+        });
         let result = match direction {
             Direction::Upgrade => m.upgrade(&args.target).await,
             Direction::Downgrade => m.downgrade(&args.target).await,
@@ -521,8 +530,10 @@ pub fn migrate(ctx: &Context, args: &MigrateArgs, direction: Direction) -> Resul
             watcher.abort();
         }
         result
-    })?;
-    match result {
+    });
+    // Before anything else is printed, and whatever the outcome.
+    display.finish();
+    match result? {
         Ok(report) => {
             explain_run(ctx, &m, &args.target, &report);
             print_report(ctx, &report);
@@ -550,6 +561,13 @@ pub fn migrate(ctx: &Context, args: &MigrateArgs, direction: Direction) -> Resul
 pub fn stamp(ctx: &Context, args: &StampArgs) -> Result<u8, CliError> {
     let m = migrator(ctx)?;
     let err = rev_err(ctx, &m);
+    if args.dry_run && ctx.printer.json() {
+        // The shape of a real stamp's report, so a script reads both alike.
+        let preview = block_on(m.stamp_preview(&args.targets, args.purge))?.map_err(&err)?;
+        ctx.printer
+            .print_json(&serde_json::json!({"added": preview.added, "removed": preview.removed}));
+        return Ok(0);
+    }
     if args.dry_run {
         let desired = block_on(m.stamp_plan(&args.targets, args.purge))?.map_err(&err)?;
         let heads = rev::plan::current_heads(m.graph(), &desired);
@@ -557,18 +575,14 @@ pub fn stamp(ctx: &Context, args: &StampArgs) -> Result<u8, CliError> {
             .iter()
             .map(|&i| m.graph().rev(i).id.as_str())
             .collect();
-        if ctx.printer.json() {
-            ctx.printer.print_json(&ids);
-        } else {
-            ctx.printer.data(&format!(
-                "would record: {}",
-                if ids.is_empty() {
-                    "<base>".to_string()
-                } else {
-                    ids.join(", ")
-                }
-            ));
-        }
+        ctx.printer.data(&format!(
+            "would record: {}",
+            if ids.is_empty() {
+                "<base>".to_string()
+            } else {
+                ids.join(", ")
+            }
+        ));
         return Ok(0);
     }
     let report = block_on(m.stamp(&args.targets, args.purge))?.map_err(&err)?;
@@ -599,8 +613,8 @@ pub fn current(ctx: &Context, args: &CurrentArgs) -> Result<u8, CliError> {
     let graph = m.graph();
     let message = |id: &str| {
         graph
-            .index_of(id)
-            .map(|i| graph.rev(i).message.as_str())
+            .revision_by_id(id)
+            .map(|r| r.message.as_str())
             .unwrap_or_default()
     };
     if ctx.printer.json() {
@@ -612,8 +626,13 @@ pub fn current(ctx: &Context, args: &CurrentArgs) -> Result<u8, CliError> {
         for id in current {
             let head = graph.index_of(id).is_some_and(|i| graph.is_head(i));
             ctx.printer.data(&format!(
-                "{id}{} {}",
-                if head { " (head)" } else { "" },
+                "{}{} {}",
+                id.bold(),
+                if head {
+                    format!(" {}", "(head)".green())
+                } else {
+                    String::new()
+                },
                 message(id)
             ));
         }
@@ -665,16 +684,17 @@ pub fn status(ctx: &Context) -> Result<u8, CliError> {
         ctx.printer.print_json(&serde_json::json!({
             "current": s.current, "applied": s.applied, "pending": s.pending,
             "drifted": s.drifted, "in_progress": s.in_progress,
+            "squashes": s.squashes,
         }));
         return Ok(0);
     }
     let graph = m.graph();
     let line = |id: &String| -> String {
         let message = graph
-            .index_of(id)
-            .map(|i| graph.rev(i).message.as_str())
+            .revision_by_id(id)
+            .map(|r| r.message.as_str())
             .unwrap_or_default();
-        format!("  {id}  {message}")
+        format!("  {}  {message}", id.bold())
     };
     ctx.printer.data(&format!("database: {}", m.url()));
     ctx.printer.data(&format!(
@@ -682,38 +702,72 @@ pub fn status(ctx: &Context) -> Result<u8, CliError> {
         if s.current.is_empty() {
             "<base>".to_string()
         } else {
-            s.current.join(", ")
+            s.current
+                .iter()
+                .map(|id| id.bold().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         }
     ));
-    ctx.printer.data(&format!("applied ({}):", s.applied.len()));
+    // The colour of each section's title says what state its revisions are in.
+    ctx.printer.data(&format!(
+        "{}:",
+        format!("applied ({})", s.applied.len()).green()
+    ));
     for id in &s.applied {
         ctx.printer.data(&line(id));
     }
-    ctx.printer.data(&format!("pending ({}):", s.pending.len()));
+    ctx.printer.data(&format!(
+        "{}:",
+        format!("pending ({})", s.pending.len()).yellow()
+    ));
     for id in &s.pending {
         ctx.printer.data(&line(id));
     }
     if !s.drifted.is_empty() {
         ctx.printer.data(&format!(
-            "drifted ({}): changed since applied",
-            s.drifted.len()
+            "{}: changed since applied",
+            format!("drifted ({})", s.drifted.len()).red().bold()
         ));
         for id in &s.drifted {
             ctx.printer.data(&line(id));
         }
         ctx.printer.status(&format!(
-            "hint: `rev accept {}` records the new text; otherwise restore the files",
+            "{}: `rev accept {}` records the new text; otherwise restore the files",
+            "hint".cyan().bold(),
             s.drifted.join(" ")
         ));
     }
     if !s.in_progress.is_empty() {
         ctx.printer.data(&format!(
-            "in progress ({}): an earlier run stopped inside these",
-            s.in_progress.len()
+            "{}: an earlier run stopped inside these",
+            format!("in progress ({})", s.in_progress.len())
+                .red()
+                .bold()
         ));
         for id in &s.in_progress {
             ctx.printer.data(&line(id));
         }
+    }
+    for sq in &s.squashes {
+        let replaces = sq.replaces.join(", ");
+        ctx.printer.data(&match sq.state {
+            "past" => format!(
+                "squash {}: past the run ({replaces}); this database no longer needs their files",
+                sq.squash
+            ),
+            "inside" => format!(
+                "squash {}: inside the run: {} of {} applied ({}); keep the files of {replaces} until `rev upgrade` finishes it",
+                sq.squash,
+                sq.applied.len(),
+                sq.replaces.len(),
+                sq.applied.join(", ")
+            ),
+            _ => format!(
+                "squash {}: before the run; `rev upgrade` runs {} instead of {replaces}",
+                sq.squash, sq.squash
+            ),
+        });
     }
     Ok(0)
 }
@@ -734,4 +788,76 @@ pub fn accept(ctx: &Context, args: &AcceptArgs) -> Result<u8, CliError> {
         }
     }
     Ok(0)
+}
+
+/// The revision ids the database records (for `rev rebase`, which must not
+/// move them). Reads without a lock and creates nothing.
+pub fn recorded(ctx: &Context) -> Result<std::collections::HashSet<String>, CliError> {
+    let m = migrator(ctx)?;
+    let err = rev_err(ctx, &m);
+    let ids = block_on(m.recorded())?.map_err(&err)?;
+    Ok(ids.into_iter().collect())
+}
+
+/// The applied state for `rev history --graph`, or `None` when no database
+/// is configured or it cannot be read. Either way the graph is drawn; why
+/// it carries no marks is said once, on stderr, so stdout stays the picture.
+///
+/// Reading takes no lock and creates nothing (not even a SQLite file), is
+/// tried once with a short timeout, and never asks for a password: a picture
+/// is not worth a prompt or a wait.
+pub fn applied_marks(ctx: &Context, graph: &Graph) -> Option<Vec<Mark>> {
+    const NO_MARKS: &str = "drawing the graph without applied marks";
+    let configured = ctx.global.database_url.is_some()
+        || std::env::var("DATABASE_URL").is_ok_and(|u| !u.trim().is_empty())
+        || ctx.config.database_url.is_some();
+    if !configured {
+        ctx.printer
+            .status(&format!("no database configured: {NO_MARKS}"));
+        return None;
+    }
+    let url = match ctx.database_url() {
+        Ok(url) => url,
+        Err(e) => {
+            ctx.printer.status(&format!("{}: {NO_MARKS}", e.message));
+            return None;
+        }
+    };
+    let mut settings = Settings::from_config(&ctx.config);
+    settings.connect.retries = 0;
+    settings.connect.connect_timeout = settings
+        .connect
+        .connect_timeout
+        .min(std::time::Duration::from_secs(5));
+    let shown = url.to_string();
+    let rev_err = |e| CliError::from_rev(e, Some(graph), Some(&ctx.printer));
+    let read = Migrator::new(graph.clone(), url, settings)
+        .map_err(rev_err)
+        .and_then(|m| block_on(async move { m.status().await })?.map_err(rev_err));
+    let status = match read {
+        Ok(status) => status,
+        Err(e) => {
+            ctx.printer.status(&format!(
+                "cannot read the applied revisions of {shown}: {}; {NO_MARKS}",
+                e.message
+            ));
+            return None;
+        }
+    };
+    let mut marks = vec![Mark::Pending; graph.len()];
+    for (ids, mark) in [
+        (&status.applied, Mark::Applied),
+        (&status.current, Mark::Current),
+        (&status.in_progress, Mark::InProgress),
+    ] {
+        for id in ids {
+            if let Some(i) = graph.index_of(id) {
+                marks[i] = mark;
+            }
+        }
+    }
+    ctx.printer.status(&format!(
+        "database {shown}: * applied, o not applied, ! stopped part-way"
+    ));
+    Some(marks)
 }

@@ -2,11 +2,15 @@
 //! inspectors. Database commands live in `db.rs`.
 
 pub mod db;
+pub mod squash;
+pub mod team;
 
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 use rev::graph::{Graph, RevIndex};
+use rev::render;
 use rev::revision;
 use rev::target::Target;
 use rev::template::{self, NewRevision};
@@ -88,7 +92,7 @@ fn check_new_id(graph: &Graph, id: &str) -> Result<(), CliError> {
             format!("`{id}` is not a valid revision id: use letters, digits and `_` only"),
         ));
     }
-    if graph.index_of(id).is_some() || graph.label_owner(id).is_some() {
+    if graph.revision_by_id(id).is_some() || graph.label_owner(id).is_some() {
         return Err(CliError::usage(
             "duplicate_revision",
             format!("`{id}` is already a revision id or a branch label"),
@@ -107,6 +111,15 @@ fn check_new_labels(graph: &Graph, labels: &[String]) -> Result<(), CliError> {
             return Err(CliError::usage(
                 "invalid_label",
                 format!("`{label}` is not a valid branch label: use letters, digits, `_` and `-`"),
+            ));
+        }
+        if revision::RESERVED_LABELS.contains(&label.as_str()) {
+            return Err(CliError::usage(
+                "invalid_label",
+                format!(
+                    "`{label}` is a reserved word in targets ({}) and cannot be a branch label",
+                    revision::RESERVED_LABELS.join(", ")
+                ),
             ));
         }
         if let Some(owner) = graph.label_owner(label) {
@@ -131,7 +144,7 @@ fn check_new_labels(graph: &Graph, labels: &[String]) -> Result<(), CliError> {
     Ok(())
 }
 
-fn new_id(graph: &Graph, given: &Option<String>) -> Result<String, CliError> {
+pub(crate) fn new_id(graph: &Graph, given: &Option<String>) -> Result<String, CliError> {
     match given {
         Some(id) => {
             check_new_id(graph, id)?;
@@ -139,14 +152,14 @@ fn new_id(graph: &Graph, given: &Option<String>) -> Result<String, CliError> {
         }
         None => loop {
             let id = revision::generate_id();
-            if graph.index_of(&id).is_none() {
+            if graph.revision_by_id(&id).is_none() {
                 break Ok(id);
             }
         },
     }
 }
 
-fn write_revision(ctx: &Context, new: &NewRevision) -> Result<u8, CliError> {
+fn write_revision(ctx: &Context, new: &NewRevision, dir: &Path) -> Result<u8, CliError> {
     let text = template::render(&ctx.config.template_dir(), new)?;
     let name = template::file_name(
         &ctx.config.file_template,
@@ -154,7 +167,7 @@ fn write_revision(ctx: &Context, new: &NewRevision) -> Result<u8, CliError> {
         &new.message,
         new.create_date,
     );
-    let path = ctx.config.script_location.join(name);
+    let path = dir.join(name);
     let file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -263,7 +276,42 @@ pub fn new(ctx: &Context, args: &NewArgs) -> Result<u8, CliError> {
             create_date: Utc::now(),
             transactional: !args.no_transaction,
         },
+        &version_path(ctx, args.version_path.as_deref())?,
     )
+}
+
+/// The folder `rev new --version-path` names, which must be one of the
+/// version locations: a file anywhere else would not be read back.
+fn version_path(ctx: &Context, given: Option<&Path>) -> Result<PathBuf, CliError> {
+    let locations = &ctx.config.version_locations;
+    let Some(given) = given else {
+        return Ok(ctx.config.script_location.clone());
+    };
+    let canonical = |p: &Path| {
+        std::path::absolute(p)
+            .ok()
+            .and_then(|p| p.canonicalize().ok())
+    };
+    let wanted = canonical(given);
+    locations
+        .iter()
+        .find(|l| wanted.is_some() && canonical(l) == wanted)
+        .cloned()
+        .ok_or_else(|| {
+            let listed: Vec<String> = locations
+                .iter()
+                .map(|l| ctx.printer.display_path(l))
+                .collect();
+            CliError::usage(
+                "version_path",
+                format!(
+                    "--version-path {} is not one of the version locations ({})",
+                    given.display(),
+                    listed.join(", ")
+                ),
+            )
+            .hint("add it to `version_locations` in config.yaml first: rev reads revisions only from those folders")
+        })
 }
 
 pub fn merge(ctx: &Context, args: &MergeArgs) -> Result<u8, CliError> {
@@ -326,17 +374,34 @@ pub fn merge(ctx: &Context, args: &MergeArgs) -> Result<u8, CliError> {
     }
     check_new_labels(&graph, &args.branch_label)?;
     let id = new_id(&graph, &args.rev_id)?;
+    let joined: Vec<String> = picked.iter().map(|&i| graph.rev(i).id.clone()).collect();
+    // Without -m the message says what was joined, as Alembic's does not.
+    let message = args
+        .message
+        .clone()
+        .unwrap_or_else(|| match joined.as_slice() {
+            [a, b] => format!("merge {a} and {b}"),
+            many => format!("merge {}", many.join(", ")),
+        });
+    if !ctx.printer.json() {
+        ctx.printer.status(&format!(
+            "joining {} heads:{}",
+            picked.len(),
+            heads_list(ctx, &graph, &picked)
+        ));
+    }
     write_revision(
         ctx,
         &NewRevision {
             id,
-            down_revisions: picked.iter().map(|&i| graph.rev(i).id.clone()).collect(),
+            down_revisions: joined,
             branch_labels: args.branch_label.clone(),
             depends_on: Vec::new(),
-            message: args.message.clone(),
+            message,
             create_date: Utc::now(),
             transactional: true,
         },
+        &ctx.config.script_location,
     )
 }
 
@@ -354,9 +419,48 @@ fn print_revisions(ctx: &Context, graph: &Graph, revs: &[RevIndex]) {
     }
 }
 
+/// Each head with the labels of the branches it is on (Alembic prints
+/// `ae10 (billing) (head)`): the label is on the branch's first revision,
+/// but it is how a person names the head (`billing@head`). In JSON, the
+/// revision object gains `"branches": [...]`.
 pub fn heads(ctx: &Context) -> Result<u8, CliError> {
     let graph = ctx.graph()?;
-    print_revisions(ctx, &graph, &graph.heads());
+    let heads = graph.heads();
+    if ctx.printer.json() {
+        let objs: Vec<_> = heads
+            .iter()
+            .map(|&i| {
+                let mut v =
+                    serde_json::to_value(ctx.printer.revision_json(&graph, i)).unwrap_or_default();
+                v["branches"] = graph.labels_of(i).into();
+                v
+            })
+            .collect();
+        ctx.printer.print_json(&objs);
+        return Ok(0);
+    }
+    for &i in &heads {
+        let line = ctx.printer.revision_line(&graph, i);
+        // The head's own labels are already on the line (`label: X`).
+        let own = &graph.rev(i).branch_labels;
+        let labels: Vec<&str> = graph
+            .labels_of(i)
+            .into_iter()
+            .filter(|l| !own.iter().any(|o| o == l))
+            .collect();
+        if labels.is_empty() {
+            ctx.printer.data(&line);
+        } else {
+            let (first, rest) = line.split_once('\n').unwrap_or((&line, ""));
+            let rest = if rest.is_empty() {
+                String::new()
+            } else {
+                format!("\n{rest}")
+            };
+            ctx.printer
+                .data(&format!("{first} [branch: {}]{rest}", labels.join(", ")));
+        }
+    }
     Ok(0)
 }
 
@@ -382,62 +486,90 @@ pub fn branches(ctx: &Context) -> Result<u8, CliError> {
     Ok(0)
 }
 
+/// `current` in a `history` range: the database's current heads (Alembic's
+/// `-r current:`). It is not a target elsewhere, and not a valid label.
+const CURRENT: &str = "current";
+
 pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<u8, CliError> {
-    let graph = ctx.graph()?;
-    let mut keep = vec![true; graph.len()];
-    if let Some(range) = &args.range {
-        let Some((lower, upper)) = range.split_once(':') else {
-            return Err(CliError::usage(
+    if args.graph && ctx.printer.json() {
+        return Err(CliError::usage(
+            "graph_as_json",
+            "`rev history --graph` draws for people and has no JSON form",
+        )
+        .hint("`rev history -f json` lists the revisions with their parents; `rev graph -f dot` gives a picture source"));
+    }
+    let split = match &args.range {
+        None => None,
+        Some(range) => Some(range.split_once(':').ok_or_else(|| {
+            CliError::usage(
                 "invalid_range",
                 format!("`{range}` is not a range: write `A:B`, `A:` or `:B`"),
-            ));
-        };
-        let parse = |s: &str| -> Result<Target, CliError> {
+            )
+        })?),
+    };
+    // Only `current` and --indicate-current read the database; otherwise
+    // history works without one, as before.
+    let needs_db =
+        args.indicate_current || split.is_some_and(|(l, u)| l == CURRENT || u == CURRENT);
+    let (graph, current) = if needs_db {
+        let (graph, current) = db::current_heads(ctx)?;
+        (graph, Some(current))
+    } else {
+        (ctx.graph()?, None)
+    };
+    let mut keep = vec![true; graph.len()];
+    if let (Some(range), Some((lower, upper))) = (&args.range, split) {
+        // `None`: the side is `base`, which bounds nothing.
+        let side = |s: &str| -> Result<Option<Vec<RevIndex>>, CliError> {
+            if s == CURRENT {
+                return Ok(current.clone());
+            }
             let target = s.parse::<Target>().map_err(|e| {
                 CliError::usage("invalid_target", format!("in range `{range}`: {e}"))
             })?;
-            // `history` reads no database, so "the current state" is unknown.
+            // `history` reads no database for this, so "the current state" is unknown.
             if target.relative_to_current().is_some() {
                 return Err(CliError::usage(
                     "invalid_range",
                     format!("`{s}` counts from the database's current state, which `rev history` does not read"),
                 )
-                .hint("count from a revision instead, e.g. `REV-1`, or run `rev current` first"));
+                .hint("count from a revision instead, e.g. `REV-1`, or use `current:`"));
             }
-            Ok(target)
+            if matches!(target, Target::Base) {
+                return Ok(None);
+            }
+            target
+                .resolve(&graph, &[])
+                .map(Some)
+                .map_err(|e| target_error(e, &graph, &ctx.printer))
         };
         let bounded_above = !upper.is_empty();
         if bounded_above {
-            let upper = parse(upper)?
-                .resolve(&graph, &[])
-                .map_err(|e| target_error(e, &graph, &ctx.printer))?;
-            keep = graph.ancestors(upper);
+            // `base` above keeps nothing but the empty state.
+            keep = graph.ancestors(side(upper)?.unwrap_or_default());
         }
         if !lower.is_empty() {
-            let lower_text = lower;
-            let lower = parse(lower)?;
-            if !matches!(lower, Target::Base) {
-                let lower = lower
-                    .resolve(&graph, &[])
-                    .map_err(|e| target_error(e, &graph, &ctx.printer))?;
+            if let Some(lower_revs) = side(lower)? {
                 // A reversed range (`-r c:b`) would print nothing and exit 0,
                 // which reads as "no history"; Alembic refuses it too.
-                if let Some(&outside) = lower.iter().find(|&&i| bounded_above && !keep[i]) {
-                    let upper_text = range.split_once(':').map_or("", |(_, u)| u);
+                if let Some(&outside) = lower_revs.iter().find(|&&i| bounded_above && !keep[i]) {
                     return Err(CliError::usage(
                         "invalid_range",
                         format!(
-                            "in range `{range}`: `{}` is not an ancestor of `{upper_text}`",
+                            "in range `{range}`: `{}` is not an ancestor of `{upper}`",
                             graph.rev(outside).id
                         ),
                     )
                     .hint(format!(
-                        "write the older revision first: `-r {upper_text}:{lower_text}` if that is what you meant"
+                        "write the older revision first: `-r {upper}:{lower}` if that is what you meant"
                     )));
                 }
-                let below = graph.descendants(lower);
-                for (k, b) in keep.iter_mut().zip(below) {
-                    *k &= b;
+                // The database at base: `current:` is everything.
+                if !(lower == CURRENT && lower_revs.is_empty()) {
+                    let below = graph.descendants(lower_revs);
+                    for (k, b) in keep.iter_mut().zip(below) {
+                        *k &= b;
+                    }
                 }
             }
         }
@@ -449,8 +581,54 @@ pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<u8, CliError> {
         .copied()
         .filter(|&i| keep[i])
         .collect();
-    print_revisions(ctx, &graph, &revs);
+    if args.graph {
+        let marks = db::applied_marks(ctx, &graph);
+        let rows = render::newest_first(&graph, |i| keep[i]);
+        let layout = render::Layout::new(&graph, &rows);
+        for line in render::terminal(&graph, &layout, marks.as_deref()) {
+            ctx.printer.data(&line);
+        }
+        return Ok(0);
+    }
+    match (&current, args.indicate_current) {
+        (Some(current), true) => print_indicating(ctx, &graph, &revs, current),
+        _ => print_revisions(ctx, &graph, &revs),
+    }
     Ok(0)
+}
+
+/// `history --indicate-current`: Alembic's `(current)` mark on the
+/// revisions the database is at; in JSON, `"current": true|false` on each.
+fn print_indicating(ctx: &Context, graph: &Graph, revs: &[RevIndex], current: &[RevIndex]) {
+    let is_current = |i: RevIndex| current.contains(&i);
+    if ctx.printer.json() {
+        let objs: Vec<_> = revs
+            .iter()
+            .map(|&i| {
+                let mut v =
+                    serde_json::to_value(ctx.printer.revision_json(graph, i)).unwrap_or_default();
+                v["current"] = is_current(i).into();
+                v
+            })
+            .collect();
+        ctx.printer.print_json(&objs);
+    } else {
+        for &i in revs {
+            let line = ctx.printer.revision_line(graph, i);
+            if is_current(i) {
+                // After the first line: with -v the line has more below.
+                let (first, rest) = line.split_once('\n').unwrap_or((&line, ""));
+                let rest = if rest.is_empty() {
+                    String::new()
+                } else {
+                    format!("\n{rest}")
+                };
+                ctx.printer.data(&format!("{first} (current){rest}"));
+            } else {
+                ctx.printer.data(&line);
+            }
+        }
+    }
 }
 
 pub fn show(ctx: &Context, args: &ShowArgs) -> Result<u8, CliError> {
@@ -502,13 +680,18 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> Result<u8, CliError> {
             .iter()
             .map(|&c| graph.rev(c).id.as_str())
             .collect();
-        if !children.is_empty() {
+        // Alembic's words: "Branches into" lists the children at a branch
+        // point; the labels of the branches a revision is on are its labels.
+        if graph.is_branch_point(i) {
+            ctx.printer
+                .data(&format!("Branches into: {}", children.join(", ")));
+        } else if !children.is_empty() {
             ctx.printer
                 .data(&format!("Children: {}", children.join(", ")));
         }
         if !labels.is_empty() {
             ctx.printer
-                .data(&format!("Branches into: {}", labels.join(", ")));
+                .data(&format!("Branch labels: {}", labels.join(", ")));
         }
         ctx.printer
             .data(&format!("Path: {}", ctx.printer.display_path(&r.path)));
@@ -538,6 +721,7 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> Result<u8, CliError> {
 pub fn check(ctx: &Context, args: &CheckArgs) -> Result<u8, CliError> {
     let mut problems: Vec<(String, String)> = Vec::new();
     let mut summary = String::new();
+    let mut against: Option<Vec<rev::team::Finding>> = None;
     match ctx.graph() {
         Err(e) if e.kind != "script_directory" => {
             problems.push((e.kind.to_string(), e.message.clone()));
@@ -558,6 +742,24 @@ pub fn check(ctx: &Context, args: &CheckArgs) -> Result<u8, CliError> {
             }
             for &i in graph.topo_order() {
                 let r = graph.rev(i);
+                // Other commands warn and go on; `check` is where a
+                // misspelled `transactinal:` (silently transactional) fails.
+                for (line, key) in &r.unknown_keys {
+                    if args.allow_unknown_keys {
+                        break;
+                    }
+                    let guess = revision::similar_key(key)
+                        .map(|k| format!("did you mean `{k}`? "))
+                        .unwrap_or_default();
+                    problems.push((
+                        "unknown_key".into(),
+                        format!(
+                            "{}:{line}: unknown header key `{key}` in revision `{}`\n  {guess}(pass --allow-unknown-keys if it is there on purpose)",
+                            ctx.printer.display_path(&r.path),
+                            r.id
+                        ),
+                    ));
+                }
                 if r.has_empty_upgrade() {
                     problems.push((
                         "empty_upgrade".into(),
@@ -578,6 +780,18 @@ pub fn check(ctx: &Context, args: &CheckArgs) -> Result<u8, CliError> {
                 graph.labels().len(),
                 if graph.labels().len() == 1 { "" } else { "s" }
             );
+            if let Some(reference) = &args.against {
+                against = Some(team::against(ctx, &graph, reference)?);
+            }
+        }
+    }
+    // A tree whose files do not load cannot be compared; the load problem
+    // is reported, and `--against` still checks that the ref exists.
+    if against.is_none() {
+        if let Some(reference) = &args.against {
+            let dir = std::path::absolute(&ctx.config.script_location)
+                .unwrap_or_else(|_| ctx.config.script_location.clone());
+            rev::team::revisions_at(&dir, reference)?;
         }
     }
     let database = if args.db {
@@ -586,13 +800,26 @@ pub fn check(ctx: &Context, args: &CheckArgs) -> Result<u8, CliError> {
         None
     };
     let findings = database.as_ref().map_or(0, |(_, c)| c.findings.len());
-    let ok = problems.is_empty() && findings == 0;
+    let against_failed = against.iter().flatten().any(|f| f.kind.fails());
+    let ok = problems.is_empty() && findings == 0 && !against_failed;
     if ctx.printer.json() {
         let list: Vec<_> = problems
             .iter()
             .map(|(k, m)| serde_json::json!({"kind": k, "message": m}))
             .collect();
         let mut out = serde_json::json!({"ok": ok, "problems": list});
+        if let Some(found) = &against {
+            out["findings"] = found
+                .iter()
+                .map(|f| {
+                    serde_json::json!({
+                        "kind": f.kind.as_str(), "message": f.message, "revisions": f.revisions,
+                        "files": f.files.iter().map(|p| ctx.printer.display_path(p)).collect::<Vec<_>>(),
+                        "fix": f.fix,
+                    })
+                })
+                .collect();
+        }
         if let Some((url, check)) = &database {
             let findings: Vec<_> = check
                 .findings
@@ -616,6 +843,18 @@ pub fn check(ctx: &Context, args: &CheckArgs) -> Result<u8, CliError> {
     } else {
         for (_, message) in &problems {
             ctx.printer.data(&format!("problem: {message}"));
+        }
+    }
+    if let (Some(found), Some(reference)) = (&against, &args.against) {
+        for f in found {
+            let label = if f.kind.fails() { "problem" } else { "note" };
+            ctx.printer.data(&format!("{label}: {}", f.message));
+            ctx.printer.data(&format!("  fix: {}", f.fix));
+        }
+        if !against_failed {
+            ctx.printer.data(&format!(
+                "ok: no revision changed, moved or deleted since {reference}, and the new ones build on its heads"
+            ));
         }
     }
     if let Some((url, check)) = &database {
@@ -648,7 +887,8 @@ fn print_database_check(ctx: &Context, url: &DatabaseUrl, check: &DatabaseCheck)
 pub fn graph(ctx: &Context) -> Result<u8, CliError> {
     let graph = ctx.graph()?;
     let text = match ctx.printer.format {
-        Format::Mermaid => graph.to_mermaid(),
+        Format::Mermaid => render::mermaid(&graph),
+        Format::Svg => render::svg(&graph),
         Format::Json => {
             let objs: Vec<_> = graph
                 .topo_order()
@@ -658,7 +898,7 @@ pub fn graph(ctx: &Context) -> Result<u8, CliError> {
             ctx.printer.print_json(&objs);
             return Ok(0);
         }
-        Format::Dot | Format::Text => graph.to_dot(),
+        Format::Dot | Format::Text => render::dot(&graph),
     };
     ctx.printer.data(text.trim_end());
     Ok(0)
