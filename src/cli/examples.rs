@@ -40,8 +40,7 @@ was applied last (`REV-N` and `LABEL@-N` still walk the graph).
 
 Examples:
   rev downgrade -1               revert the revision applied last (at a merge, the merge alone)
-  rev downgrade ae10 --dry-run   show what reverting to ae10 would run
-  rev downgrade billing@ae10     revert what lies above ae10 on the billing branch only
+  rev downgrade billing@ae10 --dry-run   what reverting billing alone above ae10 would run
   rev downgrade base             revert everything";
 
 pub const STAMP: &str = "\
