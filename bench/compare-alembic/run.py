@@ -52,6 +52,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -531,18 +532,28 @@ def verdicts(results: list[dict]) -> list[str]:
 
 
 def sync_note(results: list[dict], info: dict) -> list[str]:
-    """Where a transaction per revision is slow, the measured cause when it
-    is the sync call."""
-    sc, disk = info.get("sync_calls", {}), info["disk"]
+    """Where a transaction per revision is not 2x faster, the measured cause
+    when it is the sync call SQLite makes at each commit."""
+    sc = info.get("sync_calls", {})
+    rev, alembic = dict((n, (c, t)) for n, c, t in sc.get("rev", [])), \
+        dict((n, (c, t)) for n, c, t in sc.get("alembic", []))
     slow = [r for r in results if r["size"] == 1000 and r["op"] == "upgrade" and r["alembic_s"] / r["rev_s"] < 2]
-    if not slow or "fsync" not in sc.get("rev", "") or "fdatasync" not in sc.get("alembic", ""):
+    if not slow or "fsync" not in rev or "fdatasync" not in alembic:
         return []
+    (rc, rt), (ac, at) = rev["fsync"], alembic["fdatasync"]
+    if rt / rc <= at / ac:
+        return ["", f"A transaction per revision is bound by the disk in both tools: each commit "
+                f"makes SQLite sync its journal and database files. In the {sc['what']} above, "
+                f"rev's {rc} fsync calls took {rt:,.0f} ms and Alembic's {ac} fdatasync calls "
+                f"{at:,.0f} ms.", ""]
     return ["", f"Why a transaction per revision is not faster: each commit makes SQLite sync its "
-            f"journal and database files. rev's SQLite does it with fsync, Alembic's (Python's) with "
-            f"fdatasync, and on this disk an fsync costs {disk['fsync'] / max(disk['fdatasync'], 1e-6):.0f} "
-            f"times an fdatasync (above). The SQLite that libsqlite3-sys compiles into rev is built "
-            f"without `HAVE_FDATASYNC`; building rev with `LIBSQLITE3_FLAGS=-DHAVE_FDATASYNC=1` "
-            f"should make it use fdatasync like the system's SQLite (not tried by this script).", ""]
+            f"journal and database files, and that is most of the time. rev's SQLite does it with "
+            f"fsync, Alembic's (Python's) with fdatasync: in the {sc['what']} above, rev's {rc} fsync "
+            f"calls took {rt:,.0f} ms, {rt / rc:.2f} ms each, and Alembic's {ac} fdatasync calls "
+            f"{at:,.0f} ms, {at / ac:.2f} ms each. The SQLite that libsqlite3-sys compiles into rev "
+            f"is built without `HAVE_FDATASYNC`; building rev with "
+            f"`LIBSQLITE3_FLAGS=-DHAVE_FDATASYNC=1` should make it use fdatasync like the system's "
+            f"SQLite (not tried by this script).", ""]
 
 
 def sh(cmd: list[str]) -> str:
@@ -593,10 +604,10 @@ def write_report(path: Path, results, info, cmdline, started, took) -> None:
         f"- Alembic {info['alembic']}, SQLAlchemy {info['sqlalchemy']}, Python {info['python']}, "
         f"SQLite {info['py_sqlite']} (Python's sqlite3 module)",
         "",
-        f"- Disk of the scratch folder: one fsync of a 4 KiB write takes {info['disk']['fsync']:.2f} ms, "
+        f"- Disk of the scratch folder: one fsync of a new 4 KiB file takes {info['disk']['fsync']:.2f} ms, "
         f"one fdatasync {info['disk']['fdatasync']:.2f} ms (medians of 30)",
-        *([f"- Sync calls in one {info['sync_calls']['what']} (strace -c): rev "
-           f"{info['sync_calls']['rev']}; Alembic {info['sync_calls']['alembic']}"]
+        *([f"- Sync calls in one {info['sync_calls']['what']} (`strace -f -c -w`): rev "
+           f"{fmt_sync(info['sync_calls']['rev'])}; Alembic {fmt_sync(info['sync_calls']['alembic'])}"]
           if info.get("sync_calls", {}).get("rev") else []),
         "",
         "## Targets",
@@ -686,43 +697,49 @@ def build_rev(args) -> Path:
 
 
 def disk_sync_ms(work: Path) -> dict:
-    """What one fsync and one fdatasync of a small file cost on the disk the
-    databases live on (median of 30): SQLite pays a few per commit."""
-    p = work / "sync.probe"
-    fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o644)
+    """What one fsync and one fdatasync cost on the disk the databases live
+    on, the way SQLite's rollback journal uses them (a new file, 4 KiB
+    written, synced, deleted); median of 30. SQLite syncs a few times per
+    commit."""
     out = {}
-    try:
-        for name, sync in (("fsync", os.fsync), ("fdatasync", os.fdatasync)):
-            ts = []
-            for i in range(30):
-                os.pwrite(fd, os.urandom(4096), 0)
+    for name, sync in (("fsync", os.fsync), ("fdatasync", os.fdatasync)):
+        ts = []
+        for i in range(30):
+            p = work / f"sync{i}.probe"
+            fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, os.urandom(4096))
                 t0 = time.perf_counter()
                 sync(fd)
                 ts.append(time.perf_counter() - t0)
-            out[name] = statistics.median(ts) * 1000
-    finally:
-        os.close(fd)
-        p.unlink()
+            finally:
+                os.close(fd)
+                p.unlink()
+        out[name] = statistics.median(ts) * 1000
     return out
 
 
-def sync_calls(cmd: list[str]) -> str:
-    """Which sync system calls cmd makes, and how many, with their total time
-    (strace -c), or "" without strace."""
+def sync_calls(cmd: list[str]) -> list:
+    """The sync system calls cmd makes: [(name, count, wall ms in all)] from
+    `strace -c -w`, or [] without strace."""
     strace = shutil.which("strace")
     if not strace:
-        return ""
+        return []
     with tempfile.NamedTemporaryFile() as t:
         r = subprocess.run([strace, "-f", "-c", "-w", "-o", t.name, "-e", "trace=fsync,fdatasync", *cmd],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if r.returncode != 0:
-            return ""
+            return []
         found = []
         for line in Path(t.name).read_text().splitlines():
             f = line.split()
             if len(f) >= 5 and f[-1] in ("fsync", "fdatasync"):
-                found.append(f"{f[3]} {f[-1]} ({float(f[1]) * 1000:,.0f} ms)")
-        return ", ".join(found) or "none"
+                found.append((f[-1], int(f[3]), float(f[1]) * 1000))
+        return found
+
+
+def fmt_sync(calls: list) -> str:
+    return ", ".join(f"{c} {name} calls, {ms:,.0f} ms in all" for name, c, ms in calls) or "none"
 
 
 def rev_sqlite_version(rev: Path, work: Path) -> str:
@@ -754,6 +771,8 @@ def main() -> None:
     ap.add_argument("--output", default=str(REPO / "BENCHMARKS.md"), help="the report to write (default: BENCHMARKS.md)")
     ap.add_argument("--no-report", action="store_true", help="print only, write no BENCHMARKS.md")
     args = ap.parse_args()
+    # A kill still removes the scratch folder (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [100, 1000] + ([5000] if args.large else [])
     shapes = args.shapes.split(",")
     for s in shapes:
