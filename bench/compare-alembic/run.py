@@ -311,6 +311,17 @@ def write_alembic_project(d: Path, revs: list[Rev]) -> None:
 # Running and measuring
 
 
+RUNNING: list = []  # the child being timed, stopped with us
+
+
+def stop(*_):
+    for p in RUNNING:
+        if p.returncode is None:
+            p.kill()
+            p.wait()
+    sys.exit(143)
+
+
 def run(cmd: list[str], capture: bool = False) -> tuple[float, int, str]:
     """Runs cmd as a whole process: (wall seconds, peak RSS in KiB, stdout).
     Fails loudly on a non-zero exit."""
@@ -318,6 +329,7 @@ def run(cmd: list[str], capture: bool = False) -> tuple[float, int, str]:
     err = tempfile.TemporaryFile()
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+    RUNNING[:] = [p]
     # wait4 gives this child's own rusage; ru_maxrss is what `time -v` shows.
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
@@ -583,7 +595,7 @@ def machine() -> dict:
             "load": " ".join(f"{x:.2f}" for x in os.getloadavg())}
 
 
-def write_report(path: Path, results, info, cmdline, started, took) -> None:
+def write_report(path: Path, results, info, cmdline, started, took, left) -> None:
     m = info["machine"]
     out = [
         "# rev beside Alembic",
@@ -596,7 +608,9 @@ def write_report(path: Path, results, info, cmdline, started, took) -> None:
         cmdline,
         "```",
         "",
-        f"Run on {started} UTC; it took {took / 60:.1f} minutes.",
+        f"Run on {started} UTC; it took {took / 60:.1f} minutes."
+        + (f" **The run was stopped before it finished: not measured: {', '.join(left)}.**"
+           if left else ""),
         "",
         f"- Machine: {m['cores']} cores, {m['cpu']}, {m['memory']} RAM, {m['kernel']} "
         f"(load average at the start: {m['load']})",
@@ -772,7 +786,7 @@ def main() -> None:
     ap.add_argument("--no-report", action="store_true", help="print only, write no BENCHMARKS.md")
     args = ap.parse_args()
     # A kill still removes the scratch folder (the finally below).
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGTERM, stop)
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [100, 1000] + ([5000] if args.large else [])
     shapes = args.shapes.split(",")
     for s in shapes:
@@ -800,26 +814,38 @@ def main() -> None:
         print(HEADER)
         print(RULE, flush=True)
         bench = Bench(args, rev, alembic, work, info)
-        for n in sizes:
-            for shape in shapes:
-                bench.case(shape, n)
+        todo = [(n, shape) for n in sizes for shape in shapes]
+        for i, (n, shape) in enumerate(todo):
+            bench.case(shape, n)
+            # Written after every case, so a run stopped early (Ctrl+C, kill)
+            # still leaves the figures it finished, marked as such.
+            if not args.no_report:
+                report(args, bench.results, info, started, t0,
+                       [f"{m:,} {s}" for m, s in todo[i + 1:]])
     finally:
+        for p in RUNNING:
+            if p.returncode is None:
+                p.kill()
+                p.wait()
         shutil.rmtree(work, ignore_errors=True)
     print()
     print("\n".join(verdicts(bench.results)))
     if not args.no_report:
-        # The command as given, less what only fits this machine.
-        argv, skip = [], False
-        for a in sys.argv[1:]:
-            if skip:
-                skip = False
-            elif a in ("--rev", "--venv", "--output"):
-                skip = True
-            elif not a.startswith(("--rev=", "--venv=", "--output=")):
-                argv.append(a)
-        cmd = " ".join(["python3 bench/compare-alembic/run.py", *argv])
-        write_report(Path(args.output), bench.results, info, cmd, started, time.monotonic() - t0)
         print(f"\nwrote {args.output}")
+
+
+def report(args, results, info, started, t0, left) -> None:
+    # The command as given, less what only fits this machine.
+    argv, skip = [], False
+    for a in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif a in ("--rev", "--venv", "--output"):
+            skip = True
+        elif not a.startswith(("--rev=", "--venv=", "--output=")):
+            argv.append(a)
+    cmd = " ".join(["python3 bench/compare-alembic/run.py", *argv])
+    write_report(Path(args.output), results, info, cmd, started, time.monotonic() - t0, left)
 
 
 if __name__ == "__main__":
