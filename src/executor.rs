@@ -122,6 +122,9 @@ pub struct ExecOptions {
     /// Told about each step as it starts and ends, so a person watching a
     /// long run sees where it is (the [`Report`] only comes at the end).
     pub progress: Option<Progress>,
+    /// Also send [`StepEvent::Statement`] to `progress` as each statement of
+    /// a step finishes (`rev -v`).
+    pub statement_events: bool,
 }
 
 /// A callback for [`StepEvent`]s.
@@ -153,6 +156,18 @@ pub enum StepEvent {
         /// How long its SQL took.
         took: Duration,
     },
+    /// One statement of a step's SQL finished (only with
+    /// [`ExecOptions::statement_events`]: it costs a call per statement).
+    Statement {
+        /// The revision whose SQL it is.
+        revision: String,
+        /// 1-based position in the revision's SQL.
+        index: usize,
+        /// Its first line.
+        statement: String,
+        /// How long it took.
+        took: Duration,
+    },
 }
 
 impl std::fmt::Debug for ExecOptions {
@@ -161,6 +176,7 @@ impl std::fmt::Debug for ExecOptions {
             .field("transaction_per_migration", &self.transaction_per_migration)
             .field("cancel", &self.cancel)
             .field("progress", &self.progress.is_some())
+            .field("statement_events", &self.statement_events)
             .finish()
     }
 }
@@ -171,6 +187,7 @@ impl Default for ExecOptions {
             transaction_per_migration: true,
             cancel: CancelToken::new(),
             progress: None,
+            statement_events: false,
         }
     }
 }
@@ -355,6 +372,20 @@ impl LockedSession {
                     revision: step.revision.clone(),
                     direction: step.direction,
                 });
+            }
+            if let (Some(progress), true) = (&opts.progress, opts.statement_events) {
+                let progress = progress.clone();
+                let revision = step.revision.clone();
+                self.conn.observe_statements(Some(Arc::new(
+                    move |index, statement: &str, took| {
+                        progress(&StepEvent::Statement {
+                            revision: revision.clone(),
+                            index,
+                            statement: statement.to_owned(),
+                            took,
+                        });
+                    },
+                )));
             }
             // A step that rolls back whole if cancelled: its own transaction
             // or the plan's.

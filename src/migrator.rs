@@ -139,6 +139,7 @@ pub struct Migrator {
     table: TableName,
     cancel: CancelToken,
     progress: Option<Progress>,
+    statement_events: bool,
 }
 
 impl std::fmt::Debug for Migrator {
@@ -162,6 +163,7 @@ impl Migrator {
             table,
             cancel: CancelToken::new(),
             progress: None,
+            statement_events: false,
         })
     }
 
@@ -198,6 +200,12 @@ impl Migrator {
     /// [`Migrator::upgrade`] and [`Migrator::downgrade`].
     pub fn on_progress(&mut self, progress: impl Fn(&StepEvent) + Send + Sync + 'static) {
         self.progress = Some(std::sync::Arc::new(progress));
+    }
+
+    /// Also tell the [`Migrator::on_progress`] callback as each statement of
+    /// a revision finishes ([`StepEvent::Statement`]), as `rev -v` shows.
+    pub fn report_statements(&mut self, yes: bool) {
+        self.statement_events = yes;
     }
 
     /// A token that stops a running upgrade or downgrade after the revision
@@ -511,6 +519,7 @@ impl Migrator {
             transaction_per_migration: self.settings.transaction_per_migration,
             cancel: self.cancel.clone(),
             progress: self.progress.clone(),
+            statement_events: self.statement_events,
         };
         // Filled while planning: the revisions this run applies out of order,
         // and what `-N` chose.
@@ -941,6 +950,7 @@ impl Migrator {
                 table: self.table.clone(),
                 cancel: self.cancel.clone(),
                 progress: self.progress.clone(),
+                statement_events: self.statement_events,
             })
         };
         let view = squash::View::new(squashes, &originals);

@@ -65,6 +65,7 @@ suite!(
     sql_script_through_the_client_matches_a_direct_run,
     sql_script_stops_in_the_client_where_a_direct_run_fails,
     large_revision_runs_whole_and_a_late_failure_names_its_statement,
+    verbose_run_names_each_statement_with_its_time,
 );
 
 /// The history most scenarios start from:
@@ -1399,4 +1400,46 @@ async fn large_revision_runs_whole_and_a_late_failure_names_its_statement(p: Pro
         db.query_i64("SELECT COUNT(*) FROM customers").await,
         n as i64
     );
+}
+
+/// `rev -v` prints a line per statement as it finishes, with its time, on
+/// every backend (each runs a revision's SQL its own way), and runs the SQL
+/// exactly as without `-v`.
+async fn verbose_run_names_each_statement_with_its_time(p: Project) {
+    p.write(&Rev {
+        id: "v1",
+        down: &[],
+        header: &[],
+        up: "CREATE TABLE ledger (id INTEGER PRIMARY KEY, amount INTEGER NOT NULL);\n\
+             INSERT INTO ledger (id, amount) VALUES (1, 10);\n\
+             UPDATE ledger SET amount = amount * 3 WHERE id = 1;",
+        down_sql: "DROP TABLE ledger;",
+    });
+    let run = p.rev(&["-v", "upgrade", "head"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.trim_start().starts_with("statement "))
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", run.stderr);
+    for (n, start) in [
+        (1, "CREATE TABLE ledger"),
+        (2, "INSERT INTO ledger"),
+        (3, "UPDATE ledger"),
+    ] {
+        let line = lines[n - 1].trim_start();
+        assert!(line.starts_with(&format!("statement {n} (")), "{line}");
+        assert!(line.contains(" ms)  ") && line.contains(start), "{line}");
+    }
+    assert_eq!(
+        p.db.query_i64("SELECT COUNT(*) FROM ledger WHERE id = 1 AND amount = 30")
+            .await,
+        1
+    );
+    assert_eq!(p.applied().await, ids(&["v1"]));
+    // Without -v: no statement lines.
+    p.ok(&["downgrade", "base"]);
+    let quiet = p.rev(&["upgrade", "head"]);
+    assert!(!quiet.stderr.contains("statement 1"), "{}", quiet.stderr);
 }

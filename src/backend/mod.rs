@@ -432,7 +432,16 @@ pub struct Connection {
     /// step is blamed only for those it adds. Taken before the first step;
     /// dropped with any rollback (the state it described may be gone).
     fk_baseline: Option<Vec<checks::DanglingRefs>>,
+    /// Told as each statement of a step finishes (`rev -v`).
+    statement_observer: Option<StatementObserver>,
 }
+
+/// Called with a statement's 1-based index, its first line and how long it
+/// took, as each statement of a step finishes.
+pub type StatementObserver = std::sync::Arc<ObserveStatement>;
+
+/// The function behind a [`StatementObserver`].
+pub type ObserveStatement = dyn Fn(usize, &str, Duration) + Send + Sync;
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -494,6 +503,7 @@ impl Connection {
                         in_tx: false,
                         locked: false,
                         fk_baseline: None,
+                        statement_observer: None,
                     })
                 }
                 Ok(Err(e)) => {
@@ -548,6 +558,11 @@ impl Connection {
             BackendKind::Postgres => Inner::Postgres(postgres::State::connect(url).await?),
             BackendKind::MySql => Inner::MySql(mysql::State::connect(url).await?),
         })
+    }
+
+    /// Have `observer` told as each statement of the next steps finishes.
+    pub fn observe_statements(&mut self, observer: Option<StatementObserver>) {
+        self.statement_observer = observer;
     }
 
     /// The URL this connection was made from (masked when printed).
@@ -953,15 +968,23 @@ impl Connection {
     /// Run the step's SQL. With `split`, statement by statement; otherwise as
     /// one script, counting finished statements to locate a failure.
     async fn run_script(&mut self, step: &ExecStep, split: bool) -> Result<(), ScriptFailure> {
+        let observer = self.statement_observer.clone();
         if let Inner::Sqlite(s) = &mut self.inner {
             // Through sqlx a long script costs O(n²) on SQLite: see `sqlite_script`.
-            return sqlite_script::run(&mut s.conn, &step.sql).await;
+            return sqlite_script::run(&mut s.conn, &step.sql, observer).await;
         }
         let kind = self.dialect.kind();
         let statements = split::split_statements(&step.sql, kind);
+        let tell = |index: usize, took: Duration| {
+            if let (Some(observe), Some(stmt)) = (&observer, statements.get(index - 1)) {
+                observe(index, stmt.first_line(), took);
+            }
+        };
         if split {
             for (i, stmt) in statements.iter().enumerate() {
+                let started = Instant::now();
                 let r = on_conn!(&mut self.inner, c => sqlx::raw_sql(trusted_sql(stmt.text)).execute(&mut *c).await.map(|r| r.rows_affected()));
+                tell(i + 1, started.elapsed());
                 if let Err(error) = r {
                     return Err(ScriptFailure {
                         statement_index: Some(i + 1),
@@ -977,11 +1000,19 @@ impl Connection {
             return Ok(());
         }
         let mut done = 0usize;
+        let mut since = Instant::now();
         let r: Result<(), sqlx::Error> = on_conn!(&mut self.inner, c => {
             let mut stream = sqlx::raw_sql(trusted_sql(&step.sql)).fetch_many(&mut *c);
             loop {
                 match stream.try_next().await {
-                    Ok(Some(Either::Left(_))) => done += 1,
+                    Ok(Some(Either::Left(_))) => {
+                        // The script goes in one message; each statement's
+                        // result marks its end, so its time is the gap
+                        // since the one before.
+                        done += 1;
+                        tell(done, since.elapsed());
+                        since = Instant::now();
+                    }
                     Ok(Some(Either::Right(_))) => {}
                     Ok(None) => break Ok(()),
                     Err(e) => break Err(e),

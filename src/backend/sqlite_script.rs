@@ -34,7 +34,11 @@ use super::{describe, split, ScriptFailure};
 use crate::url::BackendKind;
 
 /// Run `sql`, all of it, on `conn`. A failure names the statement.
-pub(super) async fn run(conn: &mut SqliteConnection, sql: &str) -> Result<(), ScriptFailure> {
+pub(super) async fn run(
+    conn: &mut SqliteConnection,
+    sql: &str,
+    observer: Option<super::StatementObserver>,
+) -> Result<(), ScriptFailure> {
     let script = CString::new(sql).map_err(|e| ScriptFailure {
         statement_index: None,
         statement: first_statement(&sql[..e.nul_position()]),
@@ -55,7 +59,7 @@ pub(super) async fn run(conn: &mut SqliteConnection, sql: &str) -> Result<(), Sc
         .spawn(move || {
             // SAFETY: `Running` holds the connection's lock until this thread
             // has ended, so the handle is open and no one else uses it.
-            let outcome = unsafe { execute(db, &script) };
+            let outcome = unsafe { execute(db, &script, observer.as_deref()) };
             let _ = tx.send(outcome);
         })
         .map_err(|e| ScriptFailure {
@@ -169,7 +173,11 @@ fn first_statement(sql: &str) -> String {
 /// # Safety
 ///
 /// `db` must be an open connection that no other thread uses meanwhile.
-unsafe fn execute(db: Db, script: &CStr) -> Result<(), Failed> {
+unsafe fn execute(
+    db: Db,
+    script: &CStr,
+    observer: Option<&super::ObserveStatement>,
+) -> Result<(), Failed> {
     let db = db.0.as_ptr();
     let start = script.as_ptr();
     let len = script.to_bytes().len();
@@ -196,6 +204,7 @@ unsafe fn execute(db: Db, script: &CStr) -> Result<(), Failed> {
             continue;
         }
         index += 1;
+        let started = std::time::Instant::now();
         // SAFETY: `stmt` is a live statement of `db`, finalized exactly once below.
         let rc = unsafe {
             let mut rc = ffi::sqlite3_step(stmt);
@@ -211,6 +220,10 @@ unsafe fn execute(db: Db, script: &CStr) -> Result<(), Failed> {
         unsafe { ffi::sqlite3_finalize(stmt) };
         if let Some(f) = failure {
             return Err(f);
+        }
+        if let Some(observe) = observer {
+            let text = String::from_utf8_lossy(&script.to_bytes()[from..next.min(len)]);
+            observe(index, first_statement(&text).as_str(), started.elapsed());
         }
         from = next;
     }

@@ -51,6 +51,7 @@ impl RunDisplay {
         // indicatif draws only where stderr is a terminal; its own test
         // decides, so a line is never handed to a hidden bar and lost.
         let live = !ProgressDrawTarget::stderr().is_hidden();
+        m.report_statements(verbose);
         let shared = display.clone();
         // (steps in the plan, steps started so far): the callback is `Fn`.
         let total_cell = Mutex::new((0usize, 0usize));
@@ -77,6 +78,17 @@ impl RunDisplay {
                     if verbose {
                         shared.line(&format!("running   {direction} of {revision} ..."));
                     }
+                }
+                StepEvent::Statement {
+                    index,
+                    statement,
+                    took,
+                    ..
+                } => {
+                    shared.line(&format!(
+                        "          statement {index} ({} ms)  {statement}",
+                        took.as_millis()
+                    ));
                 }
                 StepEvent::Finished {
                     revision,

@@ -425,6 +425,7 @@ async fn whole_plan_transaction_rolls_everything_back(db: TestDb) {
         transaction_per_migration: false,
         cancel: CancelToken::new(),
         progress: None,
+        statement_events: false,
     };
     let steps = vec![
         up("w1", "CREATE TABLE w1_t (id INTEGER)", &[]),
