@@ -432,6 +432,11 @@ pub struct Connection {
     /// step is blamed only for those it adds. Taken before the first step;
     /// dropped with any rollback (the state it described may be gone).
     fk_baseline: Option<Vec<checks::DanglingRefs>>,
+    /// SQLite: whether any table declares a foreign key (`None`: not looked
+    /// at yet). While none does, a step whose SQL never says `REFERENCES`
+    /// cannot add one, and `PRAGMA foreign_key_check` (whose cost grows with
+    /// the number of tables) is skipped: that keeps a long run linear.
+    fk_declared: Option<bool>,
     /// Told as each statement of a step finishes (`rev -v`).
     statement_observer: Option<StatementObserver>,
 }
@@ -503,6 +508,7 @@ impl Connection {
                         in_tx: false,
                         locked: false,
                         fk_baseline: None,
+                        fk_declared: None,
                         statement_observer: None,
                     })
                 }
@@ -719,6 +725,7 @@ impl Connection {
     /// its transaction anyway.
     pub async fn rollback_if_open(&mut self) {
         self.fk_baseline = None;
+        self.fk_declared = None;
         if self.in_tx {
             self.in_tx = false;
             let _ = on_conn!(&mut self.inner, c => sqlx::raw_sql("ROLLBACK").execute(&mut *c).await.map(|r| r.rows_affected()));
@@ -892,6 +899,10 @@ impl Connection {
         if self.fk_baseline.is_some() {
             return Ok(());
         }
+        if !self.sqlite_foreign_keys_declared(None).await? {
+            self.fk_baseline = Some(Vec::new());
+            return Ok(());
+        }
         let Inner::Sqlite(s) = &mut self.inner else {
             return Ok(());
         };
@@ -905,6 +916,10 @@ impl Connection {
     /// SQLite: `PRAGMA foreign_key_check` after a step's SQL. References the
     /// step left dangling (beyond those before it) fail the step.
     async fn fk_after(&mut self, step: &ExecStep, rolled_back: bool) -> Result<(), BackendError> {
+        if !self.sqlite_foreign_keys_declared(Some(&step.sql)).await? {
+            self.fk_baseline = Some(Vec::new());
+            return Ok(());
+        }
         let Inner::Sqlite(s) = &mut self.inner else {
             return Ok(());
         };
@@ -939,6 +954,36 @@ impl Connection {
         }
         self.fk_baseline = Some(after);
         Ok(())
+    }
+
+    /// SQLite: whether any table declares a foreign key, after `ran` (the
+    /// SQL of a step that just ran, if any). Looks at the schema only when
+    /// that could have changed the answer (see `fk_declared`).
+    async fn sqlite_foreign_keys_declared(
+        &mut self,
+        ran: Option<&str>,
+    ) -> Result<bool, BackendError> {
+        let Inner::Sqlite(s) = &mut self.inner else {
+            return Ok(false);
+        };
+        let may_add = ran.is_some_and(|sql| {
+            sql.as_bytes()
+                .windows(b"references".len())
+                .any(|w| w.eq_ignore_ascii_case(b"references"))
+        });
+        if self.fk_declared == Some(false) && !may_add {
+            return Ok(false);
+        }
+        // LIKE is case-insensitive for ASCII; a false positive only costs
+        // the full check.
+        let r = sqlx::query_scalar::<_, i64>(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND sql LIKE '%REFERENCES%')",
+        )
+        .fetch_one(&mut s.conn)
+        .await;
+        let declared = r.map_err(|e| self.db_error("looking for foreign keys", &e))? != 0;
+        self.fk_declared = Some(declared);
+        Ok(declared)
     }
 
     /// SQLite: foreign-key enforcement off for this connection (it is set at
