@@ -15,6 +15,9 @@
 #[allow(dead_code)]
 #[path = "it/common/mod.rs"]
 mod common;
+#[macro_use]
+#[path = "db_suite/suite.rs"]
+mod suite;
 #[path = "db_suite/foreign_keys.rs"]
 mod foreign_keys;
 #[path = "db_suite/project.rs"]
@@ -24,25 +27,6 @@ mod tls;
 
 use project::{ids, str_array, Project, Rev};
 use rev::url::BackendKind;
-
-macro_rules! suite {
-    ($($name:ident),* $(,)?) => {
-        suite!(@on sqlite: $($name),*);
-        suite!(@on postgres: $($name),*);
-        suite!(@on mysql: $($name),*);
-    };
-    // One module per backend, named like the TestDb constructor.
-    (@on $backend:ident: $($name:ident),*) => {
-        mod $backend {
-            $(#[tokio::test]
-            async fn $name() {
-                if let Some(db) = crate::common::TestDb::$backend().await {
-                    super::$name(crate::project::Project::new(db)).await;
-                }
-            })*
-        }
-    };
-}
 
 suite!(
     clean_database_to_head,

@@ -8,29 +8,14 @@ mod common;
 #[allow(dead_code)]
 #[path = "db_suite/project.rs"]
 mod project;
+#[macro_use]
+#[path = "db_suite/suite.rs"]
+mod suite;
 
 use std::collections::BTreeMap;
 
 use project::{ids, Project, Rev};
 use serde_json::Value;
-
-macro_rules! suite {
-    ($($name:ident),* $(,)?) => {
-        suite!(@on sqlite: $($name),*);
-        suite!(@on postgres: $($name),*);
-        suite!(@on mysql: $($name),*);
-    };
-    (@on $backend:ident: $($name:ident),*) => {
-        mod $backend {
-            $(#[tokio::test]
-            async fn $name() {
-                if let Some(db) = crate::common::TestDb::$backend().await {
-                    super::$name(crate::project::Project::new(db)).await;
-                }
-            })*
-        }
-    };
-}
 
 suite!(
     parallel_branches_are_found_rebased_and_applied,
