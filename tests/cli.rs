@@ -1,6 +1,11 @@
 //! The `rev` binary without a database: init, new, merge, the graph
 //! inspectors and check, their exit codes, JSON and text.
 
+#[allow(dead_code)]
+mod cli_kit;
+
+use cli_kit::Output;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -9,24 +14,6 @@ use serde_json::Value;
 /// A project in a temp dir with its own config.yaml and versions/.
 struct Project {
     dir: tempfile::TempDir,
-}
-
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Output {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
-    }
-    fn error_json(&self) -> Value {
-        let line = self.stderr.lines().last().unwrap_or_default();
-        serde_json::from_str(line)
-            .unwrap_or_else(|e| panic!("stderr is not JSON ({e}):\n{}", self.stderr))
-    }
 }
 
 impl Project {
@@ -57,19 +44,7 @@ impl Project {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        let out = Command::cargo_bin("rev")
-            .unwrap()
-            .current_dir(self.path())
-            .env_remove("DATABASE_URL")
-            .env("NO_COLOR", "1")
-            .args(args)
-            .output()
-            .unwrap();
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        cli_kit::run(self.path(), args)
     }
 
     fn ok(&self, args: &[&str]) -> Output {

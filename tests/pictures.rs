@@ -12,19 +12,17 @@
 #[path = "it/common/mod.rs"]
 mod common;
 
+#[allow(dead_code)]
+mod cli_kit;
+
+use cli_kit::Output;
+
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use common::TestDb;
 
 struct Project {
     dir: tempfile::TempDir,
-}
-
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
 }
 
 impl Project {
@@ -87,19 +85,7 @@ impl Project {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        let out = Command::cargo_bin("rev")
-            .unwrap()
-            .current_dir(self.path())
-            .env_remove("DATABASE_URL")
-            .env("NO_COLOR", "1")
-            .args(args)
-            .output()
-            .unwrap();
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        cli_kit::run(self.path(), args)
     }
 
     fn ok(&self, args: &[&str]) -> Output {
