@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::backend::{LockMode, DEFAULT_LEASE};
+
 /// The name rev looks for when `-c` is not given.
 pub const DEFAULT_FILE: &str = "config.yaml";
 
@@ -45,6 +47,12 @@ pub struct Config {
     pub transaction_per_migration: bool,
     /// How long to wait for another rev to release the database.
     pub lock_timeout_seconds: u64,
+    /// How the migration lock is taken: `advisory` (the database's session
+    /// lock) or `table` (a lease row, for poolers and engines without one).
+    pub lock: LockMode,
+    /// `lock: table`: how long a lease lasts unless renewed (it is renewed
+    /// every third of that while the run lasts).
+    pub lock_lease_seconds: u64,
     /// How long one connection attempt may take.
     pub connect_timeout_seconds: u64,
     /// How many times to retry a failed connection.
@@ -63,6 +71,8 @@ struct RawConfig {
     file_template: String,
     transaction_per_migration: bool,
     lock_timeout_seconds: u64,
+    lock: LockMode,
+    lock_lease_seconds: u64,
     connect_timeout_seconds: u64,
     connect_retries: u32,
 }
@@ -77,6 +87,8 @@ impl Default for RawConfig {
             file_template: "{rev}_{slug}".into(),
             transaction_per_migration: true,
             lock_timeout_seconds: 60,
+            lock: LockMode::Advisory,
+            lock_lease_seconds: DEFAULT_LEASE.as_secs(),
             connect_timeout_seconds: 30,
             connect_retries: 3,
         }
@@ -113,6 +125,8 @@ const KNOWN_KEYS: &[&str] = &[
     "file_template",
     "transaction_per_migration",
     "lock_timeout_seconds",
+    "lock",
+    "lock_lease_seconds",
     "connect_timeout_seconds",
     "connect_retries",
 ];
@@ -302,6 +316,10 @@ impl Config {
             file_template: raw.file_template,
             transaction_per_migration: raw.transaction_per_migration,
             lock_timeout_seconds: raw.lock_timeout_seconds,
+            lock: raw.lock,
+            // Renewed every third of it: below 3 s a renewal would be due
+            // more often than a slow network answers.
+            lock_lease_seconds: raw.lock_lease_seconds.max(3),
             connect_timeout_seconds: raw.connect_timeout_seconds,
             connect_retries: raw.connect_retries,
             unknown_keys,

@@ -23,7 +23,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::backend::{
-    AppliedRow, ConnectOptions, Connection, DatabaseCheck, Dialect, ExecStep, TableName,
+    AppliedRow, ConnectOptions, Connection, DatabaseCheck, Dialect, ExecStep, LockMode, TableName,
+    DEFAULT_LEASE,
 };
 use crate::config::Config;
 use crate::error::Error;
@@ -49,6 +50,10 @@ pub struct Settings {
     pub lock_timeout: Duration,
     /// Connection timeout and retries.
     pub connect: ConnectOptions,
+    /// How the migration lock is taken.
+    pub lock: LockMode,
+    /// `lock: table`: how long a lease lasts unrenewed.
+    pub lock_lease: Duration,
 }
 
 impl Default for Settings {
@@ -58,6 +63,8 @@ impl Default for Settings {
             transaction_per_migration: true,
             lock_timeout: Duration::from_secs(60),
             connect: ConnectOptions::default(),
+            lock: LockMode::Advisory,
+            lock_lease: DEFAULT_LEASE,
         }
     }
 }
@@ -73,6 +80,8 @@ impl Settings {
                 connect_timeout: Duration::from_secs(config.connect_timeout_seconds.max(1)),
                 retries: config.connect_retries,
             },
+            lock: config.lock,
+            lock_lease: Duration::from_secs(config.lock_lease_seconds),
         }
     }
 }
@@ -220,7 +229,10 @@ impl Migrator {
     }
 
     async fn connect(&self) -> Result<Connection, Error> {
-        Ok(Connection::connect(&self.url, self.table.clone(), &self.settings.connect).await?)
+        let mut conn =
+            Connection::connect(&self.url, self.table.clone(), &self.settings.connect).await?;
+        conn.set_lock_mode(self.settings.lock, self.settings.lock_lease);
+        Ok(conn)
     }
 
     /// Reads the tracking rows without a lock, creating nothing.

@@ -15,6 +15,7 @@
 mod checks;
 pub mod classify;
 pub mod dialect;
+mod lease;
 mod mysql;
 mod postgres;
 pub mod split;
@@ -28,6 +29,7 @@ use sqlx::Either;
 
 pub use checks::{DatabaseCheck, Finding, FindingKind, ForeignKeyViolation};
 pub use dialect::{Dialect, TableName};
+pub use lease::{lock_table_name, LockMode, DEFAULT_LEASE};
 
 use crate::executor::CancelToken;
 use crate::step::Direction;
@@ -99,6 +101,26 @@ pub enum BackendError {
         url: String,
         /// What went wrong.
         message: String,
+    },
+    /// `lock: table`: the lease could not be renewed in time, or another run
+    /// took it over after it expired; the run stopped before its next step.
+    #[error(
+        "lost the migration lock on {url}: {message}; the run stopped before its next revision"
+    )]
+    LeaseLost {
+        /// The URL, password masked.
+        url: String,
+        /// Why the lease is no longer ours.
+        message: String,
+    },
+    /// `lock: advisory` on PostgreSQL through a pooler in transaction mode:
+    /// the session lock would not protect anything.
+    #[error("the advisory lock on {url} does not hold: {evidence}, so the connection is not pinned to one server session (a connection pooler such as PgBouncer in transaction mode?); rev did not run anything")]
+    PoolerNotPinned {
+        /// The URL, password masked.
+        url: String,
+        /// What rev saw.
+        evidence: String,
     },
     /// Releasing the lock failed or the lock was no longer ours.
     #[error("could not release the migration lock on {url}: {message}")]
@@ -186,6 +208,8 @@ impl BackendError {
             BackendError::LockTimeout { .. } => "lock_timeout",
             BackendError::Lock { .. } => "lock",
             BackendError::Unlock { .. } => "unlock",
+            BackendError::LeaseLost { .. } => "lease_lost",
+            BackendError::PoolerNotPinned { .. } => "pooler_not_pinned",
             BackendError::ForeignVersionTable { .. } => "foreign_version_table",
             BackendError::InvalidTableName { .. } => "invalid_table_name",
             BackendError::MigrationFailed { .. } => "migration_failed",
@@ -439,6 +463,10 @@ pub struct Connection {
     fk_declared: Option<bool>,
     /// Told as each statement of a step finishes (`rev -v`).
     statement_observer: Option<StatementObserver>,
+    /// How [`Connection::lock`] takes the lock, and `lock: table`'s lease.
+    lock_mode: LockMode,
+    lease_length: Duration,
+    lease: Option<lease::Lease>,
 }
 
 /// Called with a statement's 1-based index, its first line and how long it
@@ -510,6 +538,9 @@ impl Connection {
                         fk_baseline: None,
                         fk_declared: None,
                         statement_observer: None,
+                        lock_mode: LockMode::Advisory,
+                        lease_length: DEFAULT_LEASE,
+                        lease: None,
                     })
                 }
                 Ok(Err(e)) => {
@@ -564,6 +595,13 @@ impl Connection {
             BackendKind::Postgres => Inner::Postgres(postgres::State::connect(url).await?),
             BackendKind::MySql => Inner::MySql(mysql::State::connect(url).await?),
         })
+    }
+
+    /// Take the migration lock the way `mode` says from now on; `lease` is
+    /// how long a `lock: table` lease lasts unrenewed.
+    pub fn set_lock_mode(&mut self, mode: LockMode, lease: Duration) {
+        self.lock_mode = mode;
+        self.lease_length = lease;
     }
 
     /// Have `observer` told as each statement of the next steps finishes.
@@ -626,6 +664,20 @@ impl Connection {
         }
         let url = self.url.clone();
         let table = self.dialect.table().clone();
+        if self.lock_mode == LockMode::Table {
+            let lease = lease::Lease::take(
+                &mut self.inner,
+                &url,
+                &table,
+                self.lease_length,
+                timeout,
+                cancel,
+            )
+            .await?;
+            self.lease = Some(lease);
+            self.locked = true;
+            return Ok(());
+        }
         let result = match &mut self.inner {
             Inner::Sqlite(s) => s.lock(&url, timeout, cancel).await,
             Inner::Postgres(s) => s.lock(&url, &table, timeout, cancel).await,
@@ -666,6 +718,10 @@ impl Connection {
             let _ = sqlx::raw_sql("ROLLBACK").execute(&mut s.conn).await;
         }
         let url = self.url.clone();
+        if let Some(lease) = self.lease.take() {
+            self.locked = false;
+            return lease.release(&mut self.inner, &url).await;
+        }
         let result = match &mut self.inner {
             Inner::Sqlite(s) => s.unlock(&url),
             // A cancel request sent for the last step (a second Ctrl+C) can
@@ -815,6 +871,9 @@ impl Connection {
     ///   otherwise [`BackendError::ForeignKeyViolation`], and a transactional
     ///   step rolls back (in whole-plan mode the caller rolls back the run).
     pub async fn apply(&mut self, step: &ExecStep) -> Result<Duration, BackendError> {
+        if let Some(lease) = &self.lease {
+            lease.check(&self.url)?;
+        }
         if self.dialect.runs_in_transaction(step) {
             let own_tx = !self.in_tx;
             if own_tx {
@@ -1470,6 +1529,14 @@ mod tests {
                 url: s(),
                 message: s(),
             },
+            BackendError::LeaseLost {
+                url: s(),
+                message: s(),
+            },
+            BackendError::PoolerNotPinned {
+                url: s(),
+                evidence: s(),
+            },
             BackendError::ForeignVersionTable {
                 table: s(),
                 missing: vec![],
@@ -1523,6 +1590,8 @@ mod tests {
                 "lock_timeout",
                 "lock",
                 "unlock",
+                "lease_lost",
+                "pooler_not_pinned",
                 "foreign_version_table",
                 "invalid_table_name",
                 "migration_failed",

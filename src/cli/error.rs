@@ -318,6 +318,12 @@ fn backend_hints(err: CliError, e: &BackendError, graph: Option<&Graph>) -> CliE
     match e {
         BackendError::LockTimeout { .. } => err
             .hint("another rev is changing this database; let it finish, or raise `lock_timeout_seconds` in config.yaml"),
+        BackendError::LeaseLost { .. } => err
+            .hint("the revisions before this one are recorded; run the same command again once the other run is done")
+            .hint("a lease is lost when it cannot be renewed for `lock_lease_seconds` (config.yaml): raise it if the database can be unreachable for that long"),
+        BackendError::PoolerNotPinned { .. } => err
+            .hint("connect to PostgreSQL directly (not through the pooler) for migrations: give rev the server's own host and port")
+            .hint("or set `lock: table` in config.yaml: a lease row that holds through a pooler in transaction mode"),
         BackendError::InProgress {
             revision,
             others,
