@@ -343,7 +343,8 @@ const USER_SCHEMA: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema')
 /// Constraints still `NOT VALID`, and invalid indexes, in the user's schemas.
 pub(super) async fn postgres_check(conn: &mut PgConnection) -> Result<DatabaseCheck, sqlx::Error> {
     let mut findings = Vec::new();
-    let constraints = sqlx::query(super::trusted_sql(format!(
+    // The simple query protocol throughout, for poolers (see pooler.rs).
+    let constraints = sqlx::raw_sql(super::trusted_sql(format!(
         "SELECT con.conname::text, \
                 CASE WHEN con.conrelid <> 0 THEN format('%I.%I', n.nspname, c.relname) \
                      ELSE format('%I.%I', n.nspname, t.typname) END, \
@@ -388,15 +389,16 @@ pub(super) async fn postgres_check(conn: &mut PgConnection) -> Result<DatabaseCh
     // An index that a CREATE INDEX CONCURRENTLY is building right now is
     // invalid too, until it finishes: leave those out where the server says
     // which they are (PostgreSQL 12 and later).
-    let version: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
+    let version: i32 = sqlx::raw_sql("SELECT current_setting('server_version_num')::int")
         .fetch_one(&mut *conn)
-        .await?;
+        .await?
+        .try_get(0)?;
     let building = if version >= 120_000 {
         "AND NOT EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = x.indexrelid)"
     } else {
         ""
     };
-    let indexes = sqlx::query(super::trusted_sql(format!(
+    let indexes = sqlx::raw_sql(super::trusted_sql(format!(
         "SELECT format('%I.%I', n.nspname, i.relname), format('%I.%I', tn.nspname, t.relname), \
                 i.relkind = 'I' \
          FROM pg_index x \

@@ -17,6 +17,7 @@ pub mod classify;
 pub mod dialect;
 mod lease;
 mod mysql;
+mod pooler;
 mod postgres;
 pub mod split;
 mod sqlite;
@@ -115,7 +116,7 @@ pub enum BackendError {
     },
     /// `lock: advisory` on PostgreSQL through a pooler in transaction mode:
     /// the session lock would not protect anything.
-    #[error("the advisory lock on {url} does not hold: {evidence}, so the connection is not pinned to one server session (a connection pooler such as PgBouncer in transaction mode?); rev did not run anything")]
+    #[error("the advisory lock cannot protect a run on {url}: {evidence}, so the connection is not pinned to one server session (a connection pooler such as PgBouncer in transaction mode?); rev ran nothing")]
     PoolerNotPinned {
         /// The URL, password masked.
         url: String,
@@ -237,6 +238,10 @@ pub enum ConnectFailure {
     /// The TLS connection the URL asks for (`sslmode`, `ssl-mode`) could not
     /// be set up. Never retried: the certificates will not change by waiting.
     Tls(TlsFailure),
+    /// A connection pooler in front of the server refuses a startup
+    /// parameter (PgBouncer's `unsupported startup parameter`). Never
+    /// retried: only the pooler's configuration can change it.
+    PoolerParameter,
     /// Anything else (protocol, a bad option, SQLite file errors).
     Other,
 }
@@ -264,6 +269,7 @@ fn connect_hint(kind: BackendKind, cause: ConnectFailure) -> &'static str {
         (_, ConnectFailure::Auth) => "check the user name and password (the password can come from `${VAR}` in config.yaml, or from a prompt at a terminal)",
         (_, ConnectFailure::NoDatabase) => "check the database name at the end of the URL; rev does not create server databases",
         (kind, ConnectFailure::Tls(why)) => tls_hint(kind, why),
+        (_, ConnectFailure::PoolerParameter) => "the server answered, through a connection pooler: change the pooler's configuration as the message says, or give rev the URL of the server itself",
         (_, ConnectFailure::Other) => "check that the server is running and reachable at that host and port, and that the user, password and database name are right",
     }
 }
@@ -365,11 +371,14 @@ impl StatementCanceller {
             let Inner::Postgres(mut s) = Connection::connect_once(&self.url).await.ok()? else {
                 return None;
             };
-            let sent: bool = sqlx::query_scalar("SELECT pg_cancel_backend($1)")
-                .bind(self.pid)
-                .fetch_one(&mut s.conn)
-                .await
-                .ok()?;
+            let sent: bool = sqlx::Row::try_get(
+                &sqlx::raw_sql(trusted_sql(format!("SELECT pg_cancel_backend({})", self.pid)))
+                    .fetch_one(&mut s.conn)
+                    .await
+                    .ok()?,
+                0,
+            )
+            .ok()?;
             let _ = sqlx::Connection::close(s.conn).await;
             Some(sent)
         };
@@ -552,6 +561,12 @@ impl Connection {
                         Some((_, why)) => format!("TLS handshake failed: {why}"),
                         None => describe(&e),
                     };
+                    if let Some(name) = pooler::rejected_startup_parameter(&e) {
+                        // A pooler's refusal: no retry changes it.
+                        last = format!("{last}: the connection pooler in front of the server (PgBouncer?) refuses the startup parameter `{name}`; add `ignore_startup_parameters = {name}` to its configuration (pgbouncer.ini)");
+                        cause = ConnectFailure::PoolerParameter;
+                        break;
+                    }
                     if !is_retryable(&e) {
                         break;
                     }
@@ -791,9 +806,19 @@ impl Connection {
     async fn table_columns(&mut self) -> Result<Vec<String>, BackendError> {
         let q = self.dialect.columns_query();
         let table = self.dialect.table().as_str().to_owned();
-        let r = on_conn!(&mut self.inner, c => {
-            sqlx::query_scalar::<_, String>(q).bind(&table).fetch_all(&mut *c).await
-        });
+        let r = match &mut self.inner {
+            // The simple query protocol, for poolers (see pooler.rs).
+            Inner::Postgres(s) => {
+                let sql = pooler::pg_inline(q, &[pooler::Param::Text(&table)]);
+                match sqlx::raw_sql(trusted_sql(sql)).fetch_all(&mut s.conn).await {
+                    Ok(rows) => rows.iter().map(|r| sqlx::Row::try_get(r, 0)).collect(),
+                    Err(e) => Err(e),
+                }
+            }
+            inner => on_conn!(inner, c => {
+                sqlx::query_scalar::<_, String>(q).bind(&table).fetch_all(&mut *c).await
+            }),
+        };
         r.map_err(|e| self.db_error("inspecting the tracking table", &e))
     }
 
@@ -840,7 +865,7 @@ impl Connection {
         }
         let sql = self.dialect.select_rows();
         let r = on_conn!(&mut self.inner, c => {
-            match sqlx::query(trusted_sql(sql)).fetch_all(&mut *c).await {
+            match sqlx::raw_sql(trusted_sql(sql)).fetch_all(&mut *c).await {
                 Ok(rows) => rows.iter().map(|row| decode_row!(row)).collect::<Result<Vec<_>, _>>(),
                 Err(e) => Err(e),
             }
@@ -940,9 +965,7 @@ impl Connection {
             Direction::Upgrade => {
                 let sql = self.dialect.finish_row_bound();
                 let ms = duration_ms(elapsed);
-                let r = on_conn!(&mut self.inner, c => {
-                    sqlx::query(trusted_sql(sql)).bind(ms).bind(&step.revision).execute(&mut *c).await.map(|r| r.rows_affected())
-                });
+                let r = pooler::execute(&mut self.inner, &sql, &[pooler::Param::Int(ms), pooler::Param::Text(&step.revision)]).await;
                 r.map_err(|e| self.db_error("recording an applied revision", &e))?;
             }
             Direction::Downgrade => {
@@ -1187,17 +1210,9 @@ impl Connection {
         let sql = self.dialect.insert_row_bound();
         let parents = down_revisions.join(",");
         let flag = i16::from(in_progress);
-        let r = on_conn!(&mut self.inner, c => {
-            sqlx::query(trusted_sql(sql))
-                .bind(version)
-                .bind(ms)
-                .bind(checksum)
-                .bind(&parents)
-                .bind(flag)
-                .execute(&mut *c)
-                .await
-                .map(|r| r.rows_affected())
-        });
+        use pooler::Param::{Int, Text};
+        let params = [Text(version), Int(ms), Text(checksum), Text(&parents), Int(flag.into())];
+        let r = pooler::execute(&mut self.inner, &sql, &params).await;
         r.map(|_| ())
             .map_err(|e| self.db_error("recording an applied revision", &e))
     }
@@ -1205,9 +1220,7 @@ impl Connection {
     /// Delete a row; with `must_exist`, a missing row is [`BackendError::NotRecorded`].
     async fn delete_row(&mut self, version: &str, must_exist: bool) -> Result<bool, BackendError> {
         let sql = self.dialect.delete_row_bound();
-        let r = on_conn!(&mut self.inner, c => {
-            sqlx::query(trusted_sql(sql)).bind(version).execute(&mut *c).await.map(|r| r.rows_affected())
-        });
+        let r = pooler::execute(&mut self.inner, &sql, &[pooler::Param::Text(version)]).await;
         let n = r.map_err(|e| self.db_error("removing a revision's record", &e))?;
         if n == 0 && must_exist {
             return Err(self.not_recorded(version));
@@ -1217,9 +1230,8 @@ impl Connection {
 
     async fn set_in_progress(&mut self, version: &str, flag: bool) -> Result<(), BackendError> {
         let sql = self.dialect.set_in_progress_bound();
-        let r = on_conn!(&mut self.inner, c => {
-            sqlx::query(trusted_sql(sql)).bind(i16::from(flag)).bind(version).execute(&mut *c).await.map(|r| r.rows_affected())
-        });
+        let params = [pooler::Param::Int(flag.into()), pooler::Param::Text(version)];
+        let r = pooler::execute(&mut self.inner, &sql, &params).await;
         let n = r.map_err(|e| self.db_error("flagging a revision in progress", &e))?;
         if n == 0 {
             return Err(self.not_recorded(version));
@@ -1270,9 +1282,8 @@ impl Connection {
         checksum: &str,
     ) -> Result<(), BackendError> {
         let sql = self.dialect.update_checksum_bound();
-        let r = on_conn!(&mut self.inner, c => {
-            sqlx::query(trusted_sql(sql)).bind(checksum).bind(version).execute(&mut *c).await.map(|r| r.rows_affected())
-        });
+        let params = [pooler::Param::Text(checksum), pooler::Param::Text(version)];
+        let r = pooler::execute(&mut self.inner, &sql, &params).await;
         let n = r.map_err(|e| self.db_error("updating a checksum", &e))?;
         if n == 0 {
             return Err(self.not_recorded(version));
@@ -1289,9 +1300,8 @@ impl Connection {
     ) -> Result<(), BackendError> {
         let sql = self.dialect.update_parents_bound();
         let parents = down_revisions.join(",");
-        let r = on_conn!(&mut self.inner, c => {
-            sqlx::query(trusted_sql(sql)).bind(&parents).bind(version).execute(&mut *c).await.map(|r| r.rows_affected())
-        });
+        let params = [pooler::Param::Text(&parents), pooler::Param::Text(version)];
+        let r = pooler::execute(&mut self.inner, &sql, &params).await;
         let n = r.map_err(|e| self.db_error("recording a revision's parents", &e))?;
         if n == 0 {
             return Err(self.not_recorded(version));

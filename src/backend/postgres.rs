@@ -11,11 +11,31 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::ConnectOptions as _;
+use sqlx::{ConnectOptions as _, Row as _};
 
-use super::{describe, BackendError, TableName, LOCK_POLL};
+use super::{describe, trusted_sql, BackendError, TableName, LOCK_POLL};
 use crate::executor::CancelToken;
 use crate::url::{mask_secrets, DatabaseUrl};
+
+/// How rev connects to `url`. No `extra_float_digits` in the startup
+/// message (PgBouncer refuses parameters it does not know), and the
+/// statement cache off: rev's own statements use the simple query protocol
+/// (see `pooler.rs`), so a named prepared statement, which dies with a
+/// pooler's change of server connection, is never needed.
+pub(super) fn connect_options(url: &DatabaseUrl) -> Result<PgConnectOptions, sqlx::Error> {
+    let Some(u) = url.server_url() else {
+        return Err(sqlx::Error::Configuration("not a PostgreSQL URL".into()));
+    };
+    let mut opts = PgConnectOptions::from_url(u)?
+        .extra_float_digits(None)
+        .statement_cache_capacity(0);
+    // The application name lets a blocked `rev` (or a DBA) see who holds
+    // the lock; one the URL gives is kept.
+    if opts.get_application_name().is_none() {
+        opts = opts.application_name("rev");
+    }
+    Ok(opts)
+}
 
 pub(super) struct State {
     pub(super) conn: PgConnection,
@@ -34,15 +54,7 @@ pub(crate) fn lock_key(table: &TableName) -> i64 {
 
 impl State {
     pub(super) async fn connect(url: &DatabaseUrl) -> Result<State, sqlx::Error> {
-        let Some(u) = url.server_url() else {
-            return Err(sqlx::Error::Configuration("not a PostgreSQL URL".into()));
-        };
-        let mut opts = PgConnectOptions::from_url(u)?.extra_float_digits(None);
-        // The application name lets a blocked `rev` (or a DBA) see who holds
-        // the lock; one the URL gives is kept.
-        if opts.get_application_name().is_none() {
-            opts = opts.application_name("rev");
-        }
+        let opts = connect_options(url)?;
         let mut conn = opts.connect().await?;
         restore_session_defaults(&mut conn, opts.get_options()).await?;
         Ok(State { conn, key: None })
@@ -56,18 +68,39 @@ impl State {
         cancel: &CancelToken,
     ) -> Result<(), BackendError> {
         let key = lock_key(table);
+        super::pooler::refuse_unpinned(&mut self.conn, url, || async {
+            connect_options(url)?.connect().await
+        })
+        .await?;
         let start = Instant::now();
         loop {
-            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-                .bind(key)
-                .fetch_one(&mut self.conn)
-                .await
-                .map_err(|e| BackendError::Lock {
-                    url: url.to_string(),
-                    message: mask_secrets(&describe(&e), url),
-                })?;
+            let row = sqlx::raw_sql(trusted_sql(format!(
+                "SELECT pg_try_advisory_lock({key}), pg_backend_pid()"
+            )))
+            .fetch_one(&mut self.conn)
+            .await
+            .map_err(|e| BackendError::Lock {
+                url: url.to_string(),
+                message: mask_secrets(&describe(&e), url),
+            })?;
+            let (got, locked_in): (bool, i32) = (
+                row.try_get(0).unwrap_or_default(),
+                row.try_get(1).unwrap_or_default(),
+            );
             if got {
                 self.key = Some(key);
+                if let Err(e) = super::pooler::verify_held(&mut self.conn, url, key, locked_in).await
+                {
+                    // Through a pooler the unlock may reach another server
+                    // session; asked a few times, it reaches the holder if
+                    // the pooler hands that one out again.
+                    for _ in 0..4 {
+                        let _ = self.unlock(url).await;
+                        self.key = Some(key);
+                    }
+                    self.key = None;
+                    return Err(e);
+                }
                 return Ok(());
             }
             // A cancelled run still takes a free lock (to report its plan
@@ -94,10 +127,11 @@ impl State {
 
     /// This session's backend pid, for `pg_cancel_backend`.
     pub(super) async fn backend_pid(&mut self) -> Option<i32> {
-        sqlx::query_scalar("SELECT pg_backend_pid()")
+        let row = sqlx::raw_sql("SELECT pg_backend_pid()")
             .fetch_one(&mut self.conn)
             .await
-            .ok()
+            .ok()?;
+        row.try_get(0).ok()
     }
 
     /// Whether the advisory lock is (still) ours to release.
@@ -112,21 +146,24 @@ impl State {
         let bits = key as u64;
         let high = i64::from((bits >> 32) as u32);
         let low = i64::from(bits as u32);
-        let row: Option<(i32, String, String, String)> = sqlx::query_as(
+        let row = sqlx::raw_sql(trusted_sql(format!(
             "SELECT a.pid, COALESCE(a.application_name, ''), \
                     COALESCE(host(a.client_addr), 'local socket'), COALESCE(a.usename::text, '') \
              FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
              WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
                AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-               AND l.classid::bigint = $1 AND l.objid::bigint = $2 \
-             LIMIT 1",
-        )
-        .bind(high)
-        .bind(low)
+               AND l.classid::bigint = {high} AND l.objid::bigint = {low} \
+             LIMIT 1"
+        )))
         .fetch_optional(&mut self.conn)
         .await
-        .ok()?;
-        let (pid, app, addr, user) = row?;
+        .ok()??;
+        let (pid, app, addr, user): (i32, String, String, String) = (
+            row.try_get(0).ok()?,
+            row.try_get(1).ok()?,
+            row.try_get(2).ok()?,
+            row.try_get(3).ok()?,
+        );
         let app = if app.is_empty() {
             "unnamed".into()
         } else {
@@ -143,14 +180,16 @@ impl State {
         };
         // The key is kept when the query itself fails, so the caller may
         // try once more (see `Connection::unlock`).
-        let released: bool = sqlx::query_scalar("SELECT pg_advisory_unlock($1)")
-            .bind(key)
-            .fetch_one(&mut self.conn)
-            .await
-            .map_err(|e| BackendError::Unlock {
-                url: url.to_string(),
-                message: mask_secrets(&describe(&e), url),
-            })?;
+        let released: bool = sqlx::raw_sql(trusted_sql(format!(
+            "SELECT pg_advisory_unlock({key})"
+        )))
+        .fetch_one(&mut self.conn)
+        .await
+        .and_then(|row| row.try_get(0))
+        .map_err(|e| BackendError::Unlock {
+            url: url.to_string(),
+            message: mask_secrets(&describe(&e), url),
+        })?;
         self.key = None;
         if released {
             Ok(())
@@ -211,11 +250,13 @@ async fn restore_session_defaults(
         let Some(value) = value else { continue };
         // A value the server refuses (say, a zone removed from tzdata) is
         // skipped as the server itself skips it at login, with a warning.
-        let _ = sqlx::query("SELECT set_config($1, $2, false)")
-            .bind(name)
-            .bind(&value)
-            .execute(&mut *conn)
-            .await;
+        let _ = sqlx::raw_sql(trusted_sql(format!(
+            "SELECT set_config({}, {}, false)",
+            text_literal(name),
+            text_literal(&value)
+        )))
+        .execute(&mut *conn)
+        .await;
     }
     Ok(())
 }
@@ -225,16 +266,18 @@ async fn restore_session_defaults(
 async fn server_defaults(conn: &mut PgConnection) -> Result<Vec<(String, String)>, sqlx::Error> {
     let names: Vec<String> = FORCED_BY_SQLX.iter().map(|n| n.to_lowercase()).collect();
     // Per role and database: the most specific setting wins, as at login.
-    let mut found: Vec<(String, String)> = sqlx::query_as(
-        "SELECT DISTINCT ON (1) lower(split_part(cfg, '=', 1)), substr(cfg, strpos(cfg, '=') + 1) \
-         FROM pg_db_role_setting s, unnest(s.setconfig) AS cfg \
-         WHERE s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database())) \
-           AND s.setrole IN (0, (SELECT oid FROM pg_roles WHERE rolname = session_user)) \
-           AND lower(split_part(cfg, '=', 1)) = ANY($1) \
-         ORDER BY 1, s.setrole = 0, s.setdatabase = 0",
+    let mut found = text_pairs(
+        conn,
+        format!(
+            "SELECT DISTINCT ON (1) lower(split_part(cfg, '=', 1)), substr(cfg, strpos(cfg, '=') + 1) \
+             FROM pg_db_role_setting s, unnest(s.setconfig) AS cfg \
+             WHERE s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database())) \
+               AND s.setrole IN (0, (SELECT oid FROM pg_roles WHERE rolname = session_user)) \
+               AND lower(split_part(cfg, '=', 1)) = ANY({}) \
+             ORDER BY 1, s.setrole = 0, s.setdatabase = 0",
+            text_array(&names)
+        ),
     )
-    .bind(&names)
-    .fetch_all(&mut *conn)
     .await?;
     let rest: Vec<String> = names
         .into_iter()
@@ -246,32 +289,38 @@ async fn server_defaults(conn: &mut PgConnection) -> Result<Vec<(String, String)
     // postgresql.conf and ALTER SYSTEM, readable by superusers only unless
     // granted. Asked first, so a refusal is not an error in the server's log
     // at every connection.
-    let readable: bool = sqlx::query_scalar(
+    let readable: bool = sqlx::raw_sql(
         "SELECT has_table_privilege('pg_catalog.pg_file_settings', 'SELECT') \
             AND has_function_privilege('pg_catalog.pg_show_all_file_settings()', 'EXECUTE')",
     )
     .fetch_one(&mut *conn)
-    .await?;
+    .await?
+    .try_get(0)?;
     if !readable {
         return Ok(found);
     }
-    let files: Result<Vec<(String, String)>, sqlx::Error> = sqlx::query_as(
-        "SELECT lower(name), setting FROM pg_file_settings \
-         WHERE lower(name) = ANY($1) AND applied AND error IS NULL \
-         ORDER BY seqno",
+    let files = text_pairs(
+        conn,
+        format!(
+            "SELECT lower(name), setting FROM pg_file_settings \
+             WHERE lower(name) = ANY({}) AND applied AND error IS NULL \
+             ORDER BY seqno",
+            text_array(&rest)
+        ),
     )
-    .bind(&rest)
-    .fetch_all(&mut *conn)
     .await;
     let Ok(files) = files else {
         return Ok(found);
     };
     // The last applied line of the files wins; a name in no file has its built-in value.
-    let builtin: Vec<(String, String)> =
-        sqlx::query_as("SELECT lower(name), boot_val FROM pg_settings WHERE lower(name) = ANY($1)")
-            .bind(&rest)
-            .fetch_all(&mut *conn)
-            .await?;
+    let builtin = text_pairs(
+        conn,
+        format!(
+            "SELECT lower(name), boot_val FROM pg_settings WHERE lower(name) = ANY({})",
+            text_array(&rest)
+        ),
+    )
+    .await?;
     for name in rest {
         let value = files
             .iter()
@@ -284,6 +333,24 @@ async fn server_defaults(conn: &mut PgConnection) -> Result<Vec<(String, String)
         }
     }
     Ok(found)
+}
+
+use super::pooler::pg_text as text_literal;
+
+fn text_array(values: &[String]) -> String {
+    let items: Vec<String> = values.iter().map(|v| text_literal(v)).collect();
+    format!("ARRAY[{}]::text[]", items.join(", "))
+}
+
+/// The rows of two text columns, in the simple query protocol.
+async fn text_pairs(
+    conn: &mut PgConnection,
+    sql: String,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let rows = sqlx::raw_sql(trusted_sql(sql)).fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect()
 }
 
 /// The `-c name=value` (and `--name=value`) settings of a libpq `options`
