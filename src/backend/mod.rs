@@ -372,10 +372,13 @@ impl StatementCanceller {
                 return None;
             };
             let sent: bool = sqlx::Row::try_get(
-                &sqlx::raw_sql(trusted_sql(format!("SELECT pg_cancel_backend({})", self.pid)))
-                    .fetch_one(&mut s.conn)
-                    .await
-                    .ok()?,
+                &sqlx::raw_sql(trusted_sql(format!(
+                    "SELECT pg_cancel_backend({})",
+                    self.pid
+                )))
+                .fetch_one(&mut s.conn)
+                .await
+                .ok()?,
                 0,
             )
             .ok()?;
@@ -965,7 +968,12 @@ impl Connection {
             Direction::Upgrade => {
                 let sql = self.dialect.finish_row_bound();
                 let ms = duration_ms(elapsed);
-                let r = pooler::execute(&mut self.inner, &sql, &[pooler::Param::Int(ms), pooler::Param::Text(&step.revision)]).await;
+                let r = pooler::execute(
+                    &mut self.inner,
+                    &sql,
+                    &[pooler::Param::Int(ms), pooler::Param::Text(&step.revision)],
+                )
+                .await;
                 r.map_err(|e| self.db_error("recording an applied revision", &e))?;
             }
             Direction::Downgrade => {
@@ -1211,7 +1219,13 @@ impl Connection {
         let parents = down_revisions.join(",");
         let flag = i16::from(in_progress);
         use pooler::Param::{Int, Text};
-        let params = [Text(version), Int(ms), Text(checksum), Text(&parents), Int(flag.into())];
+        let params = [
+            Text(version),
+            Int(ms),
+            Text(checksum),
+            Text(&parents),
+            Int(flag.into()),
+        ];
         let r = pooler::execute(&mut self.inner, &sql, &params).await;
         r.map(|_| ())
             .map_err(|e| self.db_error("recording an applied revision", &e))
@@ -1230,7 +1244,10 @@ impl Connection {
 
     async fn set_in_progress(&mut self, version: &str, flag: bool) -> Result<(), BackendError> {
         let sql = self.dialect.set_in_progress_bound();
-        let params = [pooler::Param::Int(flag.into()), pooler::Param::Text(version)];
+        let params = [
+            pooler::Param::Int(flag.into()),
+            pooler::Param::Text(version),
+        ];
         let r = pooler::execute(&mut self.inner, &sql, &params).await;
         let n = r.map_err(|e| self.db_error("flagging a revision in progress", &e))?;
         if n == 0 {

@@ -89,7 +89,8 @@ impl State {
             );
             if got {
                 self.key = Some(key);
-                if let Err(e) = super::pooler::verify_held(&mut self.conn, url, key, locked_in).await
+                if let Err(e) =
+                    super::pooler::verify_held(&mut self.conn, url, key, locked_in).await
                 {
                     // Through a pooler the unlock may reach another server
                     // session; asked a few times, it reaches the holder if
@@ -180,16 +181,15 @@ impl State {
         };
         // The key is kept when the query itself fails, so the caller may
         // try once more (see `Connection::unlock`).
-        let released: bool = sqlx::raw_sql(trusted_sql(format!(
-            "SELECT pg_advisory_unlock({key})"
-        )))
-        .fetch_one(&mut self.conn)
-        .await
-        .and_then(|row| row.try_get(0))
-        .map_err(|e| BackendError::Unlock {
-            url: url.to_string(),
-            message: mask_secrets(&describe(&e), url),
-        })?;
+        let released: bool =
+            sqlx::raw_sql(trusted_sql(format!("SELECT pg_advisory_unlock({key})")))
+                .fetch_one(&mut self.conn)
+                .await
+                .and_then(|row| row.try_get(0))
+                .map_err(|e| BackendError::Unlock {
+                    url: url.to_string(),
+                    message: mask_secrets(&describe(&e), url),
+                })?;
         self.key = None;
         if released {
             Ok(())
@@ -347,7 +347,9 @@ async fn text_pairs(
     conn: &mut PgConnection,
     sql: String,
 ) -> Result<Vec<(String, String)>, sqlx::Error> {
-    let rows = sqlx::raw_sql(trusted_sql(sql)).fetch_all(&mut *conn).await?;
+    let rows = sqlx::raw_sql(trusted_sql(sql))
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter()
         .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
         .collect()
