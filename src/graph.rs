@@ -317,8 +317,12 @@ impl Graph {
                 by_id.insert(r.id.clone(), i);
             }
         }
-        let (squashes, squash_errors) = squash::analyze(&source, &by_id);
-        errors.extend(squash_errors);
+        let (squashes, broken) = squash::analyze(&source, &by_id);
+        errors.extend(broken.into_iter().map(|b| GraphError::Squash {
+            id: b.id,
+            path: b.path,
+            message: b.message,
+        }));
         // The files as they are are kept only when another view may be
         // built from them: a history without squashes is not copied.
         let (revisions, hidden, source) = if squashes.is_empty() {
@@ -824,6 +828,113 @@ impl Graph {
             .take(3)
             .map(|(_, id)| id.to_string())
             .collect()
+    }
+
+    /// Heads of the applied set, as `rev current` reports them: applied
+    /// revisions that no applied revision names, neither as `down_revision`
+    /// nor in `depends_on`, in topological order. As in Alembic (whose
+    /// version table drops a dependency once its dependent is applied), a
+    /// revision that only something applied *depends on* is not a current
+    /// head.
+    pub fn current_heads(&self, applied: &[RevIndex]) -> Vec<RevIndex> {
+        let is_applied = self.marks(applied);
+        self.topo
+            .iter()
+            .copied()
+            .filter(|&i| {
+                is_applied[i]
+                    && !self.children[i]
+                        .iter()
+                        .chain(&self.dependents[i])
+                        .any(|&c| is_applied[c])
+            })
+            .collect()
+    }
+
+    /// Applied revisions with no applied child through `down_revision`, in
+    /// topological order: where each line of the applied set stands, a
+    /// dependency on another branch included. Walks on a branch (`X@+N`,
+    /// `X@-N`) start from these.
+    pub fn applied_tips(&self, applied: &[RevIndex]) -> Vec<RevIndex> {
+        let is_applied = self.marks(applied);
+        self.topo
+            .iter()
+            .copied()
+            .filter(|&i| is_applied[i] && !self.children[i].iter().any(|&c| is_applied[c]))
+            .collect()
+    }
+
+    /// One flag per revision, set for those in `revs`.
+    pub(crate) fn marks(&self, revs: &[RevIndex]) -> Vec<bool> {
+        let mut marks = vec![false; self.len()];
+        for &i in revs {
+            marks[i] = true;
+        }
+        marks
+    }
+
+    /// The run `from:to` that `rev squash` may replace (see
+    /// [`crate::squash`]): `to` and its ancestors back to `from`, oldest first,
+    /// checked to be a path with no branch point, merge or dependency inside
+    /// it. The error says which rule the range breaks.
+    pub fn squashable_run(&self, from: RevIndex, to: RevIndex) -> Result<Vec<RevIndex>, String> {
+        let graph = self;
+        let id = |i| graph.rev(i).id.clone();
+        let mut run = vec![to];
+        let mut at = to;
+        while at != from {
+            match graph.parents(at) {
+                [one] => {
+                    at = *one;
+                    run.push(at);
+                }
+                [] => {
+                    return Err(format!(
+                        "`{}` is not an ancestor of `{}`: write the older revision first (`rev squash OLD:NEW`)",
+                        id(from),
+                        id(to)
+                    ))
+                }
+                _ => {
+                    return Err(format!(
+                        "`{}` is a merge: a squashed run is a path without merges inside it",
+                        id(at)
+                    ))
+                }
+            }
+        }
+        run.reverse();
+        if run.len() < 2 {
+            return Err(format!(
+                "`{}:{}` is one revision: a squash replaces two or more",
+                id(from),
+                id(to)
+            ));
+        }
+        for (k, &i) in run.iter().enumerate() {
+            if !graph.rev(i).replaces.is_empty() {
+                return Err(format!(
+                    "`{}` is itself a squashed revision; squash a run of other revisions",
+                    id(i)
+                ));
+            }
+            if k + 1 < run.len() {
+                if graph.children(i).len() > 1 {
+                    return Err(format!(
+                        "`{}` is a branch point inside the run: a squashed run is a path without branch points",
+                        id(i)
+                    ));
+                }
+                if !graph.dependents(i).is_empty() {
+                    return Err(format!(
+                        "`{}` is inside the run, and `{}` depends on it: a squashed run has no dependency inside it",
+                        id(i),
+                        id(graph.dependents(i)[0])
+                    ));
+                }
+            }
+        }
+        Ok(run)
     }
 }
 

@@ -29,8 +29,9 @@ use sqlx::Either;
 pub use checks::{DatabaseCheck, Finding, FindingKind, ForeignKeyViolation};
 pub use dialect::{Dialect, TableName};
 
-use crate::executor::CancelToken;
+use crate::cancel::CancelToken;
 use crate::step::Direction;
+pub use crate::step::ExecStep;
 use crate::url::{mask_secrets, BackendKind, DatabaseUrl};
 
 /// How often a busy lock is tried again.
@@ -286,23 +287,6 @@ pub struct AppliedRow {
     pub down_revisions: Vec<String>,
     /// Set while a non-transactional step runs; still set after a failure or crash.
     pub in_progress: bool,
-}
-
-/// One revision to run, in one direction, as the planner produced it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExecStep {
-    /// The revision id.
-    pub revision: String,
-    /// Upgrade (run upgrade SQL, insert row) or downgrade (run downgrade SQL, delete row).
-    pub direction: Direction,
-    /// The section's SQL, possibly several statements.
-    pub sql: String,
-    /// The revision's checksum, recorded on upgrade.
-    pub checksum: String,
-    /// False for SQL that cannot run in a transaction (`CREATE INDEX CONCURRENTLY`).
-    pub transactional: bool,
-    /// The revision's parents, recorded on upgrade.
-    pub down_revisions: Vec<String>,
 }
 
 /// How to connect.

@@ -13,7 +13,7 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 use sqlx::ConnectOptions as _;
 
 use super::{describe, BackendError, TableName, LOCK_POLL};
-use crate::executor::CancelToken;
+use crate::cancel::CancelToken;
 use crate::url::{mask_secrets, DatabaseUrl};
 
 /// sqlx's handshake always announces `CLIENT_IGNORE_SPACE`, which makes the

@@ -14,7 +14,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::ConnectOptions as _;
 
 use super::{describe, BackendError, TableName, LOCK_POLL};
-use crate::executor::CancelToken;
+use crate::cancel::CancelToken;
 use crate::url::{mask_secrets, DatabaseUrl};
 
 pub(super) struct State {

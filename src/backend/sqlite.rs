@@ -29,7 +29,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::ConnectOptions as _;
 
 use super::{BackendError, LOCK_POLL};
-use crate::executor::CancelToken;
+use crate::cancel::CancelToken;
 use crate::url::DatabaseUrl;
 
 pub(super) struct State {
