@@ -12,6 +12,9 @@
 //! before children, and among revisions that are ready at the same time, the
 //! smallest id first. So the order depends only on the graph, never on file
 //! names or the order the file system lists them.
+//!
+//! Reading a script directory into a graph is `graph/load.rs`'s job
+//! ([`Graph::load`], [`Graph::load_all`]).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
@@ -24,6 +27,10 @@ use petgraph::Direction as PgDirection;
 
 use crate::revision::{self, ParseError, Revision};
 use crate::squash::{self, Squash, View};
+
+mod load;
+
+pub use load::stray_sql_files;
 
 /// Index of a revision inside one [`Graph`].
 pub type RevIndex = usize;
@@ -194,67 +201,17 @@ pub struct Graph {
 
 impl Graph {
     /// Reads every `*.sql` file of `dir` (not recursively) and builds the
-    /// graph. Every problem is reported, not just the first.
+    /// graph. Every problem is reported, not just the first. See
+    /// [`load`](self::load) for the reading.
     pub fn load(dir: &Path) -> Result<Graph, LoadError> {
-        Graph::load_all(&[dir])
+        load::load_all(&[dir])
     }
 
     /// Reads every `*.sql` file of each folder (Alembic's
     /// `version_locations`): their revisions form one graph, so an id
     /// defined in two folders is a duplicate like one defined twice in one.
     pub fn load_all<P: AsRef<Path>>(dirs: &[P]) -> Result<Graph, LoadError> {
-        let mut paths = Vec::new();
-        for dir in dirs {
-            paths.extend(Graph::sql_files(dir.as_ref())?);
-        }
-        let mut errors = Vec::new();
-        let mut revisions = Vec::with_capacity(paths.len());
-        for result in read_all(&paths) {
-            match result {
-                Ok(r) => revisions.push(r),
-                Err(e) => errors.push(GraphError::Parse(e)),
-            }
-        }
-        if !errors.is_empty() {
-            return Err(LoadError(errors));
-        }
-        Graph::build(revisions)
-    }
-
-    /// The revision files of one folder (not recursive; hidden files and
-    /// other extensions skipped), sorted by name.
-    fn sql_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
-        let entries = std::fs::read_dir(dir).map_err(|e| {
-            LoadError(vec![GraphError::Dir {
-                path: dir.to_path_buf(),
-                message: e.to_string(),
-            }])
-        })?;
-        let mut paths = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| {
-                LoadError(vec![GraphError::Dir {
-                    path: dir.to_path_buf(),
-                    message: e.to_string(),
-                }])
-            })?;
-            let path = entry.path();
-            let is_sql = path.extension().is_some_and(|e| e == "sql");
-            let hidden = entry.file_name().to_string_lossy().starts_with('.');
-            // The entry's type comes with the directory listing on most
-            // systems; only a symlink needs a `stat` to see what it points to.
-            let is_file = entry
-                .file_type()
-                .map(|t| t.is_file() || (t.is_symlink() && path.is_file()))
-                .unwrap_or_else(|_| path.is_file());
-            if is_sql && !hidden && is_file {
-                paths.push(path);
-            }
-        }
-        // All paths share the directory, so comparing the raw text orders them
-        // by file name, without `Path`'s slower component-wise comparison.
-        paths.sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
-        Ok(paths)
+        load::load_all(dirs)
     }
 
     /// Builds the graph from parsed revisions, checking ids, references,
@@ -317,8 +274,12 @@ impl Graph {
                 by_id.insert(r.id.clone(), i);
             }
         }
-        let (squashes, squash_errors) = squash::analyze(&source, &by_id);
-        errors.extend(squash_errors);
+        let (squashes, broken) = squash::analyze(&source, &by_id);
+        errors.extend(broken.into_iter().map(|b| GraphError::Squash {
+            id: b.id,
+            path: b.path,
+            message: b.message,
+        }));
         // The files as they are are kept only when another view may be
         // built from them: a history without squashes is not copied.
         let (revisions, hidden, source) = if squashes.is_empty() {
@@ -825,39 +786,113 @@ impl Graph {
             .map(|(_, id)| id.to_string())
             .collect()
     }
-}
 
-/// Reads and parses files on every core, keeping the input order. Reading
-/// and parsing are most of the time `rev heads` takes on a large history,
-/// and each file is independent of the others.
-fn read_all(paths: &[PathBuf]) -> Vec<Result<Revision, ParseError>> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(8);
-    // Threads cost more than they save on small histories.
-    if threads < 2 || paths.len() < 256 {
-        return paths.iter().map(|p| revision::read(p)).collect();
-    }
-    let chunk = paths.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = paths
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || part.iter().map(|p| revision::read(p)).collect::<Vec<_>>())
+    /// Heads of the applied set, as `rev current` reports them: applied
+    /// revisions that no applied revision names, neither as `down_revision`
+    /// nor in `depends_on`, in topological order. As in Alembic (whose
+    /// version table drops a dependency once its dependent is applied), a
+    /// revision that only something applied *depends on* is not a current
+    /// head.
+    pub fn current_heads(&self, applied: &[RevIndex]) -> Vec<RevIndex> {
+        let is_applied = self.marks(applied);
+        self.topo
+            .iter()
+            .copied()
+            .filter(|&i| {
+                is_applied[i]
+                    && !self.children[i]
+                        .iter()
+                        .chain(&self.dependents[i])
+                        .any(|&c| is_applied[c])
             })
-            .collect();
-        let mut out = Vec::with_capacity(paths.len());
-        for (worker, part) in workers.into_iter().zip(paths.chunks(chunk)) {
-            match worker.join() {
-                Ok(results) => out.extend(results),
-                // A panic in the parser is a bug; read that part again on
-                // this thread rather than lose files.
-                Err(_) => out.extend(part.iter().map(|p| revision::read(p))),
+            .collect()
+    }
+
+    /// Applied revisions with no applied child through `down_revision`, in
+    /// topological order: where each line of the applied set stands, a
+    /// dependency on another branch included. Walks on a branch (`X@+N`,
+    /// `X@-N`) start from these.
+    pub fn applied_tips(&self, applied: &[RevIndex]) -> Vec<RevIndex> {
+        let is_applied = self.marks(applied);
+        self.topo
+            .iter()
+            .copied()
+            .filter(|&i| is_applied[i] && !self.children[i].iter().any(|&c| is_applied[c]))
+            .collect()
+    }
+
+    /// One flag per revision, set for those in `revs`.
+    pub(crate) fn marks(&self, revs: &[RevIndex]) -> Vec<bool> {
+        let mut marks = vec![false; self.len()];
+        for &i in revs {
+            marks[i] = true;
+        }
+        marks
+    }
+
+    /// The run `from:to` that `rev squash` may replace (see
+    /// [`crate::squash`]): `to` and its ancestors back to `from`, oldest first,
+    /// checked to be a path with no branch point, merge or dependency inside
+    /// it. The error says which rule the range breaks.
+    pub fn squashable_run(&self, from: RevIndex, to: RevIndex) -> Result<Vec<RevIndex>, String> {
+        let graph = self;
+        let id = |i| graph.rev(i).id.clone();
+        let mut run = vec![to];
+        let mut at = to;
+        while at != from {
+            match graph.parents(at) {
+                [one] => {
+                    at = *one;
+                    run.push(at);
+                }
+                [] => {
+                    return Err(format!(
+                        "`{}` is not an ancestor of `{}`: write the older revision first (`rev squash OLD:NEW`)",
+                        id(from),
+                        id(to)
+                    ))
+                }
+                _ => {
+                    return Err(format!(
+                        "`{}` is a merge: a squashed run is a path without merges inside it",
+                        id(at)
+                    ))
+                }
             }
         }
-        out
-    })
+        run.reverse();
+        if run.len() < 2 {
+            return Err(format!(
+                "`{}:{}` is one revision: a squash replaces two or more",
+                id(from),
+                id(to)
+            ));
+        }
+        for (k, &i) in run.iter().enumerate() {
+            if !graph.rev(i).replaces.is_empty() {
+                return Err(format!(
+                    "`{}` is itself a squashed revision; squash a run of other revisions",
+                    id(i)
+                ));
+            }
+            if k + 1 < run.len() {
+                if graph.children(i).len() > 1 {
+                    return Err(format!(
+                        "`{}` is a branch point inside the run: a squashed run is a path without branch points",
+                        id(i)
+                    ));
+                }
+                if !graph.dependents(i).is_empty() {
+                    return Err(format!(
+                        "`{}` is inside the run, and `{}` depends on it: a squashed run has no dependency inside it",
+                        id(i),
+                        id(graph.dependents(i)[0])
+                    ));
+                }
+            }
+        }
+        Ok(run)
+    }
 }
 
 /// The result of a prefix lookup.
@@ -933,43 +968,6 @@ pub(crate) mod testing {
         v.sort();
         v
     }
-}
-
-/// `.sql` files in sub-folders of `dir` (at any depth, hidden folders and
-/// the folders in `skip` left out): rev does not read them, and a revision
-/// put there by mistake would be silently missing from the graph.
-pub fn stray_sql_files(dir: &Path, skip: &[PathBuf]) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![(dir.to_path_buf(), false)];
-    while let Some((folder, nested)) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&folder) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            if entry.file_name().to_string_lossy().starts_with('.') {
-                continue;
-            }
-            let path = entry.path();
-            // `file_type` does not follow symlinks: a link to a folder is
-            // not walked, so a loop of links cannot trap the walk.
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            if kind.is_dir() {
-                if !skip.iter().any(|s| same_dir(s, &path)) {
-                    stack.push((path, true));
-                }
-            } else if nested && path.extension().is_some_and(|e| e == "sql") {
-                found.push(path);
-            }
-        }
-    }
-    found.sort();
-    found
-}
-
-fn same_dir(a: &Path, b: &Path) -> bool {
-    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
 }
 
 #[cfg(test)]
@@ -1238,30 +1236,5 @@ mod tests {
         assert!(matches!(g.resolve_prefix("abc"), PrefixMatch::Many(v) if v.len() == 2));
         assert_eq!(g.resolve_prefix("zzz"), PrefixMatch::None);
         assert_eq!(g.similar_ids("abc3"), ["abc1", "abc2"]);
-    }
-
-    #[test]
-    fn load_reports_every_bad_file() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("a.sql"),
-            "-- revision: a\n-- down_revision: null\n-- +upgrade\n",
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join("b.sql"),
-            "-- revision: b\n-- down_revision: {x: 1}\n-- +upgrade\n",
-        )
-        .unwrap();
-        std::fs::write(dir.path().join("c.sql"), [0xff, 0xfe, 0x00, 0x41]).unwrap();
-        std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
-        let e = Graph::load(dir.path()).unwrap_err();
-        assert_eq!(e.0.len(), 2);
-        let text = e.to_string();
-        assert!(
-            text.contains("b.sql:2: down_revision: expected a string or a list"),
-            "{text}"
-        );
-        assert!(text.contains("c.sql: not UTF-8"), "{text}");
     }
 }

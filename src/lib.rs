@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+pub mod cancel;
 pub mod config;
 mod error;
 pub mod executor;

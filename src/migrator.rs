@@ -790,7 +790,7 @@ impl Migrator {
         let done = self.done_indices(&rows, &recorded);
         let pending = plan::upgrade(&self.graph, &recorded, &Target::Heads)?;
         Ok(Status {
-            current: self.ids(&plan::current_heads(&self.graph, &done)),
+            current: self.ids(&self.graph.current_heads(&done)),
             applied: rows
                 .iter()
                 .filter(|r| !r.in_progress)

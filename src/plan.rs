@@ -191,42 +191,6 @@ pub fn refuse_empty_upgrades(graph: &Graph, plan: &Plan) -> Result<(), PlanError
     }
 }
 
-/// Heads of the applied set, as `rev current` reports them: applied
-/// revisions that no applied revision names, neither as `down_revision` nor
-/// in `depends_on`, in topological order. As in Alembic (whose version table
-/// drops a dependency once its dependent is applied), a revision that only
-/// something applied *depends on* is not a current head.
-pub fn current_heads(graph: &Graph, applied: &[RevIndex]) -> Vec<RevIndex> {
-    let is_applied = marks(graph, applied);
-    graph
-        .topo_order()
-        .iter()
-        .copied()
-        .filter(|&i| {
-            is_applied[i]
-                && !graph
-                    .children(i)
-                    .iter()
-                    .chain(graph.dependents(i))
-                    .any(|&c| is_applied[c])
-        })
-        .collect()
-}
-
-/// Applied revisions with no applied child through `down_revision`, in
-/// topological order: where each line of the applied set stands, a
-/// dependency on another branch included. Walks on a branch (`X@+N`,
-/// `X@-N`) start from these.
-pub fn applied_tips(graph: &Graph, applied: &[RevIndex]) -> Vec<RevIndex> {
-    let is_applied = marks(graph, applied);
-    graph
-        .topo_order()
-        .iter()
-        .copied()
-        .filter(|&i| is_applied[i] && !graph.children(i).iter().any(|&c| is_applied[c]))
-        .collect()
-}
-
 /// The applied revisions in the order they were applied, oldest first: the
 /// order `downgrade -N` counts back through. `rows` pairs each applied
 /// revision with its `applied_at` (RFC 3339 UTC text, as rev writes it).
@@ -344,7 +308,7 @@ pub fn upgrade(graph: &Graph, applied: &[RevIndex], target: &Target) -> Result<P
             direction: Direction::Upgrade,
         });
     }
-    let is_applied = marks(graph, applied);
+    let is_applied = graph.marks(applied);
     let behind = |would_revert: bool| {
         if would_revert {
             Err(PlanError::TargetBehind {
@@ -401,7 +365,7 @@ pub fn downgrade(graph: &Graph, applied: &[RevIndex], target: &Target) -> Result
             },
         );
     }
-    let is_applied = marks(graph, applied);
+    let is_applied = graph.marks(applied);
     let mut revert: Vec<bool> = match target.destination(graph, applied)? {
         Destination::Base => is_applied.clone(),
         Destination::BranchBase(owner) => graph.branch_members(owner),
@@ -558,7 +522,7 @@ pub fn stamp(
     purge: bool,
 ) -> Result<Vec<RevIndex>, PlanError> {
     let applied: &[RevIndex] = if purge { &[] } else { applied };
-    let is_applied = marks(graph, applied);
+    let is_applied = graph.marks(applied);
     let mut stamped = Vec::new();
     let mut unmark = vec![false; graph.len()];
     let mut or_into = |marks: Vec<bool>| {
@@ -600,14 +564,6 @@ fn cascade(graph: &Graph, revert: &[bool], is_applied: &[bool]) -> Vec<bool> {
         *r &= a;
     }
     removed
-}
-
-fn marks(graph: &Graph, revs: &[RevIndex]) -> Vec<bool> {
-    let mut m = vec![false; graph.len()];
-    for &i in revs {
-        m[i] = true;
-    }
-    m
 }
 
 fn steps(
@@ -661,7 +617,7 @@ mod tests {
     }
 
     fn heads(g: &Graph, on: &[&str]) -> Vec<String> {
-        ids(g, &current_heads(g, &set(g, on)))
+        ids(g, &g.current_heads(&set(g, on)))
     }
 
     const NONE: [&str; 0] = [];
@@ -1225,7 +1181,7 @@ mod tests {
         let g = graph("x1:- x2:x1:y1 y1:-");
         assert_eq!(heads(&g, &["x1", "y1", "x2"]), ["x2"]);
         assert_eq!(
-            ids(&g, &applied_tips(&g, &set(&g, &["x1", "y1", "x2"]))),
+            ids(&g, &g.applied_tips(&set(&g, &["x1", "y1", "x2"]))),
             ["y1", "x2"]
         );
     }

@@ -22,7 +22,7 @@
 //! originals view a reference to `S` means `rk`. So children of the run may
 //! name either, and deleting the originals changes nothing for them.
 //!
-//! Rules checked when loading (each a [`GraphError::Squash`] naming the
+//! Rules checked when loading (each a [`crate::graph::GraphError::Squash`] naming the
 //! file): `replaces` is not empty and does not name the revision itself; an
 //! id is replaced by one squashed revision only; a squashed revision is not
 //! replaced again (squash the originals instead); and the replaced files that
@@ -36,7 +36,6 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use crate::backend::AppliedRow;
-use crate::graph::GraphError;
 use crate::revision::Revision;
 
 /// One squashed revision and the run it replaces.
@@ -97,12 +96,24 @@ fn quoted(ids: &[String]) -> String {
         .join(", ")
 }
 
+/// A squashed revision that breaks a rule of the module doc; the graph
+/// reports it as a load error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BrokenRule {
+    /// The squashed revision the message is about.
+    pub id: String,
+    /// Its file.
+    pub path: PathBuf,
+    /// Which rule, and what to do.
+    pub message: String,
+}
+
 /// Finds the squashed revisions among `revisions` and checks the rules of
 /// the module doc. `first` maps each id to the index of its first file.
 pub(crate) fn analyze(
     revisions: &[Revision],
     first: &HashMap<String, usize>,
-) -> (Vec<Squash>, Vec<GraphError>) {
+) -> (Vec<Squash>, Vec<BrokenRule>) {
     let mut squashes = Vec::new();
     let mut errors = Vec::new();
     if revisions.iter().all(|r| r.replaces.is_empty()) {
@@ -123,7 +134,7 @@ pub(crate) fn analyze(
         if s.replaces.is_empty() || first.get(&s.id) != Some(&i) {
             continue;
         }
-        let err = |message: String| GraphError::Squash {
+        let err = |message: String| BrokenRule {
             id: s.id.clone(),
             path: s.path.clone(),
             message,
@@ -199,7 +210,7 @@ pub(crate) fn analyze(
         // is known, whatever the file order.
         for s in &squashes {
             if let Some(other) = replaced_by.get(s.id.as_str()) {
-                errors.push(GraphError::Squash {
+                errors.push(BrokenRule {
                     id: (*other).to_string(),
                     path: revisions[first[*other]].path.clone(),
                     message: format!(
@@ -467,73 +478,6 @@ pub fn sections(run: &[&Revision]) -> (String, Option<String>) {
     (upgrade.join("\n"), downgrade.map(|d| d.join("\n")))
 }
 
-/// The run `from:to` for `rev squash`: `to` and its ancestors back to
-/// `from`, oldest first, checked to be a path with no branch point, merge
-/// or dependency inside it. `children`, `parents` and `dependents` are the
-/// graph's.
-pub fn find_run(
-    graph: &crate::graph::Graph,
-    from: crate::graph::RevIndex,
-    to: crate::graph::RevIndex,
-) -> Result<Vec<crate::graph::RevIndex>, String> {
-    let id = |i| graph.rev(i).id.clone();
-    let mut run = vec![to];
-    let mut at = to;
-    while at != from {
-        match graph.parents(at) {
-            [one] => {
-                at = *one;
-                run.push(at);
-            }
-            [] => {
-                return Err(format!(
-                    "`{}` is not an ancestor of `{}`: write the older revision first (`rev squash OLD:NEW`)",
-                    id(from),
-                    id(to)
-                ))
-            }
-            _ => {
-                return Err(format!(
-                    "`{}` is a merge: a squashed run is a path without merges inside it",
-                    id(at)
-                ))
-            }
-        }
-    }
-    run.reverse();
-    if run.len() < 2 {
-        return Err(format!(
-            "`{}:{}` is one revision: a squash replaces two or more",
-            id(from),
-            id(to)
-        ));
-    }
-    for (k, &i) in run.iter().enumerate() {
-        if !graph.rev(i).replaces.is_empty() {
-            return Err(format!(
-                "`{}` is itself a squashed revision; squash a run of other revisions",
-                id(i)
-            ));
-        }
-        if k + 1 < run.len() {
-            if graph.children(i).len() > 1 {
-                return Err(format!(
-                    "`{}` is a branch point inside the run: a squashed run is a path without branch points",
-                    id(i)
-                ));
-            }
-            if !graph.dependents(i).is_empty() {
-                return Err(format!(
-                    "`{}` is inside the run, and `{}` depends on it: a squashed run has no dependency inside it",
-                    id(i),
-                    id(graph.dependents(i)[0])
-                ));
-            }
-        }
-    }
-    Ok(run)
-}
-
 /// What `rev squash` writes.
 #[derive(Debug, Clone)]
 pub struct SquashFile {
@@ -559,20 +503,18 @@ pub struct SquashFile {
     pub downgrade: Option<String>,
 }
 
-/// The squashed revision for the run `run` (oldest first, as
-/// [`find_run`] returns it): its parents, labels, dependencies and
-/// sections, ready for [`render`].
+/// The squashed revision for the run `revs` (oldest first, as
+/// [`crate::graph::Graph::squashable_run`] finds it): its parents, labels,
+/// dependencies and sections, ready for [`render`].
 pub fn squash_file(
-    graph: &crate::graph::Graph,
-    run: &[crate::graph::RevIndex],
+    revs: &[&Revision],
     id: String,
     message: String,
     create_date: String,
 ) -> SquashFile {
-    let revs: Vec<&Revision> = run.iter().map(|&i| graph.rev(i)).collect();
     let mut branch_labels: Vec<String> = Vec::new();
     let mut depends_on: Vec<String> = Vec::new();
-    for r in &revs {
+    for r in revs {
         for l in &r.branch_labels {
             if !branch_labels.contains(l) {
                 branch_labels.push(l.clone());
@@ -584,7 +526,7 @@ pub fn squash_file(
             }
         }
     }
-    let (upgrade, downgrade) = sections(&revs);
+    let (upgrade, downgrade) = sections(revs);
     SquashFile {
         id,
         down_revisions: revs[0].down_revisions.clone(),

@@ -1,4 +1,4 @@
-//! The unit of work shared by the planner and the executor.
+//! The unit of work shared by the planner, the executor and the backend.
 
 use serde::Serialize;
 
@@ -19,4 +19,21 @@ impl std::fmt::Display for Direction {
             Direction::Downgrade => "downgrade",
         })
     }
+}
+
+/// One revision to run, in one direction, as the planner produced it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecStep {
+    /// The revision id.
+    pub revision: String,
+    /// Upgrade (run upgrade SQL, insert row) or downgrade (run downgrade SQL, delete row).
+    pub direction: Direction,
+    /// The section's SQL, possibly several statements.
+    pub sql: String,
+    /// The revision's checksum, recorded on upgrade.
+    pub checksum: String,
+    /// False for SQL that cannot run in a transaction (`CREATE INDEX CONCURRENTLY`).
+    pub transactional: bool,
+    /// The revision's parents, recorded on upgrade.
+    pub down_revisions: Vec<String>,
 }

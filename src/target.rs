@@ -730,8 +730,8 @@ impl Ctx<'_> {
                 // On a branch, a revision only a dependency points to (on
                 // another branch) still counts as where the branch stands.
                 let mut heads = match branch {
-                    None => crate::plan::current_heads(graph, self.applied),
-                    Some(_) => crate::plan::applied_tips(graph, self.applied),
+                    None => graph.current_heads(self.applied),
+                    Some(_) => graph.applied_tips(self.applied),
                 };
                 heads.retain(|&h| in_scope(h));
                 match heads.as_slice() {

@@ -236,7 +236,7 @@ proptest! {
         prop_assert!((0..n).all(|i| !needed[i] || stamped[i]));
         // x tops its line (a revision that still depends on it may keep it
         // out of the current heads).
-        prop_assert!(plan::applied_tips(&g, &list(&stamped)).contains(&x));
+        prop_assert!(g.applied_tips(&list(&stamped)).contains(&x));
     }
 
     #[test]
@@ -250,7 +250,7 @@ proptest! {
         let applied = list(&all);
         // Everything applied: the current heads are what `heads` names
         // (no revision only a dependency points to).
-        prop_assert_eq!(plan::current_heads(&g, &applied), g.real_heads());
+        prop_assert_eq!(g.current_heads(&applied), g.real_heads());
         prop_assert_eq!(
             Target::Heads.resolve(&g, &applied).unwrap(),
             g.real_heads()
@@ -435,7 +435,7 @@ proptest! {
         let n = g.len();
         let seeds: Vec<RevIndex> = case.seeds.iter().map(|s| s.index(n)).collect();
         let applied_marks = g.ancestors_with_deps(seeds);
-        let heads = plan::current_heads(&g, &list(&applied_marks));
+        let heads = g.current_heads(&list(&applied_marks));
         for &h in &heads {
             prop_assert!(g.children(h).iter().chain(g.dependents(h)).all(|&c| !applied_marks[c]));
         }

@@ -37,7 +37,9 @@ use std::time::Duration;
 use sqlx::postgres::PgConnection;
 use sqlx::{Connection as _, Row as _};
 
-use super::{describe, BackendError};
+use super::diagnose::describe;
+use super::dialect::trusted_sql;
+use super::error::BackendError;
 use crate::url::{mask_secrets, DatabaseUrl};
 
 /// How long the migration connection may wait for a server session while
@@ -147,7 +149,7 @@ pub(super) async fn verify_held(
          AND granted AND objsubid = 1 AND pid = pg_backend_pid() \
          AND classid::bigint = {high} AND objid::bigint = {low})"
     );
-    let row = sqlx::raw_sql(super::trusted_sql(sql))
+    let row = sqlx::raw_sql(trusted_sql(sql))
         .fetch_one(&mut *conn)
         .await
         .map_err(|e| BackendError::Lock {
@@ -196,38 +198,6 @@ pub(super) fn pg_inline(sql: &str, params: &[Param<'_>]) -> String {
         out = out.replace(&format!("${}", i + 1), &value);
     }
     out
-}
-
-/// Runs one of rev's own statements with `params`; the rows it changed. On
-/// PostgreSQL in the simple query protocol with the values written into the
-/// text: an extended-protocol statement is parsed and executed in two round
-/// trips, between which a pooler in transaction mode may hand the client to
-/// another server connection. Elsewhere the values are bound.
-pub(super) async fn execute(
-    inner: &mut super::Inner,
-    sql: &str,
-    params: &[Param<'_>],
-) -> Result<u64, sqlx::Error> {
-    macro_rules! bound {
-        ($conn:expr) => {{
-            let mut q = sqlx::query(super::trusted_sql(sql));
-            for p in params {
-                q = match *p {
-                    Param::Text(t) => q.bind(t),
-                    Param::Int(n) => q.bind(n),
-                };
-            }
-            q.execute($conn).await?.rows_affected()
-        }};
-    }
-    Ok(match inner {
-        super::Inner::Postgres(s) => sqlx::raw_sql(super::trusted_sql(pg_inline(sql, params)))
-            .execute(&mut s.conn)
-            .await?
-            .rows_affected(),
-        super::Inner::Sqlite(s) => bound!(&mut s.conn),
-        super::Inner::MySql(s) => bound!(&mut s.conn),
-    })
 }
 
 #[cfg(test)]

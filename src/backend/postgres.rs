@@ -1,21 +1,12 @@
-//! PostgreSQL: connecting, and the migration lock as a session advisory lock.
-//!
-//! The lock is taken by polling `pg_try_advisory_lock`, never by waiting in
-//! `pg_advisory_lock`: a session blocked there holds a virtual transaction id
-//! that `CREATE INDEX CONCURRENTLY` on the migrating session waits for, which
-//! deadlocks. The key is derived from the tracking table's name, so two
-//! projects with different tables in one database do not block each other.
-//! Advisory locks belong to the session and are released if it dies.
+//! PostgreSQL: connecting, with the session settings a `psql` session would
+//! have. The migration lock is a session advisory lock (see
+//! `lock/postgres.rs`).
 
-use std::time::{Duration, Instant};
-
-use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions as _, Row as _};
 
-use super::{describe, trusted_sql, BackendError, TableName, LOCK_POLL};
-use crate::executor::CancelToken;
-use crate::url::{mask_secrets, DatabaseUrl};
+use super::dialect::trusted_sql;
+use crate::url::DatabaseUrl;
 
 /// How rev connects to `url`. No `extra_float_digits` in the startup
 /// message (PgBouncer refuses parameters it does not know), and the
@@ -39,17 +30,8 @@ pub(super) fn connect_options(url: &DatabaseUrl) -> Result<PgConnectOptions, sql
 
 pub(super) struct State {
     pub(super) conn: PgConnection,
-    key: Option<i64>,
-}
-
-/// A fixed 64-bit advisory lock key for `table`: the first 8 bytes of
-/// SHA-256 over a rev-specific prefix and the name, so it is stable across
-/// versions and platforms.
-pub(crate) fn lock_key(table: &TableName) -> i64 {
-    let digest = Sha256::digest(format!("rev migration lock:{table}").as_bytes());
-    let mut bytes = [0u8; 8];
-    bytes.copy_from_slice(&digest[..8]);
-    i64::from_be_bytes(bytes)
+    /// The advisory lock key while the migration lock is held.
+    pub(super) lock_key: Option<i64>,
 }
 
 impl State {
@@ -57,73 +39,10 @@ impl State {
         let opts = connect_options(url)?;
         let mut conn = opts.connect().await?;
         restore_session_defaults(&mut conn, opts.get_options()).await?;
-        Ok(State { conn, key: None })
-    }
-
-    pub(super) async fn lock(
-        &mut self,
-        url: &DatabaseUrl,
-        table: &TableName,
-        timeout: Duration,
-        cancel: &CancelToken,
-    ) -> Result<(), BackendError> {
-        let key = lock_key(table);
-        super::pooler::refuse_unpinned(&mut self.conn, url, || async {
-            connect_options(url)?.connect().await
+        Ok(State {
+            conn,
+            lock_key: None,
         })
-        .await?;
-        let start = Instant::now();
-        loop {
-            let row = sqlx::raw_sql(trusted_sql(format!(
-                "SELECT pg_try_advisory_lock({key}), pg_backend_pid()"
-            )))
-            .fetch_one(&mut self.conn)
-            .await
-            .map_err(|e| BackendError::Lock {
-                url: url.to_string(),
-                message: mask_secrets(&describe(&e), url),
-            })?;
-            let (got, locked_in): (bool, i32) = (
-                row.try_get(0).unwrap_or_default(),
-                row.try_get(1).unwrap_or_default(),
-            );
-            if got {
-                self.key = Some(key);
-                if let Err(e) =
-                    super::pooler::verify_held(&mut self.conn, url, key, locked_in).await
-                {
-                    // Through a pooler the unlock may reach another server
-                    // session; asked a few times, it reaches the holder if
-                    // the pooler hands that one out again.
-                    for _ in 0..4 {
-                        let _ = self.unlock(url).await;
-                        self.key = Some(key);
-                    }
-                    self.key = None;
-                    return Err(e);
-                }
-                return Ok(());
-            }
-            // A cancelled run still takes a free lock (to report its plan
-            // as not run); it only stops waiting for a busy one.
-            if cancel.is_cancelled() {
-                return Err(BackendError::Interrupted {
-                    during: "waiting for the migration lock",
-                });
-            }
-            if start.elapsed() >= timeout {
-                let holder = self.holder(key).await;
-                return Err(BackendError::LockTimeout {
-                    url: url.to_string(),
-                    waited: start.elapsed(),
-                    holder,
-                });
-            }
-            tokio::select! {
-                () = tokio::time::sleep(LOCK_POLL.min(timeout)) => {}
-                () = cancel.cancelled() => {}
-            }
-        }
     }
 
     /// This session's backend pid, for `pg_cancel_backend`.
@@ -133,72 +52,6 @@ impl State {
             .await
             .ok()?;
         row.try_get(0).ok()
-    }
-
-    /// Whether the advisory lock is (still) ours to release.
-    pub(super) fn has_key(&self) -> bool {
-        self.key.is_some()
-    }
-
-    /// Who holds advisory lock `key` in this database, from `pg_locks`.
-    /// A one-key advisory lock shows its high half as `classid`, its low
-    /// half as `objid`, and `objsubid = 1`.
-    async fn holder(&mut self, key: i64) -> Option<String> {
-        let bits = key as u64;
-        let high = i64::from((bits >> 32) as u32);
-        let low = i64::from(bits as u32);
-        let row = sqlx::raw_sql(trusted_sql(format!(
-            "SELECT a.pid, COALESCE(a.application_name, ''), \
-                    COALESCE(host(a.client_addr), 'local socket'), COALESCE(a.usename::text, '') \
-             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
-               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-               AND l.classid::bigint = {high} AND l.objid::bigint = {low} \
-             LIMIT 1"
-        )))
-        .fetch_optional(&mut self.conn)
-        .await
-        .ok()??;
-        let (pid, app, addr, user): (i32, String, String, String) = (
-            row.try_get(0).ok()?,
-            row.try_get(1).ok()?,
-            row.try_get(2).ok()?,
-            row.try_get(3).ok()?,
-        );
-        let app = if app.is_empty() {
-            "unnamed".into()
-        } else {
-            app
-        };
-        Some(format!(
-            "backend pid {pid} (application `{app}`, user `{user}`, client {addr})"
-        ))
-    }
-
-    pub(super) async fn unlock(&mut self, url: &DatabaseUrl) -> Result<(), BackendError> {
-        let Some(key) = self.key else {
-            return Ok(());
-        };
-        // The key is kept when the query itself fails, so the caller may
-        // try once more (see `Connection::unlock`).
-        let released: bool =
-            sqlx::raw_sql(trusted_sql(format!("SELECT pg_advisory_unlock({key})")))
-                .fetch_one(&mut self.conn)
-                .await
-                .and_then(|row| row.try_get(0))
-                .map_err(|e| BackendError::Unlock {
-                    url: url.to_string(),
-                    message: mask_secrets(&describe(&e), url),
-                })?;
-        self.key = None;
-        if released {
-            Ok(())
-        } else {
-            Err(BackendError::Unlock {
-                url: url.to_string(),
-                message: "the session did not hold the advisory lock".into(),
-            })
-        }
     }
 }
 
@@ -395,20 +248,6 @@ fn option_settings(options: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// `lock_key` of `schema_migrations` as released rev versions compute it.
-    const FROZEN_SCHEMA_MIGRATIONS_KEY: i64 = 368_531_652_264_657_004;
-
-    #[test]
-    fn lock_key_is_stable_and_depends_on_the_table() {
-        let a = lock_key(&TableName::new("schema_migrations").unwrap());
-        let b = lock_key(&TableName::new("other").unwrap());
-        assert_ne!(a, b);
-        assert_eq!(a, lock_key(&TableName::new("schema_migrations").unwrap()));
-        // Frozen: a key that changed between versions would let an old and
-        // a new rev migrate one database at the same time.
-        assert_eq!(a, FROZEN_SCHEMA_MIGRATIONS_KEY);
-    }
 
     #[test]
     fn option_settings_reads_c_switches_with_escapes() {

@@ -30,14 +30,16 @@ use std::time::Duration;
 use libsqlite3_sys as ffi;
 use sqlx::sqlite::{LockedSqliteHandle, SqliteConnection};
 
-use super::{describe, split, ScriptFailure};
+use super::diagnose::describe;
+use super::split;
+use super::statement::{ObserveStatement, ScriptFailure, StatementObserver};
 use crate::url::BackendKind;
 
 /// Run `sql`, all of it, on `conn`. A failure names the statement.
 pub(super) async fn run(
     conn: &mut SqliteConnection,
     sql: &str,
-    observer: Option<super::StatementObserver>,
+    observer: Option<StatementObserver>,
 ) -> Result<(), ScriptFailure> {
     let script = CString::new(sql).map_err(|e| ScriptFailure {
         statement_index: None,
@@ -176,7 +178,7 @@ fn first_statement(sql: &str) -> String {
 unsafe fn execute(
     db: Db,
     script: &CStr,
-    observer: Option<&super::ObserveStatement>,
+    observer: Option<&ObserveStatement>,
 ) -> Result<(), Failed> {
     let db = db.0.as_ptr();
     let start = script.as_ptr();

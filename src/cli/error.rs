@@ -493,7 +493,7 @@ fn unstamp_targets(graph: &Graph, revision: &str, others: &[String]) -> Option<V
     } else {
         vec![format!("{revision}-1")]
     };
-    for h in rev::plan::current_heads(graph, &others) {
+    for h in graph.current_heads(&others) {
         let id = &graph.rev(h).id;
         if !targets.contains(id) {
             targets.push(id.clone());

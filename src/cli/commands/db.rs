@@ -570,7 +570,7 @@ pub fn stamp(ctx: &Context, args: &StampArgs) -> Result<u8, CliError> {
     }
     if args.dry_run {
         let desired = block_on(m.stamp_plan(&args.targets, args.purge))?.map_err(&err)?;
-        let heads = rev::plan::current_heads(m.graph(), &desired);
+        let heads = m.graph().current_heads(&desired);
         let ids: Vec<&str> = heads
             .iter()
             .map(|&i| m.graph().rev(i).id.as_str())

@@ -47,12 +47,13 @@ pub fn squash(ctx: &Context, args: &SquashArgs) -> Result<u8, CliError> {
     };
     let from = one(ctx, &graph, from)?;
     let to = one(ctx, &graph, to)?;
-    let run =
-        squash::find_run(&graph, from, to).map_err(|m| CliError::usage("bad_squash_range", m))?;
+    let run = graph
+        .squashable_run(from, to)
+        .map_err(|m| CliError::usage("bad_squash_range", m))?;
     let id = new_id(&graph, &args.rev_id)?;
+    let revs: Vec<&rev::revision::Revision> = run.iter().map(|&i| graph.rev(i)).collect();
     let file = squash::squash_file(
-        &graph,
-        &run,
+        &revs,
         id,
         args.message.clone(),
         Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
