@@ -9,11 +9,13 @@ use sqlx::Either;
 
 use super::connection::{on_conn, Connection, Inner};
 use super::diagnose::{describe, pg_error_offset};
+use super::dialect::Dialect;
 use super::error::BackendError;
+use super::split;
+use super::sqlite_script::{self, RunFailure};
 use super::statement::ScriptFailure;
 use super::tracking::duration_ms;
 use super::trusted_sql;
-use super::{split, sqlite_script};
 use crate::step::{Direction, ExecStep};
 use crate::url::BackendKind;
 
@@ -69,6 +71,12 @@ impl Connection {
 
     async fn apply_in_tx(&mut self, step: &ExecStep) -> Result<Duration, BackendError> {
         self.fk_before().await?;
+        if let Inner::Sqlite(s) = &mut self.inner {
+            let record = sqlite_record(&self.dialect, step);
+            let observer = self.statement_observer.clone();
+            let ran = sqlite_script::run(&mut s.conn, &step.sql, observer, Some(record)).await;
+            return self.finish_sqlite_step(step, ran).await;
+        }
         let start = Instant::now();
         self.run_script(step, false)
             .await
@@ -85,6 +93,32 @@ impl Connection {
             }
         }
         Ok(elapsed)
+    }
+
+    /// The end of [`Self::apply_in_tx`] on SQLite, whose tracking row was
+    /// written on the script's thread right after the script (see
+    /// [`sqlite_script::Record`]), so before the foreign-key check; a failed
+    /// check still rolls the step back, row and all.
+    async fn finish_sqlite_step(
+        &mut self,
+        step: &ExecStep,
+        ran: Result<sqlite_script::Ran, RunFailure>,
+    ) -> Result<Duration, BackendError> {
+        let ran = match ran {
+            Ok(ran) => ran,
+            Err(RunFailure::Script(f)) => return Err(self.step_error(step, f, true)),
+            Err(RunFailure::Record(message)) => {
+                return Err(BackendError::Database {
+                    operation: "recording an applied revision",
+                    message: self.mask(&message),
+                })
+            }
+        };
+        self.fk_after(step, true).await?;
+        if step.direction == Direction::Downgrade && ran.recorded == 0 {
+            return Err(self.not_recorded(&step.revision));
+        }
+        Ok(ran.elapsed)
     }
 
     async fn apply_flagged(&mut self, step: &ExecStep) -> Result<Duration, BackendError> {
@@ -134,7 +168,16 @@ impl Connection {
         let observer = self.statement_observer.clone();
         if let Inner::Sqlite(s) = &mut self.inner {
             // Through sqlx a long script costs O(n²) on SQLite: see `sqlite_script`.
-            return sqlite_script::run(&mut s.conn, &step.sql, observer).await;
+            return match sqlite_script::run(&mut s.conn, &step.sql, observer, None).await {
+                Ok(_) => Ok(()),
+                Err(RunFailure::Script(f)) => Err(f),
+                // Nothing else runs without a record.
+                Err(RunFailure::Record(message)) => Err(ScriptFailure {
+                    statement_index: None,
+                    statement: String::new(),
+                    message,
+                }),
+            };
         }
         let kind = self.dialect.kind();
         let statements = split::split_statements(&step.sql, kind);
@@ -221,6 +264,24 @@ impl Connection {
             statement: self.mask(&truncate(&f.statement, 200)),
             message: self.mask(&f.message),
             rolled_back,
+        }
+    }
+}
+
+/// The statement recording `step` on SQLite, as the script's thread runs it.
+fn sqlite_record(dialect: &Dialect, step: &ExecStep) -> sqlite_script::Record {
+    match step.direction {
+        Direction::Upgrade => {
+            let dialect = dialect.clone();
+            let (version, checksum) = (step.revision.clone(), step.checksum.clone());
+            let parents = step.down_revisions.clone();
+            Box::new(move |elapsed| {
+                dialect.insert_row(&version, &checksum, &parents, duration_ms(elapsed), false)
+            })
+        }
+        Direction::Downgrade => {
+            let sql = dialect.delete_row(&step.revision);
+            Box::new(move |_| sql)
         }
     }
 }

@@ -198,7 +198,7 @@ impl Connection {
         Ok(())
     }
 
-    fn not_recorded(&self, version: &str) -> BackendError {
+    pub(super) fn not_recorded(&self, version: &str) -> BackendError {
         BackendError::NotRecorded {
             revision: version.to_owned(),
             table: self.dialect.table().to_string(),
