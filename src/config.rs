@@ -57,6 +57,10 @@ pub struct Config {
     pub connect_timeout_seconds: u64,
     /// How many times to retry a failed connection.
     pub connect_retries: u32,
+    /// Named databases for `--db NAME` and `--all`: (name, URL), in the
+    /// order the file lists them, each URL `${VAR}` expanded like
+    /// `database_url` (so it may hold a password: never print it).
+    pub databases: Vec<(String, String)>,
     /// Keys in the file this version does not know.
     pub unknown_keys: Vec<String>,
 }
@@ -75,6 +79,9 @@ struct RawConfig {
     lock_lease_seconds: u64,
     connect_timeout_seconds: u64,
     connect_retries: u32,
+    // A mapping keeps the file's order (serde_yaml's is ordered); a map type
+    // would sort the names and a fleet runs in the order it is written.
+    databases: Option<serde_yaml::Mapping>,
 }
 
 impl Default for RawConfig {
@@ -91,6 +98,7 @@ impl Default for RawConfig {
             lock_lease_seconds: DEFAULT_LEASE.as_secs(),
             connect_timeout_seconds: 30,
             connect_retries: 3,
+            databases: None,
         }
     }
 }
@@ -129,6 +137,7 @@ const KNOWN_KEYS: &[&str] = &[
     "lock_lease_seconds",
     "connect_timeout_seconds",
     "connect_retries",
+    "databases",
 ];
 
 /// A problem with the config file.
@@ -159,6 +168,16 @@ pub enum ConfigError {
         /// The variable.
         var: String,
     },
+    /// A URL under `databases:` uses `${VAR}` and the variable is not set.
+    #[error("{}: database `{database}` uses `${{{var}}}`, but the environment variable `{var}` is not set", path.display())]
+    DatabaseVariable {
+        /// The file.
+        path: PathBuf,
+        /// The name of the database under `databases:`.
+        database: String,
+        /// The variable.
+        var: String,
+    },
 }
 
 impl ConfigError {
@@ -167,7 +186,9 @@ impl ConfigError {
         match self {
             ConfigError::Read { .. } => "config_read",
             ConfigError::Invalid { .. } => "config_invalid",
-            ConfigError::MissingVariable { .. } => "config_variable",
+            ConfigError::MissingVariable { .. } | ConfigError::DatabaseVariable { .. } => {
+                "config_variable"
+            }
         }
     }
 }
@@ -262,12 +283,18 @@ impl Config {
                     })?,
                 );
         }
-        Ok(Config::from_raw(
+        let databases = match raw.databases.take() {
+            Some(map) => named_databases(map, path, env)?,
+            None => Vec::new(),
+        };
+        let mut config = Config::from_raw(
             raw,
             Some(path.to_path_buf()),
             base_dir.to_path_buf(),
             unknown,
-        ))
+        );
+        config.databases = databases;
+        Ok(config)
     }
 
     fn from_raw(
@@ -322,6 +349,7 @@ impl Config {
             lock_lease_seconds: raw.lock_lease_seconds.max(3),
             connect_timeout_seconds: raw.connect_timeout_seconds,
             connect_retries: raw.connect_retries,
+            databases: Vec::new(),
             unknown_keys,
         }
     }
@@ -330,6 +358,43 @@ impl Config {
     pub fn template_dir(&self) -> PathBuf {
         self.base_dir.join("templates")
     }
+}
+
+/// `databases:`: names to URLs, in the file's order, each URL expanded.
+fn named_databases(
+    map: serde_yaml::Mapping,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut out: Vec<(String, String)> = Vec::with_capacity(map.len());
+    for (key, value) in map {
+        let name = match key {
+            serde_yaml::Value::String(s) => s,
+            // `1: sqlite://...` is a name a person typed; YAML read a number.
+            serde_yaml::Value::Number(n) => n.to_string(),
+            other => {
+                return Err(invalid(format!(
+                    "databases: a name must be text, not {other:?}"
+                )))
+            }
+        };
+        let serde_yaml::Value::String(url) = value else {
+            return Err(invalid(format!(
+                "databases: `{name}` must be a URL (text), e.g. `{name}: sqlite://{name}.db?mode=rwc`"
+            )));
+        };
+        let url = expand_url_env(&url, env).map_err(|var| ConfigError::DatabaseVariable {
+            path: path.to_path_buf(),
+            database: name.clone(),
+            var,
+        })?;
+        out.push((name, url));
+    }
+    Ok(out)
 }
 
 /// Everything but URL-unreserved characters is percent-encoded in a value
@@ -539,6 +604,38 @@ mod tests {
         assert!(c.unknown_keys.is_empty());
         let e = parse("version_locations: {a: 1}\n").unwrap_err();
         assert_eq!(e.kind(), "config_invalid");
+    }
+
+    #[test]
+    fn named_databases_keep_their_order_and_expand_variables() {
+        let c = parse(
+            "databases:\n  zeta: sqlite://z.db\n  alpha: postgres://u:${DB_PASS}@h/a\n  7: sqlite://7.db\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.databases,
+            [
+                ("zeta".to_owned(), "sqlite://z.db".to_owned()),
+                ("alpha".to_owned(), "postgres://u:s3cr%24t@h/a".to_owned()),
+                ("7".to_owned(), "sqlite://7.db".to_owned()),
+            ]
+        );
+        assert!(c.unknown_keys.is_empty());
+        assert!(parse("").unwrap().databases.is_empty());
+        let e = parse("databases:\n  a: sqlite://a.db\n  b: mysql://u:${NOPE}@h/b\n").unwrap_err();
+        assert_eq!(
+            e,
+            ConfigError::DatabaseVariable {
+                path: "proj/config.yaml".into(),
+                database: "b".into(),
+                var: "NOPE".into()
+            }
+        );
+        assert_eq!(e.kind(), "config_variable");
+        assert!(e.to_string().contains("database `b` uses `${NOPE}`"), "{e}");
+        let e = parse("databases:\n  a: [1]\n").unwrap_err();
+        assert_eq!(e.kind(), "config_invalid");
+        assert!(e.to_string().contains("`a` must be a URL"), "{e}");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //!   MySQL/MariaDB: one connection, a lock, the tracking table, one
 //!   transaction per step where the database allows it.
 //! - [`Migrator`] ties these together for applications and for the CLI.
+//! - [`fleet`] runs a [`Migrator`] on each of many named databases at once.
 //! - [`config`] reads config.yaml; [`template`] renders new revision files;
 //!   [`render`] draws the graph (dot, mermaid, SVG, the terminal graph).
 //! - [`team`] compares the files with a git ref and rebases revisions.
@@ -22,6 +23,7 @@ pub mod cancel;
 pub mod config;
 mod error;
 pub mod executor;
+pub mod fleet;
 pub mod graph;
 pub mod migrator;
 pub mod plan;

@@ -2,6 +2,7 @@
 //! inspectors. Database commands live in `db.rs`.
 
 pub mod db;
+mod fleet;
 pub mod squash;
 pub mod team;
 
