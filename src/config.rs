@@ -639,6 +639,27 @@ mod tests {
     }
 
     #[test]
+    fn the_init_template_parses_and_its_databases_example_works_uncommented() {
+        let init = crate::template::INIT_CONFIG;
+        assert!(parse(init).unwrap().databases.is_empty());
+        let uncommented: String = init
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if rest.starts_with("databases:") || rest.starts_with("  ") => rest,
+                _ => l,
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let c = Config::parse(&uncommented, Path::new("c.yaml"), Path::new("."), &|_| {
+            Some("pw".to_owned())
+        })
+        .unwrap();
+        let names: Vec<&str> = c.databases.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["tenant_a", "tenant_b"]);
+        assert!(c.unknown_keys.is_empty(), "{:?}", c.unknown_keys);
+    }
+
+    #[test]
     fn bad_files() {
         assert_eq!(parse("- a\n- b\n").unwrap_err().kind(), "config_invalid");
         let e = parse("lock_timeout_seconds: soon\n").unwrap_err();

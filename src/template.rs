@@ -32,6 +32,12 @@ transaction_per_migration: true
 lock_timeout_seconds: 60
 connect_timeout_seconds: 30
 connect_retries: 3
+# Named databases (one schema, many databases: tenants, shards, regions) for
+# `rev upgrade head --all` or `--db NAME`; each URL may use ${VAR} too.
+# Without --all/--db rev uses database_url above.
+# databases:
+#   tenant_a: postgres://app:${TENANT_A_PASSWORD}@db1:5432/tenant_a
+#   tenant_b: sqlite://tenants/b.db?mode=rwc
 ";
 
 /// What a new revision file holds.
