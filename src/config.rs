@@ -59,8 +59,11 @@ pub struct Config {
     pub connect_retries: u32,
     /// Named databases for `--db NAME` and `--all`: (name, URL), in the
     /// order the file lists them, each URL `${VAR}` expanded like
-    /// `database_url` (so it may hold a password: never print it).
-    pub databases: Vec<(String, String)>,
+    /// `database_url` (so it may hold a password: never print it). A URL
+    /// whose variable is not set is its error, raised only when that
+    /// database is picked: a run on `database_url` (an init container)
+    /// needs no fleet's secrets.
+    pub databases: Vec<(String, Result<String, ConfigError>)>,
     /// Keys in the file this version does not know.
     pub unknown_keys: Vec<String>,
 }
@@ -360,17 +363,19 @@ impl Config {
     }
 }
 
-/// `databases:`: names to URLs, in the file's order, each URL expanded.
+/// `databases:`: names to URLs, in the file's order, each URL expanded (or
+/// the error of its unset variable).
+#[allow(clippy::type_complexity)]
 fn named_databases(
     map: serde_yaml::Mapping,
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Vec<(String, String)>, ConfigError> {
+) -> Result<Vec<(String, Result<String, ConfigError>)>, ConfigError> {
     let invalid = |message: String| ConfigError::Invalid {
         path: path.to_path_buf(),
         message,
     };
-    let mut out: Vec<(String, String)> = Vec::with_capacity(map.len());
+    let mut out = Vec::with_capacity(map.len());
     for (key, value) in map {
         let name = match key {
             serde_yaml::Value::String(s) => s,
@@ -391,7 +396,7 @@ fn named_databases(
             path: path.to_path_buf(),
             database: name.clone(),
             var,
-        })?;
+        });
         out.push((name, url));
     }
     Ok(out)
@@ -615,14 +620,20 @@ mod tests {
         assert_eq!(
             c.databases,
             [
-                ("zeta".to_owned(), "sqlite://z.db".to_owned()),
-                ("alpha".to_owned(), "postgres://u:s3cr%24t@h/a".to_owned()),
-                ("7".to_owned(), "sqlite://7.db".to_owned()),
+                ("zeta".to_owned(), Ok("sqlite://z.db".to_owned())),
+                (
+                    "alpha".to_owned(),
+                    Ok("postgres://u:s3cr%24t@h/a".to_owned())
+                ),
+                ("7".to_owned(), Ok("sqlite://7.db".to_owned())),
             ]
         );
         assert!(c.unknown_keys.is_empty());
         assert!(parse("").unwrap().databases.is_empty());
-        let e = parse("databases:\n  a: sqlite://a.db\n  b: mysql://u:${NOPE}@h/b\n").unwrap_err();
+        // An unset variable is the error of its database only.
+        let c = parse("database_url: sqlite://x.db\ndatabases:\n  a: sqlite://a.db\n  b: mysql://u:${NOPE}@h/b\n").unwrap();
+        assert_eq!(c.databases[0].1, Ok("sqlite://a.db".to_owned()));
+        let e = c.databases[1].1.clone().unwrap_err();
         assert_eq!(
             e,
             ConfigError::DatabaseVariable {

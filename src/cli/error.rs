@@ -99,6 +99,9 @@ impl From<SelectError> for CliError {
             SelectError::NoDatabases { .. } => err.hint(
                 "name them in config.yaml: `databases:` then one `NAME: URL` line each; without --all/--db rev uses database_url",
             ),
+            SelectError::Variable(ConfigError::DatabaseVariable { var, .. }) => {
+                err.hint(format!("set it: `export {var}=...`"))
+            }
             SelectError::Unknown { known, .. } => {
                 err.hint(format!("the databases are: {}", known.join(", ")))
             }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::url::{DatabaseUrl, UrlError};
 
 /// One named database of a fleet.
@@ -33,6 +33,9 @@ pub enum SelectError {
         /// The names the config has, in its order.
         known: Vec<String>,
     },
+    /// A database's URL names an unset variable.
+    #[error(transparent)]
+    Variable(#[from] ConfigError),
     /// A database's URL does not parse.
     #[error("database `{name}`: {source}")]
     Url {
@@ -50,6 +53,7 @@ impl SelectError {
         match self {
             SelectError::NoDatabases { .. } => "no_databases",
             SelectError::Unknown { .. } => "unknown_database",
+            SelectError::Variable(e) => e.kind(),
             SelectError::Url { source, .. } => source.kind(),
         }
     }
@@ -69,10 +73,11 @@ pub fn select(
             config: config.path.clone(),
         });
     }
-    let picked: Vec<&(String, String)> = if all {
+    let picked: Vec<&(String, Result<String, ConfigError>)> = if all {
         config.databases.iter().collect()
     } else {
-        let mut picked: Vec<&(String, String)> = Vec::with_capacity(names.len());
+        let mut picked: Vec<&(String, Result<String, ConfigError>)> =
+            Vec::with_capacity(names.len());
         for name in names {
             let found = config
                 .databases
@@ -91,6 +96,7 @@ pub fn select(
     picked
         .into_iter()
         .map(|(name, url)| {
+            let url = url.as_ref().map_err(|e| SelectError::Variable(e.clone()))?;
             DatabaseUrl::parse(url, base_dir)
                 .map(|url| Member {
                     name: name.clone(),
@@ -136,5 +142,17 @@ mod tests {
         let bad = select(&config("databases:\n  a: nope\n"), &[], true, base).unwrap_err();
         assert_eq!(bad.kind(), "invalid_url");
         assert!(bad.to_string().starts_with("database `a`: "), "{bad}");
+        // An unset variable counts only where its database is picked.
+        let c = config("databases:\n  a: sqlite://a.db\n  b: postgres://u:${UNSET}@h/b\n");
+        assert_eq!(
+            names(select(&c, &["a".into()], false, base).unwrap()),
+            ["a"]
+        );
+        let e = select(&c, &[], true, base).unwrap_err();
+        assert_eq!(e.kind(), "config_variable");
+        assert!(
+            e.to_string().contains("database `b` uses `${UNSET}`"),
+            "{e}"
+        );
     }
 }
