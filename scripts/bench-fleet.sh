@@ -41,23 +41,8 @@ drop_all() {
 trap 'drop_all; rm -rf "$work"' EXIT
 mkdir "$work/versions" "$work/tenants"
 
-parent=null
-for i in $(seq 1 "$REVS"); do
-  id=$(printf 'r%011d' "$i")
-  cat >"$work/versions/${id}_create_t$i.sql" <<EOF
--- revision: $id
--- down_revision: $parent
--- message: create t$i
-
--- +upgrade
-CREATE TABLE t$i (id INTEGER PRIMARY KEY, name VARCHAR(50) NOT NULL);
-INSERT INTO t$i (id, name) VALUES (1, 'first');
-
--- +downgrade
-DROP TABLE t$i;
-EOF
-  parent=$id
-done
+. scripts/chain.sh
+write_chain "$work/versions" "$REVS" 'INSERT INTO t$i (id, name) VALUES (1, '"'first'"');'
 
 {
   echo "script_location: versions"
