@@ -4,9 +4,9 @@
 
 use serde_json::Value;
 
-use crate::project::{ids, Project, Rev};
+use crate::kit::{ids, Project, Rev};
 
-suite!(
+on_every_backend!(
     merge_round_trip_reverts_the_merge_alone,
     downgrade_two_at_a_merge_follows_applied_order,
     branch_point_reverts_one_branch_and_base_reaches_the_shared_root,
@@ -103,7 +103,7 @@ async fn merge_round_trip_reverts_the_merge_alone(p: Project) {
     );
     assert!(!text.contains("c1") && !text.contains("e1"), "{text}");
 
-    let run = p.rev(&["downgrade", "-1"]);
+    let run = p.run(&["downgrade", "-1"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stderr.contains("m1") && run.stderr.contains("applied last"),
@@ -142,7 +142,7 @@ async fn merge_round_trip_reverts_the_merge_alone(p: Project) {
 }
 
 fn str_current(p: &Project) -> Vec<String> {
-    let mut v = crate::project::str_array(&p.json(&["current"]));
+    let mut v = crate::kit::str_array(&p.json(&["current"]));
     v.sort();
     v
 }
@@ -189,7 +189,7 @@ async fn downgrade_two_at_a_merge_follows_applied_order(p: Project) {
     p.ok(&["downgrade", "-1"]);
     assert_eq!(p.applied().await, ids(&["r1"]));
     assert_eq!(p.strings("SELECT email FROM users").await.len(), 2);
-    let run = p.fails(2, &["-f", "json", "downgrade", "-2"]);
+    let run = p.exits(2, &["-f", "json", "downgrade", "-2"]);
     assert_eq!(run.json_error()["kind"], "overshoot");
     assert_eq!(p.applied().await, ids(&["r1"]));
 }
@@ -216,7 +216,7 @@ async fn branch_point_reverts_one_branch_and_base_reaches_the_shared_root(p: Pro
     // too, and both the dry run and the run say it.
     let text = p.ok(&["downgrade", "expand@base", "--dry-run"]);
     assert!(text.contains("c1") && text.contains("expand@r1"), "{text}");
-    let run = p.rev(&["downgrade", "expand@base"]);
+    let run = p.run(&["downgrade", "expand@base"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stderr.contains("c1") && run.stderr.contains("expand@r1"),

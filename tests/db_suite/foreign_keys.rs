@@ -10,8 +10,8 @@
 use rev::url::BackendKind;
 use serde_json::Value;
 
-use crate::common::TestDb;
-use crate::project::{ids, Project, Rev};
+use crate::kit::TestDb;
+use crate::kit::{ids, Project, Rev};
 
 async fn sqlite_project() -> Project {
     Project::new(TestDb::sqlite().await.expect("a temporary SQLite file"))
@@ -49,7 +49,7 @@ const UNBUILD_PARENT: &str =
      ALTER TABLE old_parent RENAME TO parent;";
 
 async fn count(p: &Project, table: &str) -> i64 {
-    p.db.query_i64(&format!("SELECT COUNT(*) FROM {table}"))
+    p.db().query_i64(&format!("SELECT COUNT(*) FROM {table}"))
         .await
 }
 
@@ -120,7 +120,7 @@ async fn sqlite_revision_that_leaves_dangling_rows_is_rolled_back() {
              DELETE FROM parent WHERE id = 1;",
         down_sql: "DROP TABLE audit;",
     });
-    let run = p.fails(1, &["-f", "json", "upgrade", "head"]);
+    let run = p.exits(1, &["-f", "json", "upgrade", "head"]);
     let err = run.json_error();
     assert_eq!(err["kind"], "foreign_key_violation", "{err}");
     let text = message(&err);
@@ -195,7 +195,7 @@ async fn sqlite_rows_that_dangled_before_do_not_fail_a_revision() {
         up: "INSERT INTO child (id, parent_id, note) VALUES (8, 98, 'new orphan');",
         down_sql: "DELETE FROM child WHERE id = 8;",
     });
-    let run = p.fails(1, &["-f", "json", "upgrade", "head"]);
+    let run = p.exits(1, &["-f", "json", "upgrade", "head"]);
     let err = run.json_error();
     assert_eq!(err["kind"], "foreign_key_violation", "{err}");
     assert!(
@@ -205,7 +205,7 @@ async fn sqlite_rows_that_dangled_before_do_not_fail_a_revision() {
     assert_eq!(child_rows(&p).await, ids(&["1:1", "2:1", "3:2", "7:99"]));
     assert_eq!(p.applied().await, ids(&["a1", "a2"]));
     // `rev check --db` is where the old orphan shows.
-    let run = p.fails(1, &["-f", "json", "check", "--db"]);
+    let run = p.exits(1, &["-f", "json", "check", "--db"]);
     let out: Value = serde_json::from_str(&run.stdout).expect("JSON");
     let findings = out["database"]["findings"].as_array().expect("findings");
     assert_eq!(findings.len(), 1, "{out}");
@@ -244,7 +244,7 @@ async fn sqlite_whole_run_with_a_dangling_reference_rolls_back_every_revision() 
         up: "CREATE TABLE audit (id INTEGER PRIMARY KEY);\nDELETE FROM parent WHERE id = 2;",
         down_sql: "DROP TABLE audit;",
     });
-    let run = p.fails(1, &["-f", "json", "upgrade", "head"]);
+    let run = p.exits(1, &["-f", "json", "upgrade", "head"]);
     let err = run.json_error();
     assert_eq!(err["kind"], "foreign_key_violation", "{err}");
     let text = message(&err);
@@ -282,7 +282,7 @@ async fn sqlite_non_transactional_revision_that_leaves_dangling_rows_stays_in_pr
         up: "DELETE FROM parent WHERE id = 2;",
         down_sql: "INSERT INTO parent (id, name) VALUES (2, 'two');",
     });
-    let run = p.fails(1, &["-f", "json", "upgrade", "head"]);
+    let run = p.exits(1, &["-f", "json", "upgrade", "head"]);
     let err = run.json_error();
     assert_eq!(err["kind"], "foreign_key_violation", "{err}");
     assert!(message(&err).contains("not transactional"), "{err}");
@@ -292,7 +292,7 @@ async fn sqlite_non_transactional_revision_that_leaves_dangling_rows_stays_in_pr
     assert_eq!(child_rows(&p).await, ids(&["1:1", "2:1", "3:2"]));
     let status = p.migrator().status().await.expect("status");
     assert_eq!(status.in_progress, ids(&["a2"]));
-    let run = p.fails(1, &["-f", "json", "upgrade", "head"]);
+    let run = p.exits(1, &["-f", "json", "upgrade", "head"]);
     assert_eq!(run.json_error()["kind"], "in_progress");
 }
 
@@ -337,7 +337,7 @@ async fn sqlite_rebuild_by_renaming_the_old_table_away_is_refused() {
              DROP TABLE parent_old;",
         down_sql: "SELECT 1;",
     });
-    let run = p.fails(1, &["-f", "json", "upgrade", "head"]);
+    let run = p.exits(1, &["-f", "json", "upgrade", "head"]);
     let err = run.json_error();
     assert_eq!(err["kind"], "foreign_key_violation", "{err}");
     assert!(
@@ -364,7 +364,7 @@ async fn sqlite_rebuild_by_renaming_the_old_table_away_is_refused() {
 
 /// The `database` part of `rev -f json check --db`, and the exit code.
 fn check_db(p: &Project) -> (i32, Value) {
-    let run = p.rev(&["-f", "json", "check", "--db"]);
+    let run = p.run(&["-f", "json", "check", "--db"]);
     assert!(
         run.code == 0 || run.code == 1,
         "exit {}: {}",
@@ -428,7 +428,7 @@ async fn check_db_names_what_needs_repair(p: Project) {
     // Before anything ran: reading creates nothing, not even the file.
     let (code, db) = check_db(&p);
     assert_eq!(code, 0, "{db}");
-    if let Some(path) = p.db.url.sqlite_path() {
+    if let Some(path) = p.db().url.sqlite_path() {
         assert!(!path.exists(), "check --db created {}", path.display());
         assert_eq!(db["checks"], serde_json::json!([]));
     } else {
@@ -472,7 +472,7 @@ async fn check_db_names_what_needs_repair(p: Project) {
                     .contains("1 row of `child` (rowid 5) points to no row of `parent`"),
                 "{db}"
             );
-            let text = p.fails(1, &["check", "--db"]).stdout;
+            let text = p.exits(1, &["check", "--db"]).stdout;
             assert!(text.contains("problem: 1 row of `child`"), "{text}");
             assert!(text.contains("fix: "), "{text}");
             p.exec("DELETE FROM child WHERE id = 5").await;
@@ -512,7 +512,7 @@ async fn check_db_names_what_needs_repair(p: Project) {
             assert_eq!(index["name"], "public.child_email");
             let reindex = first_command(index);
             assert_eq!(reindex, "REINDEX INDEX CONCURRENTLY public.child_email;");
-            let text = p.fails(1, &["check", "--db"]).stdout;
+            let text = p.exits(1, &["check", "--db"]).stdout;
             assert!(text.contains("child_parent_fk"), "{text}");
             assert!(text.contains("child_email"), "{text}");
 

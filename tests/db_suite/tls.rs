@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use sqlx::Connection as _;
 
-use crate::common::TestDb;
-use crate::project::{Project, Rev, Run};
+use crate::kit::TestDb;
+use crate::kit::{Project, Rev, Run};
 
 fn project(db: Option<TestDb>) -> Option<Project> {
     db.map(Project::new)
@@ -70,7 +70,7 @@ fn use_url(p: &Project, url: &url::Url, retries: u32) {
 
 /// The test database's URL with `host` (when given) and `query` set.
 fn url_with(p: &Project, host: Option<&str>, query: &str) -> url::Url {
-    let mut url = url::Url::parse(&p.db.url.with_credentials_exposed()).expect("test URL");
+    let mut url = url::Url::parse(&p.db().url.with_credentials_exposed()).expect("test URL");
     if let Some(host) = host {
         url.set_host(Some(host)).expect("host");
     }
@@ -278,7 +278,7 @@ async fn postgres_verify_modes_trust_the_given_root() {
     let Some(cert) = server_cert(&p).await else {
         return;
     };
-    let port = p.db.url.port().expect("server port");
+    let port = p.db().url.port().expect("server port");
     let Some(name) = reachable_name(&cert, port) else {
         return;
     };
@@ -494,7 +494,7 @@ async fn mysql_ssl_modes() {
         assert_eq!(p.applied().await, ["a1", "a2", "a3"]);
         return;
     }
-    let run = p.rev(&["-f", "json", "upgrade", "a3"]);
+    let run = p.run(&["-f", "json", "upgrade", "a3"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let error = run.json_error();
     assert_eq!(error["kind"], "connect", "{error}");
@@ -511,7 +511,7 @@ async fn mysql_ssl_modes() {
     // Can TLS be switched on at run time? Assigning the current value back
     // changes nothing where it is allowed.
     let dynamic = async {
-        let mut c = sqlx::MySqlConnection::connect(&p.db.url.with_credentials_exposed()).await?;
+        let mut c = sqlx::MySqlConnection::connect(&p.db().url.with_credentials_exposed()).await?;
         sqlx::raw_sql("SET GLOBAL ssl_cert = @@ssl_cert")
             .execute(&mut c)
             .await
