@@ -407,12 +407,12 @@ async fn dry_run_and_sql_change_nothing(p: Project) {
     let status = p.migrator().status().await.expect("status");
     assert_eq!(planned, status.pending);
     assert_eq!(planned.len(), 5);
-    let text = p.ok(&["upgrade", "heads", "--dry-run"]);
+    let text = p.ok(&["upgrade", "heads", "--dry-run"]).stdout;
     assert!(text.lines().any(|l| l.contains("b2")), "{text}");
     // Not even the tracking table was created.
     assert_eq!(p.tables().await, Vec::<String>::new());
 
-    let script = p.ok(&["upgrade", "heads", "--sql"]);
+    let script = p.ok(&["upgrade", "heads", "--sql"]).stdout;
     let table = match p.kind() {
         BackendKind::MySql => "`schema_migrations`",
         _ => "\"schema_migrations\"",
@@ -460,7 +460,7 @@ async fn dry_run_and_sql_change_nothing(p: Project) {
     assert_eq!(down.len(), 5);
     assert_eq!(down.last(), Some(&"a1"));
     // Without --from, the starting point is read from the database.
-    let script = p.ok(&["downgrade", "base", "--sql"]);
+    let script = p.ok(&["downgrade", "base", "--sql"]).stdout;
     for id in ALL_FIRST {
         assert!(
             script.contains(&format!("DELETE FROM {table} WHERE version = '{id}'")),
@@ -656,7 +656,7 @@ async fn non_transactional_revision_runs(p: Project) {
     let has_index = |catalog: &[String]| catalog.iter().any(|l| l.contains("posts_title"));
     // The offline script treats it as a live run does: outside any
     // transaction, flagged in progress until its SQL has run.
-    let script = p.ok(&["upgrade", "heads", "--sql"]);
+    let script = p.ok(&["upgrade", "heads", "--sql"]).stdout;
     let section = &script[script.find("-- upgrade a4").expect("a4 in the script")..];
     let section = section.split("\n\n").next().unwrap();
     assert!(!section.contains("BEGIN;"), "{section}");
@@ -1081,7 +1081,7 @@ async fn state(p: &Project) -> (Vec<String>, Vec<String>, Vec<String>) {
 async fn sql_script_through_the_client_matches_a_direct_run(p: Project) {
     trigger_history(&p);
     let direct = p.twin().await;
-    let script = p.ok(&["upgrade", "head", "--sql"]);
+    let script = p.ok(&["upgrade", "head", "--sql"]).stdout;
     let Some(run) = p.client(&script) else {
         return;
     };
@@ -1135,7 +1135,7 @@ async fn sql_script_through_the_client_matches_a_direct_run(p: Project) {
     assert!(applied_in_report(&p.json(&["upgrade", "head"])).is_empty());
 
     // Going down through the client matches going down directly too.
-    let script = p.ok(&["downgrade", "t1", "--sql"]);
+    let script = p.ok(&["downgrade", "t1", "--sql"]).stdout;
     let run = p.client(&script).expect("the client ran before");
     assert_eq!(run.code, 0, "{script}\n{}", run.stderr);
     direct.ok(&["downgrade", "t1"]);
@@ -1187,7 +1187,7 @@ async fn sql_script_stops_in_the_client_where_a_direct_run_fails(p: Project) {
         down_sql: "DROP TABLE after_failure;",
     });
     let direct = p.twin().await;
-    let script = p.ok(&["upgrade", "head", "--sql"]);
+    let script = p.ok(&["upgrade", "head", "--sql"]).stdout;
     let Some(run) = p.client(&script) else {
         return;
     };

@@ -21,7 +21,7 @@
 mod kit;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kit::{unavailable, Project, Run, Spawned, TestDb};
@@ -154,11 +154,6 @@ fn history(db: TestDb, n: usize, secs: impl Fn(usize) -> f64) -> Project {
 }
 
 impl Project {
-    /// How many revisions the history has.
-    fn n(&self) -> usize {
-        std::fs::read_dir(self.path("versions")).unwrap().count()
-    }
-
     /// Checks that the database is consistent and returns how many
     /// revisions are applied, plus a revision left in progress (MariaDB
     /// only) with whether its effect is there.
@@ -431,20 +426,20 @@ async fn concurrent_upgrades(db: TestDb) {
         applied_total += report["applied"].as_array().map_or(0, Vec::len);
     }
     assert_eq!(
-        applied_total, p.n(),
+        applied_total, p.revision_count(),
         "revisions applied more than once, or not at all"
     );
     assert_eq!(
         p.state().await,
         State {
-            applied: p.n(),
+            applied: p.revision_count(),
             in_progress: None
         }
     );
     assert_eq!(
         p.query_i64("SELECT COUNT(*) FROM schema_migrations")
             .await as usize,
-        p.n()
+        p.revision_count()
     );
 }
 
@@ -470,7 +465,7 @@ async fn downgrade_races_upgrade(db: TestDb) {
         let state = p.state().await;
         assert!(state.in_progress.is_none(), "{state:?}");
         assert!(
-            state.applied == 0 || state.applied == p.n(),
+            state.applied == 0 || state.applied == p.revision_count(),
             "ended half way: {state:?}"
         );
         ends.push(state.applied);
@@ -512,22 +507,22 @@ async fn kill_9(db: TestDb) {
         child.finish();
         p.settle().await;
         let state = p.state().await;
-        if state.applied > 0 && state.applied < p.n() {
+        if state.applied > 0 && state.applied < p.revision_count() {
             killed_midway += 1;
         }
         if p.kind() == BackendKind::MySql {
             recovered_by_hint += recover_mysql(&p, state).await;
-        } else if round % 3 == 2 || state.applied == p.n() {
+        } else if round % 3 == 2 || state.applied == p.revision_count() {
             // Finish, then start again from empty. Other rounds kill the
             // next run on top of the state this kill left.
             p.ok(&["upgrade", "head"]);
-            assert_eq!(p.state().await.applied, p.n());
+            assert_eq!(p.state().await.applied, p.revision_count());
             p.ok(&["downgrade", "base"]);
             assert_eq!(p.state().await.applied, 0);
         }
     }
     p.ok(&["upgrade", "head"]);
-    assert_eq!(p.state().await.applied, p.n());
+    assert_eq!(p.state().await.applied, p.revision_count());
     eprintln!(
         "{:?}: {KILLS} kills, {killed_midway} part-way through the history, {recovered_by_hint} recovered by a hint; a whole run took {whole:?}",
         p.kind()
@@ -589,7 +584,7 @@ async fn recover_mysql(p: &Project, state: State) -> usize {
     assert_eq!(
         p.state().await,
         State {
-            applied: p.n(),
+            applied: p.revision_count(),
             in_progress: None
         }
     );

@@ -356,7 +356,7 @@ async fn mysql_sql_script_wraps_data_only_revisions_in_a_transaction() {
         up: "UPDATE t SET v = UPPER(v);",
         down_sql: "UPDATE t SET v = LOWER(v);",
     });
-    let script = p.ok(&["upgrade", "head", "--sql"]);
+    let script = p.ok(&["upgrade", "head", "--sql"]).stdout;
     let lines: Vec<&str> = script.lines().collect();
     let at = |needle: &str| {
         lines

@@ -134,12 +134,12 @@ async fn parallel_branches_are_found_rebased_and_applied(p: Project) {
 
     // A dry run says what would move and changes no byte.
     let before = snapshot(&p);
-    let out = p.ok(&["rebase", "--onto", "b2", "--dry-run"]);
+    let out = p.ok(&["rebase", "--onto", "b2", "--dry-run"]).stdout;
     assert!(out.contains("would move c3"), "{out}");
     assert_eq!(snapshot(&p), before);
 
     // With --onto alone, the other head's line moves: c3.
-    let out = p.ok(&["rebase", "--onto", "b2"]);
+    let out = p.ok(&["rebase", "--onto", "b2"]).stdout;
     assert!(out.contains("moved c3"), "{out}");
     let after = snapshot(&p);
     for (name, bytes) in &before {
@@ -224,7 +224,7 @@ async fn moving_an_applied_revision_is_refused(p: Project) {
     assert_eq!(snapshot(&p), before, "a refused rebase changes no file");
 
     // --no-db does not ask the database (the dry run shows the move).
-    let out = p.ok(&["rebase", "c3", "--onto", "b2", "--no-db", "--dry-run"]);
+    let out = p.ok(&["rebase", "c3", "--onto", "b2", "--no-db", "--dry-run"]).stdout;
     assert!(out.contains("would move c3"), "{out}");
     assert_eq!(snapshot(&p), before);
 
@@ -395,7 +395,7 @@ async fn rebase_keeps_every_other_byte_of_crlf_and_bom_files() {
         g.rev(g.index_of("c3").unwrap()).checksum.clone()
     };
     let checksum_before = checksum(&p);
-    let out = p.ok(&["rebase", "c3", "--onto", "b2", "--no-db"]);
+    let out = p.ok(&["rebase", "c3", "--onto", "b2", "--no-db"]).stdout;
     assert!(out.contains("1 revision above it follow"), "{out}");
     let after = snapshot(&p);
     assert_eq!(after["a1_rev.sql"], before["a1_rev.sql"]);

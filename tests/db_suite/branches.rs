@@ -96,7 +96,7 @@ async fn merge_round_trip_reverts_the_merge_alone(p: Project) {
     // The dry run names the merge and says why; JSON keeps its shape.
     let planned = p.json(&["downgrade", "-1", "--dry-run"]);
     assert_eq!(steps(&planned), [("m1".to_owned(), "downgrade".to_owned())]);
-    let text = p.ok(&["downgrade", "-1", "--dry-run"]);
+    let text = p.ok(&["downgrade", "-1", "--dry-run"]).stdout;
     assert!(
         text.contains("m1") && text.contains("applied last"),
         "{text}"
@@ -169,7 +169,7 @@ async fn downgrade_two_at_a_merge_follows_applied_order(p: Project) {
     );
     // Offline there is no applied order: the plan order says e1, and the
     // script says so.
-    let script = p.ok(&["downgrade", "-2", "--sql", "--from", "m1"]);
+    let script = p.ok(&["downgrade", "-2", "--sql", "--from", "m1"]).stdout;
     assert!(script.contains("plan order"), "{script}");
     let m1 = script.find("order_labels").expect("m1's downgrade");
     let e1 = script.find("DROP COLUMN nickname").expect("e1's downgrade");
@@ -214,7 +214,7 @@ async fn branch_point_reverts_one_branch_and_base_reaches_the_shared_root(p: Pro
     p.ok(&["upgrade", "head"]);
     // `expand@base` reverts the root the branches share, so contract goes
     // too, and both the dry run and the run say it.
-    let text = p.ok(&["downgrade", "expand@base", "--dry-run"]);
+    let text = p.ok(&["downgrade", "expand@base", "--dry-run"]).stdout;
     assert!(text.contains("c1") && text.contains("expand@r1"), "{text}");
     let run = p.run(&["downgrade", "expand@base"]);
     assert_eq!(run.code, 0, "{}", run.stderr);

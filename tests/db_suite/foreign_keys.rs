@@ -449,7 +449,7 @@ async fn check_db_names_what_needs_repair(p: Project) {
     match kind {
         BackendKind::MySql => {
             // Nothing is checked there, and the output says so.
-            let text = p.ok(&["check", "--db"]);
+            let text = p.ok(&["check", "--db"]).stdout;
             assert!(
                 text.contains("no data or catalog checks on MySQL/MariaDB"),
                 "{text}"
@@ -539,6 +539,6 @@ async fn check_db_names_what_needs_repair(p: Project) {
         "--database-url",
         "postgres://nobody@127.0.0.1:1/none",
         "check",
-    ]);
+    ]).stdout;
     assert!(text.starts_with("ok: 1 revisions"), "{text}");
 }

@@ -98,7 +98,7 @@ async fn in_progress_revision_is_never_applied(p: Project) {
 
     // current: a2 is not applied, so the heads are below it.
     assert_eq!(str_array(&p.json(&["current"])), ids(&["b1"]));
-    let text = p.ok(&["current"]);
+    let text = p.ok(&["current"]).stdout;
     assert!(
         text.lines()
             .any(|l| l.starts_with("a2 (in progress, failed part-way")),
@@ -123,7 +123,7 @@ async fn in_progress_revision_is_never_applied(p: Project) {
     assert_eq!(str_array(&status["in_progress"]), ids(&["a2"]), "{status}");
     assert_eq!(str_array(&status["pending"]), ids(&["a3"]), "{status}");
     assert_eq!(str_array(&status["current"]), ids(&["b1"]), "{status}");
-    let text = p.ok(&["status"]);
+    let text = p.ok(&["status"]).stdout;
     assert_eq!(
         text.lines()
             .filter(|l| l.trim_start().starts_with("a2 "))

@@ -321,7 +321,7 @@ impl TestDb {
         v
     }
 
-    pub async fn sqlite(&self) -> sqlx::SqliteConnection {
+    pub async fn sqlite_conn(&self) -> sqlx::SqliteConnection {
         let path: &Path = self.url.sqlite_path().expect("file database");
         sqlx::sqlite::SqliteConnectOptions::new()
             .filename(path)
@@ -331,7 +331,7 @@ impl TestDb {
             .expect("sqlite connect")
     }
 
-    pub async fn postgres(&self) -> sqlx::PgConnection {
+    pub async fn postgres_conn(&self) -> sqlx::PgConnection {
         sqlx::postgres::PgConnectOptions::from_str(&self.url.with_credentials_exposed())
             .expect("pg url")
             .connect()
@@ -339,7 +339,7 @@ impl TestDb {
             .expect("pg connect")
     }
 
-    pub async fn mysql(&self) -> sqlx::MySqlConnection {
+    pub async fn mysql_conn(&self) -> sqlx::MySqlConnection {
         sqlx::mysql::MySqlConnectOptions::from_str(&self.url.with_credentials_exposed())
             .expect("mysql url")
             .connect()

@@ -20,21 +20,21 @@
 
 /// Runs `$body` with `$c` bound to a fresh plain sqlx connection (not
 /// rev's code) to `$db`'s database, whichever kind it is; `$db` has the
-/// `sqlite()`, `postgres()` and `mysql()` connection methods of
+/// `sqlite_conn()`, `postgres_conn()` and `mysql_conn()` methods of
 /// [`TestDb`].
 macro_rules! with_conn {
     ($db:expr, $c:ident => $body:expr) => {
         match $db.kind() {
             rev::url::BackendKind::Sqlite => {
-                let mut $c = $db.sqlite().await;
+                let mut $c = $db.sqlite_conn().await;
                 $body
             }
             rev::url::BackendKind::Postgres => {
-                let mut $c = $db.postgres().await;
+                let mut $c = $db.postgres_conn().await;
                 $body
             }
             rev::url::BackendKind::MySql => {
-                let mut $c = $db.mysql().await;
+                let mut $c = $db.mysql_conn().await;
                 $body
             }
         }

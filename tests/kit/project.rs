@@ -146,6 +146,13 @@ impl Project {
         path
     }
 
+    /// How many files versions/ holds.
+    pub fn revision_count(&self) -> usize {
+        std::fs::read_dir(self.path("versions"))
+            .expect("read versions/")
+            .count()
+    }
+
     /// Replaces the upgrade section of `id`'s file by text substitution.
     pub fn edit(&self, id: &str, from: &str, to: &str) {
         let path = self.file_of(id);
@@ -314,6 +321,60 @@ impl Project {
         let mut ids: Vec<String> = self.rows().await.into_iter().map(|r| r.version).collect();
         ids.sort();
         ids
+    }
+
+    /// The rows of `sql` on the SQLite file `test.db` of a
+    /// [`Project::sqlite_file`] project, read with sqlx (not rev) on a
+    /// runtime of its own, for the tests that are not async: one string per
+    /// row, its columns joined by `|`, in the query's order.
+    pub fn file_rows(&self, sql: &str) -> Vec<String> {
+        use sqlx::Row as _;
+        self.on_file(sql, |mut c, sql| async move {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&mut c).await;
+            rows.unwrap_or_else(|e| panic!("{e}"))
+                .iter()
+                .map(|r| {
+                    (0..r.len())
+                        .map(|i| {
+                            r.try_get::<String, _>(i)
+                                .or_else(|_| r.try_get::<i64, _>(i).map(|n| n.to_string()))
+                                .unwrap_or_default()
+                        })
+                        .collect::<Vec<_>>()
+                        .join("|")
+                })
+                .collect()
+        })
+    }
+
+    /// Runs SQL of the test's own on the SQLite file `test.db`, as
+    /// [`Project::file_rows`] reads it.
+    pub fn file_exec(&self, sql: &str) {
+        self.on_file(sql, |mut c, sql| async move {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut c)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        });
+    }
+
+    fn on_file<T, F>(&self, sql: &str, f: impl FnOnce(sqlx::SqliteConnection, String) -> F) -> T
+    where
+        F: std::future::Future<Output = T>,
+    {
+        use sqlx::Connection as _;
+        let path = self.path("test.db");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path);
+            let c = sqlx::SqliteConnection::connect_with(&options)
+                .await
+                .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+            f(c, sql.to_owned()).await
+        })
     }
 
     /// Tables in the database, sorted.
