@@ -775,6 +775,11 @@ fn silent_server_times_out_per_try_and_a_signal_stops_the_retries() {
         "{took:?}"
     );
 
+    // A listener of its own: the one above still holds the first run's
+    // connections in its backlog.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let url = format!("postgres://u:hunter2secret@127.0.0.1:{port}/db");
     let p = bare_project(30, 3);
     let child = Spawned::start(rev_at(&p, &url, &["upgrade", "head"]));
     // Ready: rev has connected and waits for the server's first word (the
