@@ -13,8 +13,8 @@
 //! the system roots).
 //!
 //! The server certificate is asked from the server (`SHOW ssl_cert_file`)
-//! and read from disk; where that is impossible the test fails under
-//! `CI=true` and is skipped with a notice elsewhere.
+//! and read from disk; where that is impossible the test fails, unless
+//! `REV_TEST_SKIP_SERVERS=1` skips it by name (tests/kit).
 
 use std::net::{IpAddr, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
@@ -22,21 +22,17 @@ use std::time::Duration;
 
 use sqlx::Connection as _;
 
-use crate::kit::TestDb;
+use crate::kit::{report_skip, unavailable, TestDb};
 use crate::kit::{Project, Rev, Run};
 
 fn project(db: Option<TestDb>) -> Option<Project> {
     db.map(Project::new)
 }
 
-fn in_ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
-
-/// Fails under CI, else prints why the test stops here.
+/// Fails, or skips by name where [`unavailable`] allows: the test stops
+/// here.
 fn cannot_test(why: &str) {
-    assert!(!in_ci(), "TLS test cannot run: {why}");
-    eprintln!("note: skipping TLS test: {why}");
+    unavailable("a TLS test setup", why);
 }
 
 /// A revision that records whether its own session is encrypted, as
@@ -518,12 +514,12 @@ async fn mysql_ssl_modes() {
             .map(drop)
     }
     .await;
-    eprintln!(
-        "note: skipping the encrypted MySQL/MariaDB half of mysql_ssl_modes: \
+    report_skip(&format!(
+        "the encrypted MySQL/MariaDB half of mysql_ssl_modes: \
          the server ({version}) has have_ssl={have_ssl}{}",
         match dynamic {
             Err(e) => format!(" and its certificate cannot be set at run time ({e})"),
             Ok(()) => ", and enabling TLS at run time is not attempted".to_owned(),
         }
-    );
+    ));
 }

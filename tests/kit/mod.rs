@@ -68,6 +68,6 @@ pub mod db;
 pub mod project;
 pub mod run;
 
-pub use db::{unavailable, TestDb};
+pub use db::{report_skip, unavailable, TestDb};
 pub use project::{ids, str_array, Project, Rev};
 pub use run::{Run, Spawned};
