@@ -558,9 +558,7 @@ fn merge_refuses_revisions_that_are_not_heads() {
     );
     assert!(out.stderr.contains("`a` is not a head"), "{}", out.stderr);
     assert!(out.stderr.contains("rev heads"), "{}", out.stderr);
-    let files = std::fs::read_dir(p.dir().join("versions"))
-        .unwrap()
-        .count();
+    let files = std::fs::read_dir(p.dir().join("versions")).unwrap().count();
     assert_eq!(files, 3, "nothing was written");
     p.ok(&["merge", "b", "c", "-m", "join"]);
 }

@@ -1411,7 +1411,8 @@ async fn verbose_run_names_each_statement_with_its_time(p: Project) {
         assert!(line.contains(" ms)  ") && line.contains(start), "{line}");
     }
     assert_eq!(
-        p.db().query_i64("SELECT COUNT(*) FROM ledger WHERE id = 1 AND amount = 30")
+        p.db()
+            .query_i64("SELECT COUNT(*) FROM ledger WHERE id = 1 AND amount = 30")
             .await,
         1
     );

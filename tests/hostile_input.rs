@@ -23,12 +23,12 @@ mod kit;
 
 use std::path::{Path, PathBuf};
 
+use kit::Project;
 use proptest::prelude::*;
 use rev::backend::split::split_statements;
 use rev::config::Config;
 use rev::revision;
 use rev::target::Target;
-use kit::Project;
 use rev::url::{BackendKind, DatabaseUrl};
 
 // ---------------------------------------------------------------------------
@@ -582,11 +582,7 @@ fn config_that_is_not_a_mapping_or_not_text() {
 #[test]
 fn no_url_without_a_terminal_fails_at_once_listing_the_three_ways() {
     let p = project();
-    std::fs::write(
-        p.dir().join("config.yaml"),
-        "script_location: versions\n",
-    )
-    .unwrap();
+    std::fs::write(p.dir().join("config.yaml"), "script_location: versions\n").unwrap();
     let start = std::time::Instant::now();
     let out = p.run(&["current"]);
     let err = &out.stderr;

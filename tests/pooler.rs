@@ -194,7 +194,11 @@ impl Project {
 
     /// Runs [`Project::rev_via`] with config.yaml.
     fn run_via(&self, url: &str, args: &[&str]) -> Run {
-        Run::from_output(self.rev_via("config.yaml", url, args).output().expect("run rev"))
+        Run::from_output(
+            self.rev_via("config.yaml", url, args)
+                .output()
+                .expect("run rev"),
+        )
     }
 }
 
@@ -206,9 +210,7 @@ async fn concurrent_upgrades_apply_once(p: &Project, url: &str) {
     let db = p.db();
     let n = p.revision_count();
     let children: Vec<Spawned> = (0..PROCESSES)
-        .map(|_| {
-            Spawned::start(p.rev_via("config.yaml", url, &["-f", "json", "upgrade", "head"]))
-        })
+        .map(|_| Spawned::start(p.rev_via("config.yaml", url, &["-f", "json", "upgrade", "head"])))
         .collect();
     let mut applied_total = 0;
     for child in children {

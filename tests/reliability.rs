@@ -426,7 +426,8 @@ async fn concurrent_upgrades(db: TestDb) {
         applied_total += report["applied"].as_array().map_or(0, Vec::len);
     }
     assert_eq!(
-        applied_total, p.revision_count(),
+        applied_total,
+        p.revision_count(),
         "revisions applied more than once, or not at all"
     );
     assert_eq!(
@@ -437,8 +438,7 @@ async fn concurrent_upgrades(db: TestDb) {
         }
     );
     assert_eq!(
-        p.query_i64("SELECT COUNT(*) FROM schema_migrations")
-            .await as usize,
+        p.query_i64("SELECT COUNT(*) FROM schema_migrations").await as usize,
         p.revision_count()
     );
 }
@@ -545,8 +545,8 @@ async fn recover_mysql(p: &Project, state: State) -> usize {
             .unwrap_or_else(|| panic!("failed with nothing in progress: {}", out.text()));
         assert_eq!(out.code, 1, "{}", out.text());
         // All of stderr is the one JSON error object.
-        let err: serde_json::Value = serde_json::from_str(&out.stderr)
-            .unwrap_or_else(|e| panic!("{e}: {}", out.text()));
+        let err: serde_json::Value =
+            serde_json::from_str(&out.stderr).unwrap_or_else(|e| panic!("{e}: {}", out.text()));
         assert_eq!(err["error"]["kind"], "in_progress", "{err}");
         let message = err["error"]["message"].as_str().unwrap_or_default();
         assert!(message.contains(&rev), "{message}");
@@ -632,10 +632,7 @@ async fn interrupt(db: TestDb) {
         "{}",
         out.text()
     );
-    assert!(
-        child.running(),
-        "the first rev did not finish its revision"
-    );
+    assert!(child.running(), "the first rev did not finish its revision");
 
     let out = child.finish();
     let err = &out.stderr;

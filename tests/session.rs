@@ -500,7 +500,10 @@ async fn mysql_time_zone_the_url_asks_for_is_used_and_applied_at_stays_utc() {
     };
     let p = Project::new(db);
     // A zone far from the server's, given as the URL's `timezone` option.
-    let url = format!("{}?timezone=%2B05:00", p.db().url.with_credentials_exposed());
+    let url = format!(
+        "{}?timezone=%2B05:00",
+        p.db().url.with_credentials_exposed()
+    );
     set_url(&p, &url);
     p.write(&Rev {
         id: "a1",

@@ -173,11 +173,12 @@ async fn parallel_branches_are_found_rebased_and_applied(p: Project) {
     p.exec("INSERT INTO invoice (id, account_id, total) VALUES (1, 1, 250)")
         .await;
     assert_eq!(
-        p.db().query_i64(
-            "SELECT COUNT(*) FROM invoice i JOIN account a ON a.id = i.account_id \
+        p.db()
+            .query_i64(
+                "SELECT COUNT(*) FROM invoice i JOIN account a ON a.id = i.account_id \
              WHERE a.email = 'ann@example.com'"
-        )
-        .await,
+            )
+            .await,
         1
     );
 }
@@ -224,7 +225,9 @@ async fn moving_an_applied_revision_is_refused(p: Project) {
     assert_eq!(snapshot(&p), before, "a refused rebase changes no file");
 
     // --no-db does not ask the database (the dry run shows the move).
-    let out = p.ok(&["rebase", "c3", "--onto", "b2", "--no-db", "--dry-run"]).stdout;
+    let out = p
+        .ok(&["rebase", "c3", "--onto", "b2", "--no-db", "--dry-run"])
+        .stdout;
     assert!(out.contains("would move c3"), "{out}");
     assert_eq!(snapshot(&p), before);
 

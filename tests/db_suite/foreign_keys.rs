@@ -49,7 +49,8 @@ const UNBUILD_PARENT: &str =
      ALTER TABLE old_parent RENAME TO parent;";
 
 async fn count(p: &Project, table: &str) -> i64 {
-    p.db().query_i64(&format!("SELECT COUNT(*) FROM {table}"))
+    p.db()
+        .query_i64(&format!("SELECT COUNT(*) FROM {table}"))
         .await
 }
 
@@ -535,10 +536,12 @@ async fn check_db_names_what_needs_repair(p: Project) {
         }
     }
     // Plain `rev check` stays a graph check: it needs no database at all.
-    let text = p.ok(&[
-        "--database-url",
-        "postgres://nobody@127.0.0.1:1/none",
-        "check",
-    ]).stdout;
+    let text = p
+        .ok(&[
+            "--database-url",
+            "postgres://nobody@127.0.0.1:1/none",
+            "check",
+        ])
+        .stdout;
     assert!(text.starts_with("ok: 1 revisions"), "{text}");
 }

@@ -392,4 +392,3 @@ impl Drop for TestDb {
         self.guard.take();
     }
 }
-

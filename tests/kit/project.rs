@@ -27,7 +27,14 @@ pub struct Rev<'a> {
 
 /// The text of a revision file. `down` is YAML (`null`, an id or a
 /// `[a, b]` list); `extra` is whole header lines (`-- key: value\n`).
-pub fn revision_text(id: &str, down: &str, extra: &str, message: &str, up: &str, down_sql: &str) -> String {
+pub fn revision_text(
+    id: &str,
+    down: &str,
+    extra: &str,
+    message: &str,
+    up: &str,
+    down_sql: &str,
+) -> String {
     format!(
         "-- revision: {id}\n-- down_revision: {down}\n{extra}-- message: {message}\n\n\
          -- +upgrade\n{up}\n\n-- +downgrade\n{down_sql}\n"
@@ -139,10 +146,17 @@ impl Project {
 
     /// Writes the revision file `rel` (`versions/a.sql`) from the parts
     /// of [`revision_text`]; returns its path.
-    pub fn write_revision(&self, rel: &str, header: (&str, &str, &str, &str), up: &str, down_sql: &str) -> PathBuf {
+    pub fn write_revision(
+        &self,
+        rel: &str,
+        header: (&str, &str, &str, &str),
+        up: &str,
+        down_sql: &str,
+    ) -> PathBuf {
         let (id, down, extra, message) = header;
         let path = self.path(rel);
-        std::fs::write(&path, revision_text(id, down, extra, message, up, down_sql)).expect("write revision");
+        std::fs::write(&path, revision_text(id, down, extra, message, up, down_sql))
+            .expect("write revision");
         path
     }
 
@@ -330,7 +344,9 @@ impl Project {
     pub fn file_rows(&self, sql: &str) -> Vec<String> {
         use sqlx::Row as _;
         self.on_file(sql, |mut c, sql| async move {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&mut c).await;
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&mut c)
+                .await;
             rows.unwrap_or_else(|e| panic!("{e}"))
                 .iter()
                 .map(|r| {

@@ -110,7 +110,10 @@ impl Spawned {
                 match reader.read_until(b'\n', &mut line) {
                     Ok(0) | Err(_) => return,
                     Ok(_) => {
-                        if tx.send(String::from_utf8_lossy(&line).into_owned()).is_err() {
+                        if tx
+                            .send(String::from_utf8_lossy(&line).into_owned())
+                            .is_err()
+                        {
                             return;
                         }
                     }
