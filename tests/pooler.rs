@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kit::{unavailable, Project, Run, Spawned, TestDb};
+use kit::{step_id, unavailable, Project, Run, Spawned, TestDb};
 use rev::url::BackendKind;
 
 // ---------------------------------------------------------------------------
@@ -140,10 +140,6 @@ impl Drop for PgBouncer {
 // Projects: revision i inserts one row `rNN` (with the database's time)
 // into a log table, so applications can be counted.
 
-fn id(i: usize) -> String {
-    format!("r{i:02}")
-}
-
 /// config.yaml settings of every project here, then `extra`; the URL is
 /// given on the command line (directly, or through the pooler).
 fn settings(extra: &str) -> String {
@@ -159,22 +155,19 @@ fn history(db: TestDb, n: usize, config: &str, extra: &str) -> Project {
         BackendKind::Sqlite => "strftime('%Y-%m-%d %H:%M:%f', 'now')",
     };
     let p = Project::with_db_config(db, &settings(config));
-    for i in 0..n {
-        let r = id(i);
-        let parent = if i == 0 { "null".to_owned() } else { id(i - 1) };
+    p.write_steps(n, |i| {
+        let r = step_id(i);
         let create = if i == 0 {
             "CREATE TABLE rev_log (rev VARCHAR(20) NOT NULL, at VARCHAR(40) NOT NULL);\n"
         } else {
             ""
         };
         let pause = if i == 1 { extra } else { "" };
-        p.write_revision(
-            &format!("versions/{r}_step.sql"),
-            (&r, &parent, "", &format!("step {i}")),
-            &format!("{create}{pause}\nINSERT INTO rev_log (rev, at) VALUES ('{r}', {now});"),
-            &format!("DELETE FROM rev_log WHERE rev = '{r}';"),
-        );
-    }
+        (
+            format!("{create}{pause}\nINSERT INTO rev_log (rev, at) VALUES ('{r}', {now});"),
+            format!("DELETE FROM rev_log WHERE rev = '{r}';"),
+        )
+    });
     p
 }
 

@@ -24,7 +24,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use kit::{unavailable, Project, Run, Spawned, TestDb};
+use kit::{step_id, unavailable, Project, Run, Spawned, TestDb};
 use rev::url::BackendKind;
 
 on_every_backend!(
@@ -37,10 +37,6 @@ on_every_backend!(
 
 // ---------------------------------------------------------------------------
 // Projects and histories.
-
-fn id(i: usize) -> String {
-    format!("r{i:02}")
-}
 
 /// SQL that takes about `secs` on the database without changing anything.
 fn slow(kind: BackendKind, secs: f64) -> String {
@@ -92,7 +88,7 @@ fn sqlite_rows_per_second() -> f64 {
 
 /// The upgrade and downgrade of revision `i`; `secs` of slow SQL first.
 fn revision_sql(kind: BackendKind, i: usize, secs: f64) -> (String, String) {
-    let r = id(i);
+    let r = step_id(i);
     let pause = if secs > 0.0 {
         slow(kind, secs)
     } else {
@@ -138,18 +134,7 @@ fn history(db: TestDb, n: usize, secs: impl Fn(usize) -> f64) -> Project {
         config.replace("lock_timeout_seconds: 60", "lock_timeout_seconds: 0"),
     )
     .unwrap();
-    for i in 0..n {
-        let (up, down) = revision_sql(kind, i, secs(i));
-        let parent = if i == 0 { "null".to_owned() } else { id(i - 1) };
-        let r = id(i);
-        let message = format!("step {i}");
-        p.write_revision(
-            &format!("versions/{r}_step.sql"),
-            (&r, &parent, "", &message),
-            &up,
-            &down,
-        );
-    }
+    p.write_steps(n, |i| revision_sql(kind, i, secs(i)));
     p
 }
 
@@ -175,7 +160,7 @@ impl Project {
         } else {
             0
         };
-        let bound = id(k);
+        let bound = step_id(k);
         if k > 0 {
             let prefix = db
                 .query_i64(&format!(
@@ -190,7 +175,7 @@ impl Project {
         }
         assert!(in_progress <= 1, "{in_progress} revisions in progress");
         let in_progress = if in_progress == 1 {
-            let rev = id(k);
+            let rev = step_id(k);
             let flagged = db
                 .query_i64(&format!(
                     "SELECT COUNT(*) FROM schema_migrations WHERE in_progress <> 0 AND version = '{rev}'"

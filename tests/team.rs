@@ -249,14 +249,9 @@ async fn moving_an_applied_revision_is_refused(p: Project) {
     assert_eq!(p.db().query_i64("SELECT COUNT(*) FROM invoice").await, 1);
 }
 
-/// A project on SQLite, for the checks that need no server.
-async fn sqlite_project() -> Project {
-    Project::new(kit::TestDb::sqlite().await.expect("sqlite"))
-}
-
 #[tokio::test]
 async fn edited_and_moved_revisions_are_flagged() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     repo_with_base(&p);
     p.write(&Rev {
         id: "b2",
@@ -307,7 +302,7 @@ async fn edited_and_moved_revisions_are_flagged() {
 
 #[tokio::test]
 async fn a_deleted_revision_is_flagged() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     repo_with_base(&p);
     p.write(&Rev {
         id: "b2",
@@ -333,7 +328,7 @@ async fn a_deleted_revision_is_flagged() {
 
 #[tokio::test]
 async fn a_merge_or_a_new_labelled_branch_passes_the_check() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     parallel_branches(&p);
     p.exits(1, &["check", "--against", "main"]);
     p.ok(&["merge", "-m", "join", "--rev-id", "m4"]);
@@ -353,7 +348,7 @@ async fn a_merge_or_a_new_labelled_branch_passes_the_check() {
 
 #[tokio::test]
 async fn against_combines_with_db() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     parallel_branches(&p);
     p.ok(&["rebase", "c3", "--onto", "b2"]);
     p.ok(&["upgrade", "head"]);
@@ -370,7 +365,7 @@ async fn against_combines_with_db() {
 
 #[tokio::test]
 async fn rebase_keeps_every_other_byte_of_crlf_and_bom_files() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     let files = [
         (
             "a1_rev.sql",
@@ -431,7 +426,7 @@ async fn rebase_keeps_every_other_byte_of_crlf_and_bom_files() {
 
 #[tokio::test]
 async fn rebase_refusals_name_what_to_do() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     parallel_branches(&p);
     // Onto a revision that descends from the one moved: a cycle.
     p.write(&Rev {
@@ -455,7 +450,7 @@ async fn rebase_refusals_name_what_to_do() {
 
 #[tokio::test]
 async fn merge_without_revisions_joins_the_two_heads() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     parallel_branches(&p);
     let run = p.run(&["merge", "--rev-id", "m4"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -487,7 +482,7 @@ async fn merge_without_revisions_joins_the_two_heads() {
 
 #[tokio::test]
 async fn outside_git_or_with_an_unknown_ref_exit_2() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     p.write(&Rev {
         id: "a1",
         down: &[],
@@ -527,7 +522,7 @@ fn repo_with_base_at(p: &Project) {
 
 #[tokio::test]
 async fn against_reads_only_the_script_folder_at_the_ref() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     repo_with_base(&p);
     // Files outside versions/ or in a subfolder of it are no revisions.
     std::fs::create_dir(p.path("versions/old")).unwrap();
@@ -548,7 +543,7 @@ async fn against_reads_only_the_script_folder_at_the_ref() {
 /// revision, is not history rewritten.
 #[tokio::test]
 async fn originals_of_a_squash_may_be_deleted() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     repo_with_base(&p);
     for (id, down) in [("b2", "a1"), ("c3", "b2"), ("d4", "c3")] {
         p.write(&Rev {

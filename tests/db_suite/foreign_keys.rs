@@ -10,12 +10,7 @@
 use rev::url::BackendKind;
 use serde_json::Value;
 
-use crate::kit::TestDb;
 use crate::kit::{ids, Project, Rev};
-
-async fn sqlite_project() -> Project {
-    Project::new(TestDb::sqlite().await.expect("a temporary SQLite file"))
-}
 
 /// a1: `parent` (2 rows) and `child` (3 rows, `ON DELETE CASCADE`).
 fn parent_and_child(p: &Project) {
@@ -70,7 +65,7 @@ fn message(err: &Value) -> &str {
 
 #[tokio::test]
 async fn sqlite_table_rebuild_keeps_the_rows_that_reference_it() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     parent_and_child(&p);
     p.ok(&["upgrade", "head"]);
     assert_eq!(count(&p, "child").await, 3);
@@ -106,7 +101,7 @@ async fn sqlite_table_rebuild_keeps_the_rows_that_reference_it() {
 
 #[tokio::test]
 async fn sqlite_revision_that_leaves_dangling_rows_is_rolled_back() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     parent_and_child(&p);
     p.ok(&["upgrade", "head"]);
     // A data fix that relies on ON DELETE CASCADE, which does not fire
@@ -169,7 +164,7 @@ async fn sqlite_revision_that_leaves_dangling_rows_is_rolled_back() {
 
 #[tokio::test]
 async fn sqlite_rows_that_dangled_before_do_not_fail_a_revision() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     parent_and_child(&p);
     p.ok(&["upgrade", "head"]);
     // An application that ran with enforcement off left an orphan.
@@ -228,7 +223,7 @@ async fn sqlite_rows_that_dangled_before_do_not_fail_a_revision() {
 
 #[tokio::test]
 async fn sqlite_whole_run_with_a_dangling_reference_rolls_back_every_revision() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     p.set_config("transaction_per_migration: false");
     parent_and_child(&p);
     p.write(&Rev {
@@ -273,7 +268,7 @@ async fn sqlite_whole_run_with_a_dangling_reference_rolls_back_every_revision() 
 
 #[tokio::test]
 async fn sqlite_non_transactional_revision_that_leaves_dangling_rows_stays_in_progress() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     parent_and_child(&p);
     p.ok(&["upgrade", "head"]);
     p.write(&Rev {
@@ -299,7 +294,7 @@ async fn sqlite_non_transactional_revision_that_leaves_dangling_rows_stays_in_pr
 
 #[tokio::test]
 async fn sqlite_a_revision_cannot_turn_enforcement_back_on_for_later_ones() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     parent_and_child(&p);
     // Outside a transaction the pragma does take effect on rev's connection.
     p.write(&Rev {
@@ -323,7 +318,7 @@ async fn sqlite_a_revision_cannot_turn_enforcement_back_on_for_later_ones() {
 
 #[tokio::test]
 async fn sqlite_rebuild_by_renaming_the_old_table_away_is_refused() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     parent_and_child(&p);
     p.ok(&["upgrade", "head"]);
     // Renaming first makes SQLite rewrite child's REFERENCES to the old
@@ -387,24 +382,7 @@ fn first_command(finding: &Value) -> String {
         .to_owned()
 }
 
-#[tokio::test]
-async fn sqlite_check_db_names_what_needs_repair() {
-    check_db_names_what_needs_repair(sqlite_project().await).await;
-}
-
-#[tokio::test]
-async fn postgres_check_db_names_what_needs_repair() {
-    if let Some(db) = TestDb::postgres().await {
-        check_db_names_what_needs_repair(Project::new(db)).await;
-    }
-}
-
-#[tokio::test]
-async fn mysql_check_db_names_what_needs_repair() {
-    if let Some(db) = TestDb::mysql().await {
-        check_db_names_what_needs_repair(Project::new(db)).await;
-    }
-}
+on_every_backend!(check_db_names_what_needs_repair);
 
 async fn check_db_names_what_needs_repair(p: Project) {
     let kind = p.kind();

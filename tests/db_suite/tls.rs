@@ -22,12 +22,8 @@ use std::time::Duration;
 
 use sqlx::Connection as _;
 
-use crate::kit::{report_skip, unavailable, TestDb};
+use crate::kit::{report_skip, unavailable};
 use crate::kit::{Project, Rev, Run};
-
-fn project(db: Option<TestDb>) -> Option<Project> {
-    db.map(Project::new)
-}
 
 /// Fails, or skips by name where [`unavailable`] allows: the test stops
 /// here.
@@ -245,7 +241,7 @@ async fn assert_tls_refusal(p: &Project, run: &Run, expect: &[&str]) {
 /// can tell the two apart.
 #[tokio::test]
 async fn postgres_require_encrypts_the_migration_session() {
-    let Some(p) = project(TestDb::postgres().await) else {
+    let Some(p) = Project::postgres().await else {
         return;
     };
     pg_recording_rev(&p, "a1", &[], "require");
@@ -268,7 +264,7 @@ async fn postgres_require_encrypts_the_migration_session() {
 /// not list: `verify-ca` checks who signed the certificate, not the name.
 #[tokio::test]
 async fn postgres_verify_modes_trust_the_given_root() {
-    let Some(p) = project(TestDb::postgres().await) else {
+    let Some(p) = Project::postgres().await else {
         return;
     };
     let Some(cert) = server_cert(&p).await else {
@@ -309,7 +305,7 @@ async fn postgres_verify_modes_trust_the_given_root() {
 /// the certificate advice, although three retries are configured.
 #[tokio::test]
 async fn postgres_wrong_root_is_refused_once_with_certificate_advice() {
-    let Some(p) = project(TestDb::postgres().await) else {
+    let Some(p) = Project::postgres().await else {
         return;
     };
     if server_cert(&p).await.is_none() {
@@ -351,7 +347,7 @@ async fn postgres_wrong_root_is_refused_once_with_certificate_advice() {
 /// encrypted and migrates, since it does not check the name (issue 7).
 #[tokio::test]
 async fn postgres_name_mismatch_fails_verify_full_but_not_verify_ca() {
-    let Some(p) = project(TestDb::postgres().await) else {
+    let Some(p) = Project::postgres().await else {
         return;
     };
     let Some(cert) = server_cert(&p).await else {
@@ -401,7 +397,7 @@ async fn postgres_name_mismatch_fails_verify_full_but_not_verify_ca() {
 /// the config folder, before any connection is tried.
 #[tokio::test]
 async fn postgres_missing_root_file_is_named() {
-    let Some(p) = project(TestDb::postgres().await) else {
+    let Some(p) = Project::postgres().await else {
         return;
     };
     pg_recording_rev(&p, "a1", &[], "never");
@@ -454,7 +450,7 @@ fn mysql_recording_rev(p: &Project, id: &str, down: &[&str], label: &str, mariad
 /// so the encrypted half is skipped with the reason printed).
 #[tokio::test]
 async fn mysql_ssl_modes() {
-    let Some(p) = project(TestDb::mysql().await) else {
+    let Some(p) = Project::mysql().await else {
         return;
     };
     let version = p.strings("SELECT VERSION()").await.remove(0);

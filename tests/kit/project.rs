@@ -41,6 +41,11 @@ pub fn revision_text(
     )
 }
 
+/// The id of revision `i` of [`Project::write_steps`]: `r00`, `r01`, ...
+pub fn step_id(i: usize) -> String {
+    format!("r{i:02}")
+}
+
 pub struct Project {
     db: Option<TestDb>,
     dir: tempfile::TempDir,
@@ -54,6 +59,22 @@ impl From<TestDb> for Project {
 }
 
 impl Project {
+    /// A project on a fresh SQLite file.
+    pub async fn sqlite() -> Project {
+        let db = TestDb::sqlite().await.expect("a temporary SQLite file");
+        Project::new(db)
+    }
+
+    /// A project on a fresh PostgreSQL database (`None`: skipped).
+    pub async fn postgres() -> Option<Project> {
+        TestDb::postgres().await.map(Project::new)
+    }
+
+    /// A project on a fresh MySQL/MariaDB database (`None`: skipped).
+    pub async fn mysql() -> Option<Project> {
+        TestDb::mysql().await.map(Project::new)
+    }
+
     /// A project whose config.yaml points at `db`.
     pub fn new(db: TestDb) -> Project {
         Self::with_settings(db, "")
@@ -158,6 +179,27 @@ impl Project {
         std::fs::write(&path, revision_text(id, down, extra, message, up, down_sql))
             .expect("write revision");
         path
+    }
+
+    /// Writes the linear history `r00` <- `r01` <- ... of `n` revisions,
+    /// `versions/rNN_step.sql` with the message `step <i>`; `sql(i)` gives
+    /// revision `i`'s upgrade and downgrade.
+    pub fn write_steps(&self, n: usize, sql: impl Fn(usize) -> (String, String)) {
+        for i in 0..n {
+            let (up, down) = sql(i);
+            let r = step_id(i);
+            let parent = if i == 0 {
+                "null".to_owned()
+            } else {
+                step_id(i - 1)
+            };
+            self.write_revision(
+                &format!("versions/{r}_step.sql"),
+                (&r, &parent, "", &format!("step {i}")),
+                &up,
+                &down,
+            );
+        }
     }
 
     /// How many files versions/ holds.
