@@ -482,7 +482,7 @@ fn sql_files_in_sub_folders_are_named() {
 
 #[test]
 fn revision_is_alembics_word_for_new() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     let first = p
         .ok(&[
             "revision",
@@ -506,7 +506,7 @@ fn revision_is_alembics_word_for_new() {
             "json",
         ])
         .json();
-    let text = std::fs::read_to_string(p.path().join(second["path"].as_str().unwrap())).unwrap();
+    let text = std::fs::read_to_string(p.dir().join(second["path"].as_str().unwrap())).unwrap();
     assert!(text.contains("-- down_revision: a1"), "{text}");
     let help = p.ok(&["--help"]).stdout;
     assert!(
@@ -517,14 +517,14 @@ fn revision_is_alembics_word_for_new() {
         (&first, "CREATE TABLE users (id INTEGER PRIMARY KEY);"),
         (&second, "ALTER TABLE users ADD COLUMN email TEXT;"),
     ] {
-        let path = p.path().join(file["path"].as_str().unwrap());
+        let path = p.dir().join(file["path"].as_str().unwrap());
         let text = std::fs::read_to_string(&path).unwrap();
         let text = text.replacen("-- +upgrade\n", &format!("-- +upgrade\n{sql}\n"), 1);
         std::fs::write(&path, text).unwrap();
     }
     p.ok(&["upgrade", "head"]);
     assert_eq!(
-        p.query("SELECT name FROM pragma_table_info('users') ORDER BY cid"),
+        p.file_rows("SELECT name FROM pragma_table_info('users') ORDER BY cid"),
         ["id", "email"]
     );
     assert_eq!(p.recorded(), ["a1", "b2"]);
