@@ -5,7 +5,7 @@
 #[path = "kit/mod.rs"]
 mod kit;
 
-use kit::{Project, Run};
+use kit::{Header, Project, Run};
 
 use std::path::PathBuf;
 
@@ -19,7 +19,12 @@ impl Project {
     fn revision(&self, id: &str, down: &str, extra: &str) -> PathBuf {
         self.write_revision(
             &format!("versions/{id}.sql"),
-            (id, down, extra, &format!("make {id}")),
+            Header {
+                id,
+                down,
+                extra,
+                message: &format!("make {id}"),
+            },
             &format!("CREATE TABLE t_{id} (x INTEGER);"),
             &format!("DROP TABLE t_{id};"),
         )

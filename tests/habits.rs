@@ -8,7 +8,7 @@
 #[path = "kit/mod.rs"]
 mod kit;
 
-use kit::{Project, Run};
+use kit::{Header, Project, Run};
 
 use std::path::PathBuf;
 
@@ -22,7 +22,12 @@ impl Project {
     fn revision_in(&self, folder: &str, id: &str, down: &str, extra: &str) -> PathBuf {
         self.write_revision(
             &format!("{folder}/{id}.sql"),
-            (id, down, extra, &format!("make {id}")),
+            Header {
+                id,
+                down,
+                extra,
+                message: &format!("make {id}"),
+            },
             &format!(
                 "CREATE TABLE t_{id} (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n\
                  CREATE TABLE t_{id}_audit (id INTEGER, at TEXT);\n\

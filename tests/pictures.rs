@@ -13,7 +13,7 @@ mod kit;
 
 use std::path::PathBuf;
 
-use kit::{Project, TestDb};
+use kit::{Header, Project, TestDb};
 
 on_every_backend!(applied_marks_match_the_database);
 
@@ -33,7 +33,12 @@ impl Project {
     fn revision(&self, id: &str, down: &str, extra: &str) -> PathBuf {
         self.write_revision(
             &format!("versions/{id}.sql"),
-            (id, down, extra, &format!("make {id}")),
+            Header {
+                id,
+                down,
+                extra,
+                message: &format!("make {id}"),
+            },
             &format!(
                 "CREATE TABLE t_{id} (id INTEGER PRIMARY KEY, name VARCHAR(40) NOT NULL);\n\
                  CREATE INDEX t_{id}_name ON t_{id} (name);\n\

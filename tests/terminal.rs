@@ -14,7 +14,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use kit::{unavailable, Project, Run};
+use kit::{unavailable, Header, Project, Run};
 use portable_pty::{native_pty_system, CommandBuilder, PtySize};
 
 /// The revisions and terminals of this suite, on a project whose database
@@ -25,7 +25,12 @@ impl Project {
     fn revision(&self, id: &str, down: Option<&str>, labels: &str, extra: &str) -> PathBuf {
         self.write_revision(
             &format!("versions/{id}.sql"),
-            (id, down.unwrap_or("null"), labels, &format!("create {id}")),
+            Header {
+                id,
+                down: down.unwrap_or("null"),
+                extra: labels,
+                message: &format!("create {id}"),
+            },
             &format!(
                 "CREATE TABLE {id} (id INTEGER PRIMARY KEY, name TEXT NOT NULL, updated INTEGER);\n\
                  CREATE TRIGGER {id}_touch AFTER UPDATE OF name ON {id}\n\

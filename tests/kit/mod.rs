@@ -69,5 +69,5 @@ pub mod project;
 pub mod run;
 
 pub use db::{report_skip, unavailable, TestDb};
-pub use project::{ids, step_id, str_array, Project, Rev};
+pub use project::{ids, step_id, str_array, Header, Project, Rev};
 pub use run::{Run, Spawned};

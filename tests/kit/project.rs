@@ -25,6 +25,16 @@ pub struct Rev<'a> {
     pub down_sql: &'a str,
 }
 
+/// The header of a file written by [`Project::write_revision`].
+pub struct Header<'a> {
+    pub id: &'a str,
+    /// YAML: `null`, an id or a `[a, b]` list.
+    pub down: &'a str,
+    /// Whole header lines (`-- key: value\n`), or nothing.
+    pub extra: &'a str,
+    pub message: &'a str,
+}
+
 /// The text of a revision file. `down` is YAML (`null`, an id or a
 /// `[a, b]` list); `extra` is whole header lines (`-- key: value\n`).
 pub fn revision_text(
@@ -165,16 +175,15 @@ impl Project {
         std::fs::write(self.file_of(r.id), text).expect("write revision");
     }
 
-    /// Writes the revision file `rel` (`versions/a.sql`) from the parts
-    /// of [`revision_text`]; returns its path.
-    pub fn write_revision(
-        &self,
-        rel: &str,
-        header: (&str, &str, &str, &str),
-        up: &str,
-        down_sql: &str,
-    ) -> PathBuf {
-        let (id, down, extra, message) = header;
+    /// Writes the revision file `rel` (`versions/a.sql`) with `header`
+    /// and the two sections; returns its path.
+    pub fn write_revision(&self, rel: &str, header: Header, up: &str, down_sql: &str) -> PathBuf {
+        let Header {
+            id,
+            down,
+            extra,
+            message,
+        } = header;
         let path = self.path(rel);
         std::fs::write(&path, revision_text(id, down, extra, message, up, down_sql))
             .expect("write revision");
@@ -195,7 +204,12 @@ impl Project {
             };
             self.write_revision(
                 &format!("versions/{r}_step.sql"),
-                (&r, &parent, "", &format!("step {i}")),
+                Header {
+                    id: &r,
+                    down: &parent,
+                    extra: "",
+                    message: &format!("step {i}"),
+                },
                 &up,
                 &down,
             );
