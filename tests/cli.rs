@@ -5,7 +5,7 @@
 #[path = "kit/mod.rs"]
 mod kit;
 
-use kit::{Header, Project, Run};
+use kit::{Project, Run};
 
 use std::path::PathBuf;
 
@@ -17,14 +17,11 @@ use serde_json::Value;
 impl Project {
     /// Writes a revision file; `down` is `null`, an id, or a `[a, b]` list.
     fn revision(&self, id: &str, down: &str, extra: &str) -> PathBuf {
-        self.write_revision(
-            &format!("versions/{id}.sql"),
-            Header {
-                id,
-                down,
-                extra,
-                message: &format!("make {id}"),
-            },
+        self.write_made(
+            "versions",
+            id,
+            down,
+            extra,
             &format!("CREATE TABLE t_{id} (x INTEGER);"),
             &format!("DROP TABLE t_{id};"),
         )

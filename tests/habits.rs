@@ -8,7 +8,7 @@
 #[path = "kit/mod.rs"]
 mod kit;
 
-use kit::{Header, Project, Run};
+use kit::{Project, Run};
 
 use std::path::PathBuf;
 
@@ -20,14 +20,11 @@ impl Project {
     /// A revision in `folder` whose upgrade a user would write: a table,
     /// a trigger keeping an audit row, and seed data.
     fn revision_in(&self, folder: &str, id: &str, down: &str, extra: &str) -> PathBuf {
-        self.write_revision(
-            &format!("{folder}/{id}.sql"),
-            Header {
-                id,
-                down,
-                extra,
-                message: &format!("make {id}"),
-            },
+        self.write_made(
+            folder,
+            id,
+            down,
+            extra,
             &format!(
                 "CREATE TABLE t_{id} (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n\
                  CREATE TABLE t_{id}_audit (id INTEGER, at TEXT);\n\

@@ -13,7 +13,7 @@ mod kit;
 
 use std::path::PathBuf;
 
-use kit::{Header, Project, TestDb};
+use kit::{Project, TestDb};
 
 on_every_backend!(applied_marks_match_the_database);
 
@@ -31,14 +31,11 @@ impl Project {
     /// `extra` adds header lines. Its upgrade creates table `t_<id>` with an
     /// index and a first row, as a real revision would.
     fn revision(&self, id: &str, down: &str, extra: &str) -> PathBuf {
-        self.write_revision(
-            &format!("versions/{id}.sql"),
-            Header {
-                id,
-                down,
-                extra,
-                message: &format!("make {id}"),
-            },
+        self.write_made(
+            "versions",
+            id,
+            down,
+            extra,
             &format!(
                 "CREATE TABLE t_{id} (id INTEGER PRIMARY KEY, name VARCHAR(40) NOT NULL);\n\
                  CREATE INDEX t_{id}_name ON t_{id} (name);\n\

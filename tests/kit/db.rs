@@ -332,19 +332,24 @@ impl TestDb {
     }
 
     pub async fn postgres_conn(&self) -> sqlx::PgConnection {
-        sqlx::postgres::PgConnectOptions::from_str(&self.url.with_credentials_exposed())
-            .expect("pg url")
-            .connect()
-            .await
-            .expect("pg connect")
+        self.server_conn::<sqlx::postgres::PgConnectOptions>().await
     }
 
     pub async fn mysql_conn(&self) -> sqlx::MySqlConnection {
-        sqlx::mysql::MySqlConnectOptions::from_str(&self.url.with_credentials_exposed())
-            .expect("mysql url")
+        self.server_conn::<sqlx::mysql::MySqlConnectOptions>().await
+    }
+
+    async fn server_conn<O>(&self) -> O::Connection
+    where
+        O: sqlx::ConnectOptions,
+        O::Connection: Sized,
+    {
+        let url = self.url.with_credentials_exposed();
+        let options = O::from_str(&url).unwrap_or_else(|e| panic!("{}: {e}", self.url));
+        options
             .connect()
             .await
-            .expect("mysql connect")
+            .unwrap_or_else(|e| panic!("connect to {}: {e}", self.url))
     }
 }
 

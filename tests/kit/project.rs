@@ -190,6 +190,27 @@ impl Project {
         path
     }
 
+    /// Writes `<folder>/<id>.sql` with the message `make <id>`, the
+    /// naming of the suites without a server; returns its path.
+    pub fn write_made(
+        &self,
+        folder: &str,
+        id: &str,
+        down: &str,
+        extra: &str,
+        up: &str,
+        down_sql: &str,
+    ) -> PathBuf {
+        let message = format!("make {id}");
+        let header = Header {
+            id,
+            down,
+            extra,
+            message: &message,
+        };
+        self.write_revision(&format!("{folder}/{id}.sql"), header, up, down_sql)
+    }
+
     /// Writes the linear history `r00` <- `r01` <- ... of `n` revisions,
     /// `versions/rNN_step.sql` with the message `step <i>`; `sql(i)` gives
     /// revision `i`'s upgrade and downgrade.
