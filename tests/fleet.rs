@@ -2,105 +2,70 @@
 //! against real SQLite files, PostgreSQL and MariaDB databases. Every
 //! assertion reads the databases back through their own connections.
 
-#[allow(dead_code)]
-#[path = "it/common/mod.rs"]
-mod common;
+#[macro_use]
+#[path = "kit/mod.rs"]
+mod kit;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-use common::TestDb;
+use kit::{Project, Rev, TestDb};
 use serde_json::Value;
 
 /// A password that must never be printed.
 const SECRET: &str = "fleetSecret42";
 
-/// Three revisions: a table, a row in it, a second table. `broken` makes
-/// the third one fail on every database.
-struct Project {
-    dir: tempfile::TempDir,
+/// A project of three revisions (a table, a row in it, a second table)
+/// over the databases `dbs`; `broken` makes the third one fail everywhere.
+fn project(dbs: &[(&str, String)], broken: bool) -> Project {
+    let mut config = String::from(
+        "script_location: versions\nconnect_timeout_seconds: 5\nconnect_retries: 0\ndatabases:\n",
+    );
+    for (name, url) in dbs {
+        config.push_str(&format!("  {name}: '{url}'\n"));
+    }
+    let p = Project::with_config(&config);
+    let third = if broken {
+        "CREATE TABLE tags (id INTEGER NOT NULL,);"
+    } else {
+        "CREATE TABLE tags (id INTEGER NOT NULL);"
+    };
+    let steps = [
+        (
+            "r00",
+            &[][..],
+            "CREATE TABLE items (id INTEGER NOT NULL);",
+            "DROP TABLE items;",
+        ),
+        (
+            "r01",
+            &["r00"][..],
+            "INSERT INTO items (id) VALUES (7);",
+            "DELETE FROM items;",
+        ),
+        ("r02", &["r01"][..], third, "DROP TABLE tags;"),
+    ];
+    for (id, down, up, down_sql) in steps {
+        p.write(&Rev {
+            id,
+            down,
+            header: &[],
+            up,
+            down_sql,
+        });
+    }
+    p
 }
 
-impl Project {
-    fn new(dbs: &[(&str, String)], broken: bool) -> Project {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let versions = dir.path().join("versions");
-        std::fs::create_dir(&versions).unwrap();
-        let third = if broken {
-            "CREATE TABLE tags (id INTEGER NOT NULL,);"
-        } else {
-            "CREATE TABLE tags (id INTEGER NOT NULL);"
-        };
-        for (i, (parent, up, down)) in [
-            (
-                "null",
-                "CREATE TABLE items (id INTEGER NOT NULL);",
-                "DROP TABLE items;",
-            ),
-            (
-                "r00",
-                "INSERT INTO items (id) VALUES (7);",
-                "DELETE FROM items;",
-            ),
-            ("r01", third, "DROP TABLE tags;"),
-        ]
-        .iter()
-        .enumerate()
-        {
-            std::fs::write(
-                versions.join(format!("r0{i}_step.sql")),
-                format!("-- revision: r0{i}\n-- down_revision: {parent}\n-- message: step {i}\n\n-- +upgrade\n{up}\n\n-- +downgrade\n{down}\n"),
-            )
-            .unwrap();
-        }
-        let mut config = String::from(
-            "script_location: versions\nconnect_timeout_seconds: 5\nconnect_retries: 0\ndatabases:\n",
-        );
-        for (name, url) in dbs {
-            config.push_str(&format!("  {name}: '{url}'\n"));
-        }
-        std::fs::write(dir.path().join("config.yaml"), config).unwrap();
-        Project { dir }
-    }
-
-    fn rev(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_rev"))
-            .arg("-c")
-            .arg(self.dir.path().join("config.yaml"))
-            .args(args)
-            .env_remove("DATABASE_URL")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .output()
-            .expect("run rev")
-    }
-
-    /// `rev ARGS -f json`: the exit code and the report.
-    fn report(&self, args: &[&str]) -> (Option<i32>, Vec<Value>) {
-        let mut all = args.to_vec();
-        all.extend(["-f", "json"]);
-        let out = self.rev(&all);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let v: Value = serde_json::from_str(&stdout)
-            .unwrap_or_else(|e| panic!("not a JSON report ({e}): {}", text(&out)));
-        let dbs = v["databases"]
-            .as_array()
-            .unwrap_or_else(|| panic!("no databases: {v}"))
-            .clone();
-        (out.status.code(), dbs)
-    }
-}
-
-fn text(out: &Output) -> String {
-    let cut = |b: &[u8]| String::from_utf8_lossy(&b[..b.len().min(4000)]).into_owned();
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        cut(&out.stdout),
-        cut(&out.stderr)
-    )
+/// `rev ARGS -f json`: the exit code and the report.
+fn fleet_report(p: &Project, args: &[&str]) -> (Option<i32>, Vec<Value>) {
+    let mut all = args.to_vec();
+    all.extend(["-f", "json"]);
+    let out = p.run(&all);
+    let v: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("not a JSON report ({e}): {}", out.text()));
+    let dbs = v["databases"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no databases: {v}"))
+        .clone();
+    (Some(out.code), dbs)
 }
 
 /// The test databases: `sqlite` files, `pg` PostgreSQL and `maria` MariaDB
@@ -163,8 +128,8 @@ async fn upgrade_all_brings_25_databases_to_head_and_a_second_run_applies_nothin
     let Some(dbs) = databases(20, 5, 0).await else {
         return;
     };
-    let p = Project::new(&urls(&dbs), false);
-    let (code, report) = p.report(&["upgrade", "head", "--all", "-j", "4"]);
+    let p = project(&urls(&dbs), false);
+    let (code, report) = fleet_report(&p, &["upgrade", "head", "--all", "-j", "4"]);
     assert_eq!(code, Some(0), "{report:?}");
     assert_eq!(report.len(), 25);
     // The report keeps the config's order.
@@ -187,7 +152,7 @@ async fn upgrade_all_brings_25_databases_to_head_and_a_second_run_applies_nothin
     }
     // A second run finds every database at head and changes nothing: no
     // revision applied, no row added.
-    let (code, report) = p.report(&["upgrade", "head", "--all", "-j", "4"]);
+    let (code, report) = fleet_report(&p, &["upgrade", "head", "--all", "-j", "4"]);
     assert_eq!(code, Some(0));
     for d in &report {
         assert_eq!(
@@ -202,15 +167,15 @@ async fn upgrade_all_brings_25_databases_to_head_and_a_second_run_applies_nothin
         assert_at_head(name, db).await;
     }
     // Text: one line per database and a summary.
-    let out = p.rev(&["upgrade", "head", "--all"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let out = p.run(&["upgrade", "head", "--all"]);
+    assert_eq!(Some(out.code), Some(0), "{}", out.text());
+    let stdout = out.stdout.clone();
     assert_eq!(stdout.lines().count(), 25, "{stdout}");
     assert!(
         stdout.lines().all(|l| l.contains("nothing to do")),
         "{stdout}"
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = out.stderr.clone();
     assert!(
         stderr.contains("25 databases: 25 ok (0 changed, 25 already there)"),
         "{stderr}"
@@ -226,20 +191,16 @@ async fn an_unreachable_database_fails_alone_and_its_password_is_not_printed() {
     // Nothing listens on port 1 of the loopback.
     let dead = format!("postgres://app:{SECRET}@127.0.0.1:1/nowhere");
     list.insert(7, ("gone", dead));
-    let p = Project::new(&list, false);
-    let out = p.rev(&["upgrade", "head", "--all", "-j", "4", "-f", "json"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let p = project(&list, false);
+    let out = p.run(&["upgrade", "head", "--all", "-j", "4", "-f", "json"]);
+    assert_eq!(Some(out.code), Some(1), "{}", out.text());
+    let all = format!("{}{}", out.stdout.clone(), out.stderr.clone());
     assert!(
         !all.contains(SECRET),
         "the password was printed: {}",
-        text(&out)
+        out.text()
     );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
     let report = report["databases"].as_array().unwrap();
     assert_eq!(report.len(), 25);
     let gone = by_name(report, "gone");
@@ -262,23 +223,24 @@ async fn an_unreachable_database_fails_alone_and_its_password_is_not_printed() {
         assert_at_head(name, db).await;
     }
     // In text too: the failed database's line names it, masked.
-    let out = p.rev(&["upgrade", "head", "--all"]);
-    assert_eq!(out.status.code(), Some(1));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let out = p.run(&["upgrade", "head", "--all"]);
+    assert_eq!(Some(out.code), Some(1));
+    let stdout = out.stdout.clone();
     let line = stdout
         .lines()
         .find(|l| l.contains("gone"))
-        .unwrap_or_else(|| panic!("{}", text(&out)));
+        .unwrap_or_else(|| panic!("{}", out.text()));
     assert!(
         line.starts_with("FAILED gone  postgres://app:****@127.0.0.1:1/nowhere"),
         "{line}"
     );
-    assert!(!String::from_utf8_lossy(&out.stderr).contains(SECRET));
+    assert!(!out.stderr.clone().contains(SECRET));
     assert!(
-        String::from_utf8_lossy(&out.stderr)
+        out.stderr
+            .clone()
             .contains("24 ok (0 changed, 24 already there), 1 failed"),
         "{}",
-        text(&out)
+        out.text()
     );
 }
 
@@ -287,8 +249,11 @@ async fn a_failing_canary_stops_the_fleet_before_the_others() {
     let Some(dbs) = databases(4, 2, 0).await else {
         return;
     };
-    let p = Project::new(&urls(&dbs), true);
-    let (code, report) = p.report(&["upgrade", "head", "--all", "--canary", "2", "-j", "2"]);
+    let p = project(&urls(&dbs), true);
+    let (code, report) = fleet_report(
+        &p,
+        &["upgrade", "head", "--all", "--canary", "2", "-j", "2"],
+    );
     assert_eq!(code, Some(1));
     for (i, d) in report.iter().enumerate() {
         assert_eq!(d["ok"], false, "{d}");
@@ -333,8 +298,8 @@ async fn fail_fast_starts_no_database_after_a_failure() {
             format!("postgres://app:{SECRET}@127.0.0.1:1/nowhere"),
         ),
     );
-    let p = Project::new(&list, false);
-    let (code, report) = p.report(&["upgrade", "head", "--all", "-j", "1", "--fail-fast"]);
+    let p = project(&list, false);
+    let (code, report) = fleet_report(&p, &["upgrade", "head", "--all", "-j", "1", "--fail-fast"]);
     assert_eq!(code, Some(1));
     assert_eq!(by_name(&report, "gone")["error"]["kind"], "connect");
     for (name, db) in &dbs {
@@ -342,7 +307,7 @@ async fn fail_fast_starts_no_database_after_a_failure() {
         assert!(state(db).await.0 <= 0, "{name} was touched");
     }
     // Without --fail-fast the others go on.
-    let (code, report) = p.report(&["upgrade", "head", "--all", "-j", "1"]);
+    let (code, report) = fleet_report(&p, &["upgrade", "head", "--all", "-j", "1"]);
     assert_eq!(code, Some(1));
     assert_eq!(report.iter().filter(|d| d["ok"] == true).count(), 4);
     for (name, db) in &dbs {
@@ -355,10 +320,13 @@ async fn db_picks_only_the_named_databases_mariadb_included() {
     let Some(dbs) = databases(2, 1, 2).await else {
         return;
     };
-    let p = Project::new(&urls(&dbs), false);
-    let (code, report) = p.report(&[
-        "upgrade", "head", "--db", "m01", "--db", "s00", "--db", "p00",
-    ]);
+    let p = project(&urls(&dbs), false);
+    let (code, report) = fleet_report(
+        &p,
+        &[
+            "upgrade", "head", "--db", "m01", "--db", "s00", "--db", "p00",
+        ],
+    );
     assert_eq!(code, Some(0), "{report:?}");
     let names: Vec<&str> = report.iter().map(|d| d["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["m01", "s00", "p00"]);
@@ -370,28 +338,28 @@ async fn db_picks_only_the_named_databases_mariadb_included() {
         }
     }
     // A downgrade of one, and a stamp of another, through --db.
-    let (code, report) = p.report(&["downgrade", "r00", "--db", "m01"]);
+    let (code, report) = fleet_report(&p, &["downgrade", "r00", "--db", "m01"]);
     assert_eq!(code, Some(0));
     assert_eq!(report[0]["applied"], serde_json::json!(["r02", "r01"]));
     assert_eq!(report[0]["to"], serde_json::json!(["r00"]));
     let m01 = &dbs.iter().find(|(n, _)| n == "m01").unwrap().1;
     assert_eq!(state(m01).await, (1, false));
-    let (code, report) = p.report(&["stamp", "r01", "--db", "m00"]);
+    let (code, report) = fleet_report(&p, &["stamp", "r01", "--db", "m00"]);
     assert_eq!(code, Some(0));
     assert_eq!(report[0]["to"], serde_json::json!(["r01"]), "{report:?}");
     let m00 = &dbs.iter().find(|(n, _)| n == "m00").unwrap().1;
     assert_eq!(state(m00).await, (2, false));
     assert!(!m00.has_table("items").await, "a stamp runs no SQL");
     // `current --all`, with --check-heads: exit 1 while one is behind.
-    let (code, report) = p.report(&["current", "--all", "--check-heads"]);
+    let (code, report) = fleet_report(&p, &["current", "--all", "--check-heads"]);
     assert_eq!(code, Some(1));
     assert_eq!(by_name(&report, "s00")["at_heads"], true);
     assert_eq!(by_name(&report, "s01")["at_heads"], false);
     assert_eq!(by_name(&report, "m00")["to"], serde_json::json!(["r01"]));
     // Unknown names and a config without `databases:` are usage errors.
-    let out = p.rev(&["upgrade", "head", "--db", "nope", "-f", "json"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+    let out = p.run(&["upgrade", "head", "--db", "nope", "-f", "json"]);
+    assert_eq!(Some(out.code), Some(2), "{}", out.text());
+    let err: Value = serde_json::from_str(&out.stderr).unwrap();
     assert_eq!(err["error"]["kind"], "unknown_database");
     assert_eq!(
         err["error"]["hints"][0],
@@ -404,12 +372,12 @@ async fn status_all_lists_the_databases_behind_first() {
     let Some(dbs) = databases(3, 1, 1).await else {
         return;
     };
-    let p = Project::new(&urls(&dbs), false);
-    let (code, _) = p.report(&["upgrade", "head", "--db", "s00", "--db", "p00"]);
+    let p = project(&urls(&dbs), false);
+    let (code, _) = fleet_report(&p, &["upgrade", "head", "--db", "s00", "--db", "p00"]);
     assert_eq!(code, Some(0));
-    let (code, _) = p.report(&["upgrade", "r00", "--db", "m00"]);
+    let (code, _) = fleet_report(&p, &["upgrade", "r00", "--db", "m00"]);
     assert_eq!(code, Some(0));
-    let (code, report) = p.report(&["status", "--all"]);
+    let (code, report) = fleet_report(&p, &["status", "--all"]);
     assert_eq!(code, Some(0));
     let names: Vec<&str> = report.iter().map(|d| d["name"].as_str().unwrap()).collect();
     // Behind (config order among them), then at head.
@@ -427,9 +395,9 @@ async fn status_all_lists_the_databases_behind_first() {
     let s01 = &dbs.iter().find(|(n, _)| n == "s01").unwrap().1;
     assert_eq!(state(s01).await, (-1, false));
     // The table.
-    let out = p.rev(&["status", "--all"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let out = p.run(&["status", "--all"]);
+    assert_eq!(Some(out.code), Some(0), "{}", out.text());
+    let stdout = out.stdout.clone();
     let lines: Vec<Vec<&str>> = stdout
         .lines()
         .map(|l| l.split_whitespace().collect())
@@ -445,20 +413,9 @@ async fn status_all_lists_the_databases_behind_first() {
 
 #[test]
 fn all_without_databases_is_a_usage_error() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("versions")).unwrap();
-    let config = dir.path().join("config.yaml");
-    std::fs::write(&config, "database_url: sqlite://a.db?mode=rwc\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_rev"))
-        .arg("-c")
-        .arg(&config)
-        .args(["status", "--all", "-f", "json"])
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+    let p = Project::with_config("database_url: sqlite://a.db?mode=rwc\n");
+    let out = p.exits(2, &["status", "--all", "-f", "json"]);
+    let err: Value = serde_json::from_str(&out.stderr).unwrap();
     assert_eq!(err["error"]["kind"], "no_databases");
-    assert!(!Path::new(&dir.path().join("a.db")).exists());
-    let _: PathBuf = config;
+    assert!(!p.dir().join("a.db").exists());
 }

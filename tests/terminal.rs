@@ -624,13 +624,11 @@ fn edit_opens_the_revision_file_in_the_editor() {
 
 #[test]
 fn a_fleet_at_a_terminal_counts_databases_on_a_live_line_and_clears_it() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.chain(2);
-    std::fs::write(
-        p.path().join("config.yaml"),
+    p.write_config(
         "script_location: versions\ndatabases:\n  a: sqlite://a.db?mode=rwc\n  b: sqlite://b.db?mode=rwc\n  c: sqlite://c.db?mode=rwc\n",
-    )
-    .unwrap();
+    );
     let (code, out) = p.tty(&["upgrade", "head", "--all", "-j", "2"], &[]);
     assert_eq!(code, 0, "{out}");
     // The live line counted the databases of the total...
@@ -638,7 +636,7 @@ fn a_fleet_at_a_terminal_counts_databases_on_a_live_line_and_clears_it() {
     assert!(out.contains("done,"), "{out}");
     // ...each database got its result line, and the summary came last.
     for name in ["a", "b", "c"] {
-        assert!(p.path().join(format!("{name}.db")).exists());
+        assert!(p.dir().join(format!("{name}.db")).exists());
     }
     let plain = String::from_utf8(strip_ansi(out.as_bytes())).unwrap();
     assert_eq!(
