@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::backend::{LockMode, DEFAULT_LEASE};
+use crate::backend::LockMode;
+use crate::defaults;
 
 /// The name rev looks for when `-c` is not given.
 pub const DEFAULT_FILE: &str = "config.yaml";
@@ -83,14 +84,14 @@ impl Default for RawConfig {
             database_url: None,
             script_location: None,
             version_locations: None,
-            version_table: "schema_migrations".into(),
-            file_template: "{rev}_{slug}".into(),
-            transaction_per_migration: true,
-            lock_timeout_seconds: 60,
-            lock: LockMode::Advisory,
-            lock_lease_seconds: DEFAULT_LEASE.as_secs(),
-            connect_timeout_seconds: 30,
-            connect_retries: 3,
+            version_table: defaults::VERSION_TABLE.into(),
+            file_template: defaults::FILE_TEMPLATE.into(),
+            transaction_per_migration: defaults::TRANSACTION_PER_MIGRATION,
+            lock_timeout_seconds: defaults::LOCK_TIMEOUT_SECONDS,
+            lock: LockMode::default(),
+            lock_lease_seconds: defaults::LOCK_LEASE_SECONDS,
+            connect_timeout_seconds: defaults::CONNECT_TIMEOUT_SECONDS,
+            connect_retries: defaults::CONNECT_RETRIES,
         }
     }
 }
@@ -293,7 +294,7 @@ impl Config {
         let first = match raw.script_location {
             Some(p) => p,
             None if !others.is_empty() => others.remove(0),
-            None => "versions".into(),
+            None => defaults::SCRIPT_LOCATION.into(),
         };
         let script_location = resolve(&first);
         let mut version_locations = vec![script_location.clone()];

@@ -20,6 +20,7 @@
 pub mod backend;
 pub mod cancel;
 pub mod config;
+pub mod defaults;
 mod error;
 pub mod executor;
 pub mod graph;
