@@ -596,16 +596,7 @@ impl Fields {
             "branch_labels" => {
                 let labels = scalars(key, raw, &value)?;
                 for label in &labels {
-                    if !is_valid_label(label) {
-                        return Err(ParseErrorKind::BadLabel {
-                            value: label.clone(),
-                        });
-                    }
-                    if RESERVED_LABELS.contains(&label.as_str()) {
-                        return Err(ParseErrorKind::ReservedLabel {
-                            value: label.clone(),
-                        });
-                    }
+                    check_label(label)?;
                 }
                 self.branch_labels = Some(labels);
             }
@@ -828,10 +819,31 @@ pub fn is_valid_id(id: &str) -> bool {
 /// Whether `label` is a valid branch label: `[A-Za-z0-9_-]+`. Every valid
 /// revision id is one too.
 pub fn is_valid_label(label: &str) -> bool {
-    !label.is_empty()
-        && label
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    !label.is_empty() && label.chars().all(is_label_char)
+}
+
+/// Whether `c` may appear in a branch label: `[A-Za-z0-9_-]`. Targets are
+/// parsed with the same set, so every label can be named in one.
+pub fn is_label_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '-'
+}
+
+/// Whether `label` may be a new branch label: valid ([`is_valid_label`])
+/// and not a word targets reserve ([`RESERVED_LABELS`]). The error is
+/// [`ParseErrorKind::BadLabel`] or [`ParseErrorKind::ReservedLabel`]; the
+/// parser and `rev new --branch-label` both ask here.
+pub fn check_label(label: &str) -> Result<(), ParseErrorKind> {
+    if !is_valid_label(label) {
+        Err(ParseErrorKind::BadLabel {
+            value: label.to_owned(),
+        })
+    } else if RESERVED_LABELS.contains(&label) {
+        Err(ParseErrorKind::ReservedLabel {
+            value: label.to_owned(),
+        })
+    } else {
+        Ok(())
+    }
 }
 
 /// A new revision id: 12 lowercase hex characters from a UUID v4.
