@@ -855,16 +855,25 @@ pub fn generate_id() -> String {
 /// line endings unified, trailing white space trimmed from every line,
 /// leading and trailing blank lines dropped.
 pub fn normalise(section: &str) -> String {
+    normalised_lines(section).join("\n")
+}
+
+/// The lines of [`normalise`], not yet joined with `\n`: the one statement
+/// of the rule, which [`checksum`] hashes without building the text.
+fn normalised_lines(section: &str) -> Vec<&str> {
     let section = section.strip_prefix('\u{feff}').unwrap_or(section);
-    let lines: Vec<&str> = split_lines(section)
+    let mut lines: Vec<&str> = split_lines(section)
         .into_iter()
         .map(str::trim_end)
         .collect();
-    let start = lines.iter().position(|l| !l.is_empty());
-    let end = lines.iter().rposition(|l| !l.is_empty());
-    match (start, end) {
-        (Some(s), Some(e)) => lines[s..=e].join("\n"),
-        _ => String::new(),
+    match lines.iter().rposition(|l| !l.is_empty()) {
+        Some(end) => {
+            lines.truncate(end + 1);
+            let start = lines.iter().position(|l| !l.is_empty()).unwrap_or(0);
+            lines.drain(..start);
+            lines
+        }
+        None => Vec::new(),
     }
 }
 
@@ -872,22 +881,12 @@ pub fn normalise(section: &str) -> String {
 /// walks them rather than building the normalised text: this runs once per
 /// file on every load.
 pub fn checksum(section: &str) -> String {
-    let section = section.strip_prefix('\u{feff}').unwrap_or(section);
-    let lines: Vec<&str> = split_lines(section)
-        .into_iter()
-        .map(str::trim_end)
-        .collect();
     let mut hasher = Sha256::new();
-    if let (Some(start), Some(end)) = (
-        lines.iter().position(|l| !l.is_empty()),
-        lines.iter().rposition(|l| !l.is_empty()),
-    ) {
-        for (k, line) in lines[start..=end].iter().enumerate() {
-            if k > 0 {
-                hasher.update(b"\n");
-            }
-            hasher.update(line.as_bytes());
+    for (k, line) in normalised_lines(section).iter().enumerate() {
+        if k > 0 {
+            hasher.update(b"\n");
         }
+        hasher.update(line.as_bytes());
     }
     hex::encode(hasher.finalize())
 }
@@ -949,6 +948,19 @@ DROP TABLE account;\n";
         let cr = "\u{feff}CREATE TABLE a (x int);\rINSERT INTO a VALUES (1);\r\r";
         assert_eq!(checksum(lf), checksum(crlf));
         assert_eq!(checksum(lf), checksum(cr));
+        // Several lines, blank lines around them, a BOM and trailing blanks.
+        assert_eq!(
+            checksum(crlf),
+            "7971613a76375d539168facf6c24f126d30ff7f8798442b15b5ad49474e8f3e6"
+        );
+        // The checksum is the hash of the normalised text, and of nothing else.
+        for text in [lf, crlf, cr, "", "\n \n", "x", " a \n\n b "] {
+            assert_eq!(
+                checksum(text),
+                hex::encode(Sha256::digest(normalise(text).as_bytes())),
+                "{text:?}"
+            );
+        }
         assert_ne!(
             checksum(lf),
             checksum("CREATE TABLE a (x int);\nINSERT INTO a VALUES (2);")
