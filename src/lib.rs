@@ -31,7 +31,9 @@ pub mod render;
 pub mod revision;
 pub mod squash;
 pub mod step;
-#[doc(hidden)] // history generator for benches and tests, not an API
+// The history generator of benches, tests and examples: built only for them
+// (the `synth` feature), never part of the shipped library.
+#[cfg(any(test, feature = "synth"))]
 pub mod synth;
 pub mod target;
 pub mod team;
