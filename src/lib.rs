@@ -24,6 +24,7 @@ pub mod defaults;
 mod error;
 pub mod executor;
 pub mod graph;
+mod io_cause;
 pub mod migrator;
 pub mod plan;
 pub mod rebase;
@@ -41,4 +42,5 @@ pub mod template;
 pub mod url;
 
 pub use error::Error;
+pub use io_cause::IoCause;
 pub use migrator::{Migrator, Settings, SquashStatus, StampReport, Status};

@@ -45,6 +45,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::IoCause;
+
 /// Files larger than this are refused: a revision is hand-written SQL, and a
 /// multi-gigabyte file in `versions/` is almost certainly a mistake that would
 /// otherwise be read into memory whole.
@@ -119,7 +121,7 @@ pub struct ParseError {
 pub enum ParseErrorKind {
     /// The file could not be read.
     #[error("cannot read the file: {0}")]
-    Io(String),
+    Io(#[source] IoCause),
     /// The file is larger than [`MAX_FILE_BYTES`].
     #[error("the file is {size} bytes; revision files are limited to {limit} bytes")]
     TooLarge {
@@ -261,14 +263,14 @@ pub fn read(path: &Path) -> Result<Revision, ParseError> {
         line: None,
         kind,
     };
-    let meta = std::fs::metadata(path).map_err(|e| err(ParseErrorKind::Io(e.to_string())))?;
+    let meta = std::fs::metadata(path).map_err(|e| err(ParseErrorKind::Io(e.into())))?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(err(ParseErrorKind::TooLarge {
             size: meta.len(),
             limit: MAX_FILE_BYTES,
         }));
     }
-    let bytes = std::fs::read(path).map_err(|e| err(ParseErrorKind::Io(e.to_string())))?;
+    let bytes = std::fs::read(path).map_err(|e| err(ParseErrorKind::Io(e.into())))?;
     let text = String::from_utf8(bytes).map_err(|_| err(ParseErrorKind::NotUtf8))?;
     parse(&text, path)
 }

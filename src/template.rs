@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use crate::revision;
+use crate::IoCause;
 
 /// The built-in revision template.
 pub const BUILTIN_REVISION_TEMPLATE: &str = include_str!("../templates/revision.sql.j2");
@@ -90,12 +91,12 @@ pub enum TemplateError {
         message: String,
     },
     /// A file operation failed.
-    #[error("{}: {message}", path.display())]
+    #[error("{}: {source}", path.display())]
     Io {
         /// The path.
         path: PathBuf,
-        /// The OS message.
-        message: String,
+        /// What the system said.
+        source: IoCause,
     },
     /// `rev init` would overwrite a file.
     #[error("{} already exists; rev init never overwrites a file", path.display())]
@@ -153,7 +154,7 @@ pub fn revision_template(template_dir: &Path) -> Result<(PathBuf, String), Templ
         )),
         Err(e) => Err(TemplateError::Io {
             path,
-            message: e.to_string(),
+            source: e.into(),
         }),
     }
 }
@@ -255,7 +256,7 @@ pub fn file_name(file_template: &str, id: &str, message: &str, date: DateTime<Ut
 pub fn init(dir: &Path) -> Result<Vec<PathBuf>, TemplateError> {
     let io = |path: &Path, e: std::io::Error| TemplateError::Io {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source: e.into(),
     };
     let config = dir.join(crate::config::DEFAULT_FILE);
     let template = dir.join("templates").join(REVISION_TEMPLATE_NAME);
