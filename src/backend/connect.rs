@@ -217,7 +217,7 @@ async fn check_cert_files(url: &DatabaseUrl) -> Result<(), BackendError> {
                 url: url.to_string(),
                 param,
                 path,
-                message: e.to_string(),
+                source: e.into(),
             });
         }
     }
