@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::backend::{LockMode, DEFAULT_LEASE};
+use crate::backend::LockMode;
+use crate::defaults;
+use crate::IoCause;
 
 /// The name rev looks for when `-c` is not given.
 pub const DEFAULT_FILE: &str = "config.yaml";
@@ -93,14 +95,14 @@ impl Default for RawConfig {
             database_url: None,
             script_location: None,
             version_locations: None,
-            version_table: "schema_migrations".into(),
-            file_template: "{rev}_{slug}".into(),
-            transaction_per_migration: true,
-            lock_timeout_seconds: 60,
-            lock: LockMode::Advisory,
-            lock_lease_seconds: DEFAULT_LEASE.as_secs(),
-            connect_timeout_seconds: 30,
-            connect_retries: 3,
+            version_table: defaults::VERSION_TABLE.into(),
+            file_template: defaults::FILE_TEMPLATE.into(),
+            transaction_per_migration: defaults::TRANSACTION_PER_MIGRATION,
+            lock_timeout_seconds: defaults::LOCK_TIMEOUT_SECONDS,
+            lock: LockMode::default(),
+            lock_lease_seconds: defaults::LOCK_LEASE_SECONDS,
+            connect_timeout_seconds: defaults::CONNECT_TIMEOUT_SECONDS,
+            connect_retries: defaults::CONNECT_RETRIES,
             databases: None,
         }
     }
@@ -148,12 +150,12 @@ const KNOWN_KEYS: &[&str] = &[
 #[non_exhaustive]
 pub enum ConfigError {
     /// The file cannot be read.
-    #[error("cannot read {}: {message}", path.display())]
+    #[error("cannot read {}: {source}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
-        /// The OS message.
-        message: String,
+        /// What the system said.
+        source: IoCause,
     },
     /// The file is not valid YAML of the expected shape.
     #[error("{}: {message}", path.display())]
@@ -209,24 +211,22 @@ impl Config {
 
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let read_err = |message: String| ConfigError::Read {
+        let read_err = |e: std::io::Error| ConfigError::Read {
             path: path.to_path_buf(),
-            message,
+            source: e.into(),
         };
         let invalid = |message: &str| ConfigError::Invalid {
             path: path.to_path_buf(),
             message: message.to_owned(),
         };
         // A config is a few lines; refuse to read a huge file whole.
-        let size = std::fs::metadata(path)
-            .map_err(|e| read_err(e.to_string()))?
-            .len();
+        let size = std::fs::metadata(path).map_err(read_err)?.len();
         if size > MAX_CONFIG_BYTES {
             return Err(invalid(&format!(
                 "the file is {size} bytes; a config file is limited to {MAX_CONFIG_BYTES} bytes"
             )));
         }
-        let bytes = std::fs::read(path).map_err(|e| read_err(e.to_string()))?;
+        let bytes = std::fs::read(path).map_err(read_err)?;
         let text = String::from_utf8(bytes)
             .map_err(|_| invalid("not UTF-8 text; config.yaml must be UTF-8"))?;
         let base_dir = path
@@ -323,7 +323,7 @@ impl Config {
         let first = match raw.script_location {
             Some(p) => p,
             None if !others.is_empty() => others.remove(0),
-            None => "versions".into(),
+            None => defaults::SCRIPT_LOCATION.into(),
         };
         let script_location = resolve(&first);
         let mut version_locations = vec![script_location.clone()];
@@ -611,6 +611,34 @@ mod tests {
         assert_eq!(e.kind(), "config_invalid");
     }
 
+    /// The I/O error is kept as the cause, not only as text: a caller can
+    /// tell a missing file from a permission problem.
+    #[test]
+    fn an_unreadable_file_keeps_the_io_error_as_its_source() {
+        use std::error::Error as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing.yaml");
+        let os_text = std::fs::metadata(&path).unwrap_err().to_string();
+        let e = Config::load(&path).unwrap_err();
+        assert_eq!(e.kind(), "config_read");
+        assert_eq!(
+            e.to_string(),
+            format!("cannot read {}: {os_text}", path.display())
+        );
+        let source = e.source().expect("the I/O error is the source");
+        let cause = source.downcast_ref::<IoCause>().expect("an IoCause");
+        assert_eq!(cause.kind(), std::io::ErrorKind::NotFound);
+        assert_eq!(source.to_string(), os_text);
+
+        let e = crate::revision::read(&path).unwrap_err();
+        let cause = e.kind.source().and_then(|s| s.downcast_ref::<IoCause>());
+        assert_eq!(cause.map(IoCause::kind), Some(std::io::ErrorKind::NotFound));
+        assert_eq!(
+            e.to_string(),
+            format!("{}: cannot read the file: {os_text}", path.display())
+        );
+    }
+
     #[test]
     fn named_databases_keep_their_order_and_expand_variables() {
         let c = parse(
@@ -651,8 +679,8 @@ mod tests {
 
     #[test]
     fn the_init_template_parses_and_its_databases_example_works_uncommented() {
-        let init = crate::template::INIT_CONFIG;
-        assert!(parse(init).unwrap().databases.is_empty());
+        let init = crate::template::init_config();
+        assert!(parse(&init).unwrap().databases.is_empty());
         let uncommented: String = init
             .lines()
             .map(|l| match l.strip_prefix("# ") {

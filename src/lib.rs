@@ -21,10 +21,12 @@
 pub mod backend;
 pub mod cancel;
 pub mod config;
+pub mod defaults;
 mod error;
 pub mod executor;
 pub mod fleet;
 pub mod graph;
+mod io_cause;
 pub mod migrator;
 pub mod plan;
 pub mod rebase;
@@ -32,7 +34,9 @@ pub mod render;
 pub mod revision;
 pub mod squash;
 pub mod step;
-#[doc(hidden)] // history generator for benches and tests, not an API
+// The history generator of benches, tests and examples: built only for them
+// (the `synth` feature), never part of the shipped library.
+#[cfg(any(test, feature = "synth"))]
 pub mod synth;
 pub mod target;
 pub mod team;
@@ -40,4 +44,5 @@ pub mod template;
 pub mod url;
 
 pub use error::Error;
+pub use io_cause::IoCause;
 pub use migrator::{Migrator, Settings, SquashStatus, StampReport, Status};

@@ -27,6 +27,7 @@ use crate::backend::{
     DEFAULT_LEASE,
 };
 use crate::config::Config;
+use crate::defaults;
 use crate::error::Error;
 use crate::executor::{
     self, CancelToken, ExecError, ExecOptions, LockedSession, Progress, Report, StepEvent,
@@ -59,11 +60,11 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            version_table: "schema_migrations".into(),
-            transaction_per_migration: true,
-            lock_timeout: Duration::from_secs(60),
+            version_table: defaults::VERSION_TABLE.into(),
+            transaction_per_migration: defaults::TRANSACTION_PER_MIGRATION,
+            lock_timeout: Duration::from_secs(defaults::LOCK_TIMEOUT_SECONDS),
             connect: ConnectOptions::default(),
-            lock: LockMode::Advisory,
+            lock: LockMode::default(),
             lock_lease: DEFAULT_LEASE,
         }
     }
