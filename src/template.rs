@@ -405,7 +405,7 @@ mod tests {
     }
 
     /// Rendering the init config from the constants did not change the file
-    /// a new project gets.
+    /// a new project gets (its settings, then the commented `databases:`).
     #[test]
     fn init_config_text_is_unchanged() {
         assert_eq!(
@@ -421,7 +421,13 @@ mod tests {
              transaction_per_migration: true\n\
              lock_timeout_seconds: 60\n\
              connect_timeout_seconds: 30\n\
-             connect_retries: 3\n"
+             connect_retries: 3\n\
+             # Named databases (one schema, many databases: tenants, shards, regions) for\n\
+             # `rev upgrade head --all` or `--db NAME`; each URL may use ${VAR} too.\n\
+             # Without --all/--db rev uses database_url above.\n\
+             # databases:\n\
+             #   tenant_a: postgres://app:${TENANT_A_PASSWORD}@db1:5432/tenant_a\n\
+             #   tenant_b: sqlite://tenants/b.db?mode=rwc\n"
         );
     }
 }
