@@ -227,8 +227,17 @@ pub fn status(ctx: &Context, fleet: &FleetArgs) -> Result<u8, CliError> {
             ],
         });
     }
+    // An error row's message runs on past the columns: sizing CURRENT by it
+    // would push the other columns off the screen.
+    let is_error = |r: &[String; 5]| r[1].starts_with("error: ") && r[2].is_empty();
     let widths: Vec<usize> = (0..5)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .filter(|r| c == 0 || !is_error(r))
+                .map(|r| r[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     for row in &rows {
         let line: Vec<String> = row
