@@ -71,7 +71,11 @@ impl Printer {
 
     /// Prints a JSON value on stdout.
     pub fn print_json<T: Serialize + ?Sized>(&self, value: &T) {
-        let text = serde_json::to_string_pretty(value)
+        // Through a `Value`, whose objects keep their keys sorted: every
+        // object prints its keys in one order, whether a struct or `json!`
+        // made it, and a field moved in a struct does not move in the output.
+        let text = serde_json::to_value(value)
+            .and_then(|v| serde_json::to_string_pretty(&v))
             .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
         self.data(&text);
     }
