@@ -71,13 +71,20 @@ impl Printer {
 
     /// Prints a JSON value on stdout.
     pub fn print_json<T: Serialize + ?Sized>(&self, value: &T) {
-        // Through a `Value`, whose objects keep their keys sorted: every
-        // object prints its keys in one order, whether a struct or `json!`
-        // made it, and a field moved in a struct does not move in the output.
-        let text = serde_json::to_value(value)
-            .and_then(|v| serde_json::to_string_pretty(&v))
+        let text = serde_json::to_string_pretty(value)
             .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
         self.data(&text);
+    }
+
+    /// Prints a JSON value with the keys of every object sorted, as the
+    /// reports of runs, stamps and status have always printed them (they
+    /// were `json!` objects): a field moved in a struct does not move in
+    /// the output.
+    pub fn print_json_sorted<T: Serialize + ?Sized>(&self, value: &T) {
+        match serde_json::to_value(value) {
+            Ok(v) => self.print_json(&v),
+            Err(e) => self.data(&format!("{{\"error\": \"{e}\"}}")),
+        }
     }
 
     /// A line of data on stdout (printed even with --quiet).

@@ -264,7 +264,7 @@ fn print_steps(
                 direction,
             })
             .collect();
-        ctx.printer.print_json(&v);
+        ctx.printer.print_json_sorted(&v);
         return;
     }
     if steps.is_empty() {
@@ -395,7 +395,8 @@ fn warn_out_of_order(ctx: &Context, report: &Report) {
 fn print_report(ctx: &Context, report: &Report) {
     warn_out_of_order(ctx, report);
     if ctx.printer.json() {
-        ctx.printer.print_json(&RunOutcome::new(report, None));
+        ctx.printer
+            .print_json_sorted(&RunOutcome::new(report, None));
         return;
     }
     if report.applied.is_empty() && !report.interrupted {
@@ -523,7 +524,8 @@ pub fn migrate(ctx: &Context, args: &MigrateArgs, direction: Direction) -> Resul
                 // The error goes to stderr; the script reading stdout still
                 // learns what was applied before it, and what was not.
                 if ctx.printer.json() {
-                    ctx.printer.print_json(&RunOutcome::new(report, Some(&e)));
+                    ctx.printer
+                        .print_json_sorted(&RunOutcome::new(report, Some(&e)));
                 } else {
                     warn_out_of_order(ctx, report);
                 }
@@ -539,7 +541,7 @@ pub fn stamp(ctx: &Context, args: &StampArgs) -> Result<u8, CliError> {
     if args.dry_run && ctx.printer.json() {
         // The shape of a real stamp's report, so a script reads both alike.
         let preview = block_on(m.stamp_preview(&args.targets, args.purge))?.map_err(&err)?;
-        ctx.printer.print_json(&preview);
+        ctx.printer.print_json_sorted(&preview);
         return Ok(0);
     }
     if args.dry_run {
@@ -561,7 +563,7 @@ pub fn stamp(ctx: &Context, args: &StampArgs) -> Result<u8, CliError> {
     }
     let report = block_on(m.stamp(&args.targets, args.purge))?.map_err(&err)?;
     if ctx.printer.json() {
-        ctx.printer.print_json(&report);
+        ctx.printer.print_json_sorted(&report);
     } else {
         for id in &report.removed {
             ctx.printer.status(&format!("unstamped {id}"));
@@ -654,7 +656,7 @@ pub fn status(ctx: &Context) -> Result<u8, CliError> {
     let err = rev_err(ctx, &m);
     let s = block_on(m.status())?.map_err(&err)?;
     if ctx.printer.json() {
-        ctx.printer.print_json(&s);
+        ctx.printer.print_json_sorted(&s);
         return Ok(0);
     }
     let graph = m.graph();
