@@ -1237,3 +1237,58 @@ pub fn failed_report(e: &Error) -> Option<&Report> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::executor::RunStep;
+
+    fn step(revision: &str, ms: u64) -> AppliedStep {
+        AppliedStep {
+            revision: revision.into(),
+            direction: Direction::Upgrade,
+            elapsed: Duration::from_millis(ms),
+        }
+    }
+
+    /// The JSON scripts read after `rev upgrade -f json`: the failed
+    /// revision under `failed` only, times in whole milliseconds.
+    #[test]
+    fn a_failed_run_reports_each_revision_once() {
+        let report = Report {
+            applied: vec![step("a", 12)],
+            not_run: vec!["b".into(), "c".into()],
+            failed: Some(RunStep {
+                revision: "b".into(),
+                direction: Direction::Upgrade,
+            }),
+            ..Report::default()
+        };
+        let error = Error::NoDatabaseUrl;
+        let json = serde_json::to_value(RunOutcome::new(&report, Some(&error))).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "applied": [{"revision": "a", "direction": "upgrade", "execution_time_ms": 12}],
+                "failed": {
+                    "revision": "b", "direction": "upgrade",
+                    "error": {"kind": "no_database_url", "message": error.to_string()},
+                },
+                "not_run": ["c"],
+                "interrupted": false,
+                "cancelled": null,
+                "out_of_order": [],
+            })
+        );
+        // An interrupted run: `failed` is null and nothing is left out.
+        let report = Report {
+            failed: None,
+            interrupted: true,
+            ..report
+        };
+        let json = serde_json::to_value(RunOutcome::new(&report, None)).unwrap();
+        assert_eq!(json["failed"], serde_json::Value::Null);
+        assert_eq!(json["not_run"], serde_json::json!(["b", "c"]));
+        assert_eq!(json["interrupted"], true);
+    }
+}
