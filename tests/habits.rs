@@ -543,3 +543,53 @@ fn sql_files_in_sub_folders_are_named() {
     assert!(!out.stderr.contains("versions/old/b.sql"), "{}", out.stderr);
     assert_eq!(p.recorded(), ["a", "b"]);
 }
+
+#[test]
+fn revision_is_alembics_word_for_new() {
+    let p = Project::new();
+    let first = p
+        .ok(&[
+            "revision",
+            "-m",
+            "create users",
+            "--rev-id",
+            "a1",
+            "-f",
+            "json",
+        ])
+        .json();
+    assert_eq!(first["path"], "versions/a1_create_users.sql");
+    let second = p
+        .ok(&[
+            "revision",
+            "-m",
+            "add email",
+            "--rev-id",
+            "b2",
+            "-f",
+            "json",
+        ])
+        .json();
+    let text = std::fs::read_to_string(p.path().join(second["path"].as_str().unwrap())).unwrap();
+    assert!(text.contains("-- down_revision: a1"), "{text}");
+    let help = p.ok(&["--help"]).stdout;
+    assert!(
+        help.contains("revision"),
+        "the alias is shown in --help:\n{help}"
+    );
+    for (file, sql) in [
+        (&first, "CREATE TABLE users (id INTEGER PRIMARY KEY);"),
+        (&second, "ALTER TABLE users ADD COLUMN email TEXT;"),
+    ] {
+        let path = p.path().join(file["path"].as_str().unwrap());
+        let text = std::fs::read_to_string(&path).unwrap();
+        let text = text.replacen("-- +upgrade\n", &format!("-- +upgrade\n{sql}\n"), 1);
+        std::fs::write(&path, text).unwrap();
+    }
+    p.ok(&["upgrade", "head"]);
+    assert_eq!(
+        p.query("SELECT name FROM pragma_table_info('users') ORDER BY cid"),
+        ["id", "email"]
+    );
+    assert_eq!(p.recorded(), ["a1", "b2"]);
+}

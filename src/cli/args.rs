@@ -81,7 +81,8 @@ pub enum Command {
     #[command(after_help = examples::INIT)]
     Init(InitArgs),
     /// Create a new revision file on top of the current head
-    #[command(after_help = examples::NEW)]
+    // `alembic revision -m ...` is what Alembic users type first.
+    #[command(after_help = examples::NEW, visible_alias = "revision")]
     New(NewArgs),
     /// Create a revision that merges heads
     #[command(after_help = examples::MERGE)]
