@@ -1,80 +1,38 @@
 //! The `rev` binary without a database: init, new, merge, the graph
 //! inspectors and check, their exit codes, JSON and text.
 
-#[allow(dead_code)]
-mod cli_kit;
+#[macro_use]
+#[path = "kit/mod.rs"]
+mod kit;
 
-use cli_kit::Output;
+use kit::{Project, Run};
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use assert_cmd::Command;
 use serde_json::Value;
 
-/// A project in a temp dir with its own config.yaml and versions/.
-struct Project {
-    dir: tempfile::TempDir,
-}
-
+/// The revisions and exit codes of this suite, on a project whose
+/// database is the SQLite file `test.db` beside config.yaml.
 impl Project {
-    fn new() -> Project {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("versions")).unwrap();
-        std::fs::write(
-            dir.path().join("config.yaml"),
-            "database_url: sqlite://test.db?mode=rwc\nscript_location: versions\n",
-        )
-        .unwrap();
-        Project { dir }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
     /// Writes a revision file; `down` is `null`, an id, or a `[a, b]` list.
     fn revision(&self, id: &str, down: &str, extra: &str) -> PathBuf {
-        let path = self.path().join("versions").join(format!("{id}.sql"));
-        std::fs::write(
-            &path,
-            format!("-- revision: {id}\n-- down_revision: {down}\n{extra}-- message: make {id}\n\n-- +upgrade\nCREATE TABLE t_{id} (x INTEGER);\n\n-- +downgrade\nDROP TABLE t_{id};\n"),
+        self.write_made(
+            "versions",
+            id,
+            down,
+            extra,
+            &format!("CREATE TABLE t_{id} (x INTEGER);"),
+            &format!("DROP TABLE t_{id};"),
         )
-        .unwrap();
-        path
     }
 
-    fn run(&self, args: &[&str]) -> Output {
-        cli_kit::run(self.path(), args)
+    fn fail(&self, args: &[&str]) -> Run {
+        self.exits(1, args)
     }
 
-    fn ok(&self, args: &[&str]) -> Output {
-        let out = self.run(args);
-        assert_eq!(
-            out.code, 0,
-            "rev {args:?} failed:\n{}\n{}",
-            out.stdout, out.stderr
-        );
-        out
-    }
-
-    fn fail(&self, args: &[&str]) -> Output {
-        let out = self.run(args);
-        assert_eq!(
-            out.code, 1,
-            "rev {args:?} should exit 1:\n{}\n{}",
-            out.stdout, out.stderr
-        );
-        out
-    }
-
-    fn usage(&self, args: &[&str]) -> Output {
-        let out = self.run(args);
-        assert_eq!(
-            out.code, 2,
-            "rev {args:?} should exit 2:\n{}\n{}",
-            out.stdout, out.stderr
-        );
-        out
+    fn usage(&self, args: &[&str]) -> Run {
+        self.exits(2, args)
     }
 
     /// The branchy history used by several tests:
@@ -108,7 +66,7 @@ fn ids(v: &Value) -> Vec<String> {
 
 #[test]
 fn heads_json_has_every_design_field() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.branchy();
     let v = p.ok(&["heads", "-f", "json"]).json();
     assert_eq!(ids(&v), ["m"]);
@@ -126,7 +84,7 @@ fn heads_json_has_every_design_field() {
 
 #[test]
 fn history_is_newest_first_and_takes_ranges() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.branchy();
     let all = ids(&p.ok(&["history", "-f", "json"]).json());
     assert_eq!(all.len(), 6);
@@ -161,7 +119,7 @@ fn history_is_newest_first_and_takes_ranges() {
 
 #[test]
 fn branches_and_show() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.branchy();
     assert_eq!(ids(&p.ok(&["branches", "-f", "json"]).json()), ["a"]);
     let v = p.ok(&["show", "billing", "-f", "json"]).json();
@@ -176,7 +134,7 @@ fn branches_and_show() {
 
 #[test]
 fn multiple_heads_are_listed_with_message_and_file() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.revision("a", "null", "");
     p.revision("b", "a", "");
     p.revision("c", "a", "");
@@ -213,7 +171,7 @@ fn multiple_heads_are_listed_with_message_and_file() {
 
 #[test]
 fn ambiguous_and_unknown_revisions_get_hints() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.revision("abc1", "null", "");
     p.revision("abc2", "abc1", "");
     let err = p.usage(&["show", "abc", "-f", "json"]).error_json();
@@ -235,7 +193,7 @@ fn ambiguous_and_unknown_revisions_get_hints() {
 
 #[test]
 fn ambiguous_walk_hints_keep_the_direction_asked_for() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.branchy();
     // From `a` going up there are two ways (b and d): the hint must suggest an
     // upward walk, not `LABEL@-1`.
@@ -279,7 +237,7 @@ fn ambiguous_walk_hints_keep_the_direction_asked_for() {
 
 #[test]
 fn bad_targets_are_usage_errors() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.branchy();
     let out = p.usage(&["upgrade", "billing@@x"]);
     assert!(out.stderr.contains("billing@@x"), "{}", out.stderr);
@@ -289,14 +247,14 @@ fn bad_targets_are_usage_errors() {
 
 #[test]
 fn check_reports_every_broken_file() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.revision("a", "null", "");
     std::fs::write(
-        p.path().join("versions/bad.sql"),
+        p.dir().join("versions/bad.sql"),
         "-- revision: bad\n-- down_revision: {x: 1}\n-- +upgrade\n",
     )
     .unwrap();
-    std::fs::write(p.path().join("versions/bin.sql"), [0u8, 159, 146, 150]).unwrap();
+    std::fs::write(p.dir().join("versions/bin.sql"), [0u8, 159, 146, 150]).unwrap();
     p.revision("orphan", "zzz", "");
     let out = p.fail(&["check"]);
     assert!(
@@ -307,8 +265,8 @@ fn check_reports_every_broken_file() {
     );
     assert!(out.stdout.contains("versions/bin.sql"), "{}", out.stdout);
     // Parse errors come first; the missing parent shows once the files parse.
-    std::fs::remove_file(p.path().join("versions/bad.sql")).unwrap();
-    std::fs::remove_file(p.path().join("versions/bin.sql")).unwrap();
+    std::fs::remove_file(p.dir().join("versions/bad.sql")).unwrap();
+    std::fs::remove_file(p.dir().join("versions/bin.sql")).unwrap();
     let v = p.fail(&["check", "-f", "json"]).json();
     assert_eq!(v["ok"], false);
     assert_eq!(v["problems"][0]["kind"], "missing_revision");
@@ -323,18 +281,18 @@ fn check_reports_every_broken_file() {
 
 #[test]
 fn cycles_and_duplicates_are_named() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.revision("a", "c", "");
     p.revision("b", "a", "");
     p.revision("c", "b", "");
     let out = p.fail(&["check"]);
     assert!(out.stdout.contains("cycle: "), "{}", out.stdout);
     assert!(out.stdout.contains(" -> "), "{}", out.stdout);
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.revision("a", "null", "");
     std::fs::copy(
-        p.path().join("versions/a.sql"),
-        p.path().join("versions/a_copy.sql"),
+        p.dir().join("versions/a.sql"),
+        p.dir().join("versions/a_copy.sql"),
     )
     .unwrap();
     let out = p.fail(&["check"]);
@@ -347,7 +305,7 @@ fn cycles_and_duplicates_are_named() {
 
 #[test]
 fn new_and_merge_build_a_history() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     let first = p
         .ok(&["new", "-m", "create users", "--rev-id", "u1", "-f", "json"])
         .json();
@@ -382,7 +340,7 @@ fn new_and_merge_build_a_history() {
     ]);
     let heads = ids(&p.ok(&["heads", "-f", "json"]).json());
     assert_eq!(heads, ["p1", "s2"]);
-    let text = std::fs::read_to_string(p.path().join("versions/s2_more_side.sql")).unwrap();
+    let text = std::fs::read_to_string(p.dir().join("versions/s2_more_side.sql")).unwrap();
     assert!(text.contains("-- down_revision: s1\n"), "{text}");
     assert!(text.contains("-- depends_on: [p1]\n"), "{text}");
     p.usage(&["new", "-m", "dup", "--rev-id", "s1", "--head", "p1"]);
@@ -418,7 +376,7 @@ fn new_and_merge_build_a_history() {
         .iter()
         .enumerate()
     {
-        let path = p.path().join(format!("versions/{file}.sql"));
+        let path = p.dir().join(format!("versions/{file}.sql"));
         let text = std::fs::read_to_string(&path).unwrap();
         let text = text.replacen(
             "-- +upgrade\n",
@@ -438,7 +396,7 @@ fn new_and_merge_build_a_history() {
 /// Writes `versions/m.sql`: a base revision whose sections are `up` and
 /// `down`, with `marker` where its `-- +downgrade` line would be.
 fn with_marker(p: &Project, marker: &str) -> PathBuf {
-    let path = p.path().join("versions/m.sql");
+    let path = p.dir().join("versions/m.sql");
     std::fs::write(
         &path,
         format!("-- revision: m\n-- down_revision: null\n-- message: users v2\n\n-- +upgrade\nCREATE TABLE users_v2 (id INTEGER PRIMARY KEY);\n\n{marker}\nDROP TABLE users_v2;\n"),
@@ -449,7 +407,7 @@ fn with_marker(p: &Project, marker: &str) -> PathBuf {
 
 #[test]
 fn mistyped_markers_fail_check_naming_file_line_and_marker() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     for marker in [
         "-- +Downgrade",
         "--+downgrade",
@@ -486,7 +444,7 @@ fn mistyped_markers_fail_check_naming_file_line_and_marker() {
             let out = p.usage(args);
             assert!(out.stderr.contains("versions/m.sql:8"), "{}", out.stderr);
         }
-        assert!(!p.path().join("test.db").exists());
+        assert!(!p.dir().join("test.db").exists());
     }
     // A second marker names the line of the first.
     with_marker(&p, "-- +downgrade\nDROP TABLE users_v2;\n-- +downgrade");
@@ -513,9 +471,9 @@ fn mistyped_markers_fail_check_naming_file_line_and_marker() {
 
 #[test]
 fn untouched_scaffold_is_reported_and_refused() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.ok(&["new", "-m", "create users", "--rev-id", "u1"]);
-    let file = p.path().join("versions/u1_create_users.sql");
+    let file = p.dir().join("versions/u1_create_users.sql");
     let out = p.fail(&["check"]);
     assert!(
         out.stdout.contains(
@@ -552,7 +510,7 @@ fn untouched_scaffold_is_reported_and_refused() {
         "{}",
         out.stderr
     );
-    assert!(!p.path().join("test.db").exists());
+    assert!(!p.dir().join("test.db").exists());
     // A comment says it is empty on purpose.
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(
@@ -592,7 +550,7 @@ fn merge_refuses_revisions_that_are_not_heads() {
     // b
     // |
     // a   c
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.revision("a", "null", "");
     p.revision("b", "a", "");
     p.revision("c", "null", "");
@@ -606,24 +564,22 @@ fn merge_refuses_revisions_that_are_not_heads() {
     );
     assert!(out.stderr.contains("`a` is not a head"), "{}", out.stderr);
     assert!(out.stderr.contains("rev heads"), "{}", out.stderr);
-    let files = std::fs::read_dir(p.path().join("versions"))
-        .unwrap()
-        .count();
+    let files = std::fs::read_dir(p.dir().join("versions")).unwrap().count();
     assert_eq!(files, 3, "nothing was written");
     p.ok(&["merge", "b", "c", "-m", "join"]);
 }
 
 #[test]
 fn project_template_overrides_the_builtin_one() {
-    let p = Project::new();
-    std::fs::create_dir(p.path().join("templates")).unwrap();
+    let p = Project::sqlite_file();
+    std::fs::create_dir(p.dir().join("templates")).unwrap();
     std::fs::write(
-        p.path().join("templates/revision.sql.j2"),
+        p.dir().join("templates/revision.sql.j2"),
         "-- revision: {{ revision }}\n-- down_revision: {{ down_revision }}\n-- message: {{ message }}\n-- ticket: none\n-- +upgrade\n-- +downgrade\n",
     )
     .unwrap();
     p.ok(&["new", "-m", "x", "--rev-id", "t1"]);
-    let text = std::fs::read_to_string(p.path().join("versions/t1_x.sql")).unwrap();
+    let text = std::fs::read_to_string(p.dir().join("versions/t1_x.sql")).unwrap();
     assert!(text.contains("-- ticket: none"), "{text}");
     // The unknown key is a warning, not an error.
     let out = p.ok(&["heads"]);
@@ -668,7 +624,7 @@ fn init_creates_a_project_that_works() {
 
 #[test]
 fn graph_renders_dot_and_mermaid() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.branchy();
     let dot = p.ok(&["graph"]).stdout;
     assert!(dot.starts_with("digraph"), "{dot}");
@@ -690,8 +646,8 @@ fn no_project_and_no_url_are_explained() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("rev init"));
-    let p = Project::new();
-    std::fs::write(p.path().join("config.yaml"), "script_location: versions\n").unwrap();
+    let p = Project::sqlite_file();
+    std::fs::write(p.dir().join("config.yaml"), "script_location: versions\n").unwrap();
     let out = p.usage(&["current"]);
     for way in ["--database-url", "DATABASE_URL", "config.yaml"] {
         assert!(out.stderr.contains(way), "{}", out.stderr);
@@ -700,13 +656,13 @@ fn no_project_and_no_url_are_explained() {
 
 #[test]
 fn sql_and_dry_run_need_no_database_changes() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.branchy();
     let out = p.ok(&["upgrade", "heads", "--sql"]);
     assert!(out.stdout.contains("CREATE TABLE t_a"), "{}", out.stdout);
     assert!(out.stdout.contains("schema_migrations"), "{}", out.stdout);
     assert!(
-        !p.path().join("test.db").exists(),
+        !p.dir().join("test.db").exists(),
         "--sql must not create the database"
     );
     let out = p.ok(&["downgrade", "base", "--sql", "--from", "c"]);
@@ -722,7 +678,7 @@ fn sql_and_dry_run_need_no_database_changes() {
 
 #[test]
 fn upgrade_reports_each_revision_as_it_runs() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.branchy();
     let out = p.ok(&["upgrade", "heads"]);
     let lines: Vec<&str> = out
@@ -750,7 +706,7 @@ fn upgrade_reports_each_revision_as_it_runs() {
 
 #[test]
 fn reading_commands_create_no_sqlite_file() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.branchy();
     assert_eq!(
         p.ok(&["current", "-f", "json"]).json(),
@@ -763,14 +719,14 @@ fn reading_commands_create_no_sqlite_file() {
         .json();
     assert_eq!(plan.as_array().map(Vec::len), Some(6));
     assert!(
-        !p.path().join("test.db").exists(),
+        !p.dir().join("test.db").exists(),
         "a read created the database file"
     );
 }
 
 #[test]
 fn usage_errors_are_json_when_json_is_asked_for() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.branchy();
     let out = p.usage(&["upgrade", "billing@@x", "-f", "json"]);
     let err = out.error_json();
@@ -792,7 +748,7 @@ fn usage_errors_are_json_when_json_is_asked_for() {
 
 #[test]
 fn review_gaps_short_ids_base_and_multiline_messages() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.revision("d1", "null", "");
     p.revision("d2", "d1", "");
     let out = p.usage(&["show", "d3"]);
@@ -807,7 +763,7 @@ fn review_gaps_short_ids_base_and_multiline_messages() {
 
 #[test]
 fn history_range_relative_to_current_is_explained() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.branchy();
     let out = p.usage(&["history", "-r", "-1:"]);
     assert!(out.stderr.contains("does not read"), "{}", out.stderr);
@@ -822,47 +778,19 @@ fn history_range_relative_to_current_is_explained() {
 impl Project {
     /// The first column of every row of `sql` in the project's SQLite
     /// database, read with sqlx rather than through rev, sorted.
-    fn db_strings(&self, sql: &'static str) -> Vec<String> {
-        self.db(|mut c| async move {
-            let mut v: Vec<String> = sqlx::query_scalar(sql).fetch_all(&mut c).await.unwrap();
-            v.sort();
-            v
-        })
-    }
-
-    /// Runs SQL of the test's own on the project's SQLite database.
-    fn db_exec(&self, sql: &'static str) {
-        self.db(|mut c| async move {
-            sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
-        })
-    }
-
-    fn db<T, F: std::future::Future<Output = T>>(
-        &self,
-        f: impl FnOnce(sqlx::SqliteConnection) -> F,
-    ) -> T {
-        use sqlx::Connection as _;
-        let path = self.path().join("test.db");
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path);
-            let c = sqlx::SqliteConnection::connect_with(&options)
-                .await
-                .unwrap();
-            f(c).await
-        })
+    fn db_strings(&self, sql: &str) -> Vec<String> {
+        let mut v = self.file_rows(sql);
+        v.sort();
+        v
     }
 
     /// The applied revisions, from the tracking table.
-    fn applied(&self) -> Vec<String> {
+    fn recorded(&self) -> Vec<String> {
         self.db_strings("SELECT version FROM schema_migrations")
     }
 
     /// The revisions' tables (each revision creates `t_<id>`).
-    fn tables(&self) -> Vec<String> {
+    fn t_tables(&self) -> Vec<String> {
         self.db_strings(
             "SELECT substr(name, 3) FROM sqlite_master WHERE type = 'table' AND substr(name, 1, 2) = 't_'",
         )
@@ -895,7 +823,7 @@ fn strs(v: &[&str]) -> Vec<String> {
 
 #[test]
 fn depends_on_names_a_branch_label_as_written() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.revision("a", "null", "");
     p.revision("b", "a", "-- branch_labels: [feature-2]\n");
     p.revision("x", "null", "-- depends_on: [feature-2]\n");
@@ -905,8 +833,8 @@ fn depends_on_names_a_branch_label_as_written() {
         ["x", "b", "a"]
     );
     p.ok(&["upgrade", "x"]);
-    assert_eq!(p.applied(), strs(&["a", "b", "x"]));
-    assert_eq!(p.tables(), strs(&["a", "b", "x"]));
+    assert_eq!(p.recorded(), strs(&["a", "b", "x"]));
+    assert_eq!(p.t_tables(), strs(&["a", "b", "x"]));
     // `rev new --depends-on LABEL` writes the label as given; an id or a
     // prefix is written as the full id.
     p.ok(&[
@@ -922,9 +850,9 @@ fn depends_on_names_a_branch_label_as_written() {
         "--depends-on",
         "a",
     ]);
-    let text = std::fs::read_to_string(p.path().join("versions").join("y_y.sql"))
+    let text = std::fs::read_to_string(p.dir().join("versions").join("y_y.sql"))
         .or_else(|_| {
-            let path = std::fs::read_dir(p.path().join("versions"))
+            let path = std::fs::read_dir(p.dir().join("versions"))
                 .unwrap()
                 .map(|e| e.unwrap().path())
                 .find(|f| f.file_name().unwrap().to_string_lossy().starts_with("y_"))
@@ -948,13 +876,13 @@ fn depends_on_names_a_branch_label_as_written() {
 
 #[test]
 fn label_at_rev_below_the_branch_point_reverts_the_lineage_only() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.split();
     p.ok(&["upgrade", "heads"]);
     // The branch point is on feature's lineage: only c2 and d2 go.
     p.ok(&["downgrade", "feature@b"]);
-    assert_eq!(p.applied(), strs(&["a", "b", "c1", "d1"]));
-    assert_eq!(p.tables(), strs(&["a", "b", "c1", "d1"]));
+    assert_eq!(p.recorded(), strs(&["a", "b", "c1", "d1"]));
+    assert_eq!(p.t_tables(), strs(&["a", "b", "c1", "d1"]));
     p.ok(&["upgrade", "heads"]);
     // Below it, b goes, and c1 and d1 are built on b.
     let plan = ids(&p
@@ -963,7 +891,7 @@ fn label_at_rev_below_the_branch_point_reverts_the_lineage_only() {
     assert_eq!(plan, ["d2", "d1", "c2", "c1", "b"]);
     // The revision before `@` names its lineage too.
     p.ok(&["downgrade", "c1@b"]);
-    assert_eq!(p.applied(), strs(&["a", "b", "c2", "d2"]));
+    assert_eq!(p.recorded(), strs(&["a", "b", "c2", "d2"]));
     // Off the lineage: refused, naming the branch, nothing changed.
     let out = p.usage(&["downgrade", "feature@c1", "-f", "json"]);
     let err = out.error_json();
@@ -976,12 +904,12 @@ fn label_at_rev_below_the_branch_point_reverts_the_lineage_only() {
         err["error"]["hints"].to_string().contains("lineage"),
         "{err}"
     );
-    assert_eq!(p.applied(), strs(&["a", "b", "c2", "d2"]));
+    assert_eq!(p.recorded(), strs(&["a", "b", "c2", "d2"]));
 }
 
 #[test]
 fn label_at_prefix_and_base_plus_n_work_on_the_lineage() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.split();
     // `d` is d1 or d2 in the graph, only d2 on feature's lineage.
     assert_eq!(
@@ -1006,24 +934,24 @@ fn label_at_prefix_and_base_plus_n_work_on_the_lineage() {
         message,
         "revision `c` is ambiguous: it matches `c2` and `cz`"
     );
-    std::fs::remove_file(p.path().join("versions/cz.sql")).unwrap();
+    std::fs::remove_file(p.dir().join("versions/cz.sql")).unwrap();
 
     // `feature@base+2` is b: two up the lineage from its root.
     p.ok(&["upgrade", "feature@base+2"]);
-    assert_eq!(p.applied(), strs(&["a", "b"]));
+    assert_eq!(p.recorded(), strs(&["a", "b"]));
     p.ok(&["upgrade", "feature@base+4"]);
-    assert_eq!(p.applied(), strs(&["a", "b", "c2", "d2"]));
+    assert_eq!(p.recorded(), strs(&["a", "b", "c2", "d2"]));
     let out = p.usage(&["upgrade", "feature@base+5", "-f", "json"]);
     assert_eq!(out.error_json()["error"]["kind"], "overshoot");
     // Down to the first revision: everything above it on the lineage.
     p.ok(&["downgrade", "feature@base+1"]);
-    assert_eq!(p.applied(), strs(&["a"]));
-    assert_eq!(p.tables(), strs(&["a"]));
+    assert_eq!(p.recorded(), strs(&["a"]));
+    assert_eq!(p.t_tables(), strs(&["a"]));
 }
 
 #[test]
 fn label_at_base_reaches_a_shared_root_and_says_so() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.split();
     p.ok(&["upgrade", "heads"]);
     let out = p.ok(&["downgrade", "feature@base", "--dry-run"]);
@@ -1047,14 +975,14 @@ fn label_at_base_reaches_a_shared_root_and_says_so() {
         "{}",
         out.stderr
     );
-    assert!(p.applied().is_empty());
-    assert!(p.tables().is_empty());
+    assert!(p.recorded().is_empty());
+    assert!(p.t_tables().is_empty());
 }
 
 #[test]
 fn heads_and_current_leave_out_a_dependency_only_head() {
     // x2 depends on y1, which nothing else builds on.
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.revision("x1", "null", "");
     p.revision("x2", "x1", "-- depends_on: [y1]\n");
     p.revision("y1", "null", "");
@@ -1067,7 +995,7 @@ fn heads_and_current_leave_out_a_dependency_only_head() {
     // ...the target `heads` only what nothing names.
     assert_eq!(ids(&p.ok(&["show", "heads", "-f", "json"]).json()), ["x2"]);
     p.ok(&["upgrade", "heads"]);
-    assert_eq!(p.applied(), strs(&["x1", "x2", "y1"]));
+    assert_eq!(p.recorded(), strs(&["x1", "x2", "y1"]));
     assert_eq!(
         p.ok(&["current", "-f", "json"]).json(),
         serde_json::json!(["x2"])
@@ -1075,7 +1003,7 @@ fn heads_and_current_leave_out_a_dependency_only_head() {
     p.ok(&["current", "--check-heads"]);
     // Reverting x2 makes y1 a current head again.
     p.ok(&["downgrade", "x1"]);
-    assert_eq!(p.applied(), strs(&["x1", "y1"]));
+    assert_eq!(p.recorded(), strs(&["x1", "y1"]));
     assert_eq!(
         p.ok(&["current", "-f", "json"]).json(),
         serde_json::json!(["x1", "y1"])
@@ -1090,7 +1018,7 @@ fn downgrade_minus_n_counts_applied_revisions_with_ties_by_plan_order() {
     // b   c
     //  \ /
     //   a
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.revision("a", "null", "");
     p.revision("b", "a", "");
     p.revision("c", "a", "");
@@ -1116,13 +1044,13 @@ fn downgrade_minus_n_counts_applied_revisions_with_ties_by_plan_order() {
         "{}",
         out.stderr
     );
-    assert_eq!(p.applied(), strs(&["a", "b", "c"]));
-    assert_eq!(p.tables(), strs(&["a", "b", "c"]));
+    assert_eq!(p.recorded(), strs(&["a", "b", "c"]));
+    assert_eq!(p.t_tables(), strs(&["a", "b", "c"]));
     p.ok(&["upgrade", "head"]);
-    assert_eq!(p.applied(), strs(&["a", "b", "c", "m"]));
+    assert_eq!(p.recorded(), strs(&["a", "b", "c", "m"]));
 
     // b applied after c: `-2` reverts m, then b.
-    p.db_exec(
+    p.file_exec(
         "UPDATE schema_migrations SET applied_at = CASE version \
            WHEN 'a' THEN '2026-05-01T10:00:00.100Z' WHEN 'c' THEN '2026-05-01T10:00:00.200Z' \
            WHEN 'b' THEN '2026-05-01T10:00:00.300Z' ELSE '2026-05-01T10:00:00.400Z' END",
@@ -1130,7 +1058,7 @@ fn downgrade_minus_n_counts_applied_revisions_with_ties_by_plan_order() {
     let plan = ids(&p.ok(&["downgrade", "-2", "--dry-run", "-f", "json"]).json());
     assert_eq!(plan, ["m", "b"]);
     // b and c in one millisecond: a tie, and c is later in plan order.
-    p.db_exec(
+    p.file_exec(
         "UPDATE schema_migrations SET applied_at = '2026-05-01T10:00:00.300Z' WHERE version = 'c'",
     );
     let out = p.ok(&["downgrade", "-2"]);
@@ -1139,12 +1067,12 @@ fn downgrade_minus_n_counts_applied_revisions_with_ties_by_plan_order() {
         "{}",
         out.stderr
     );
-    assert_eq!(p.applied(), strs(&["a", "b"]));
-    assert_eq!(p.tables(), strs(&["a", "b"]));
+    assert_eq!(p.recorded(), strs(&["a", "b"]));
+    assert_eq!(p.t_tables(), strs(&["a", "b"]));
     // Too many: an overshoot, and nothing runs.
     let out = p.usage(&["downgrade", "-3", "-f", "json"]);
     assert_eq!(out.error_json()["error"]["kind"], "overshoot");
-    assert_eq!(p.applied(), strs(&["a", "b"]));
+    assert_eq!(p.recorded(), strs(&["a", "b"]));
     // `REV-N` still walks the graph.
     p.ok(&["upgrade", "head"]);
     let out = p.usage(&["downgrade", "m-1", "-f", "json"]);
@@ -1163,7 +1091,7 @@ fn downgrade_minus_n_counts_applied_revisions_with_ties_by_plan_order() {
         out.stdout
     );
     // Without --from it reads the database, and its applied order.
-    p.db_exec(
+    p.file_exec(
         "UPDATE schema_migrations SET applied_at = CASE version \
            WHEN 'a' THEN '2026-05-01T10:00:00.100Z' WHEN 'c' THEN '2026-05-01T10:00:00.200Z' \
            WHEN 'b' THEN '2026-05-01T10:00:00.300Z' ELSE '2026-05-01T10:00:00.400Z' END",
@@ -1175,12 +1103,12 @@ fn downgrade_minus_n_counts_applied_revisions_with_ties_by_plan_order() {
         out.stdout
     );
     assert!(!out.stdout.contains("plan order"), "{}", out.stdout);
-    assert_eq!(p.applied(), strs(&["a", "b", "c", "m"]));
+    assert_eq!(p.recorded(), strs(&["a", "b", "c", "m"]));
 }
 
 #[test]
 fn usage_errors_are_json_with_an_equals_sign_too() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.branchy();
     for flag in [["-f=json"], ["--format=json"], ["-fjson"]] {
         let out = p.usage(&[flag[0], "upgrade", "billing@@x"]);
@@ -1190,10 +1118,10 @@ fn usage_errors_are_json_with_an_equals_sign_too() {
 
 #[test]
 fn empty_database_url_leaves_a_relative_sqlite_path_beside_config_yaml() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.revision("a", "null", "");
     let elsewhere = tempfile::tempdir().unwrap();
-    let config = p.path().join("config.yaml");
+    let config = p.dir().join("config.yaml");
     let out = Command::cargo_bin("rev")
         .unwrap()
         .current_dir(elsewhere.path())
@@ -1203,6 +1131,6 @@ fn empty_database_url_leaves_a_relative_sqlite_path_beside_config_yaml() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    assert!(p.path().join("test.db").exists(), "not beside config.yaml");
+    assert!(p.dir().join("test.db").exists(), "not beside config.yaml");
     assert!(!elsewhere.path().join("test.db").exists());
 }

@@ -1,6 +1,6 @@
 //! The `rev` binary against real SQLite, PostgreSQL and MySQL/MariaDB.
 //!
-//! Each scenario is one `async fn(Project)`; `suite!` runs it on all three
+//! Each scenario is one `async fn(Project)`; `on_every_backend!` runs it on all three
 //! backends (`sqlite::…`, `postgres::…`, `mysql::…`), each on a fresh
 //! database. Scenarios drive the real binary in a temp project and check the
 //! database through the library's read-only calls or the catalog, never
@@ -8,27 +8,21 @@
 //! transactional DDL) the scenario asserts each behaviour per kind.
 //!
 //! Server URLs: `REV_TEST_POSTGRES_URL`, `REV_TEST_MYSQL_URL` (defaults: the
-//! local test servers); an unreachable server skips with a notice, unless
-//! `CI=true`.
+//! local test servers); an unreachable server fails the test, or skips it
+//! by name under `REV_TEST_SKIP_SERVERS=1` (tests/kit).
 
-// The helpers are shared with tests/it, which uses some this binary does not.
-#[allow(dead_code)]
-#[path = "it/common/mod.rs"]
-mod common;
 #[macro_use]
-#[path = "db_suite/suite.rs"]
-mod suite;
+#[path = "kit/mod.rs"]
+mod kit;
 #[path = "db_suite/foreign_keys.rs"]
 mod foreign_keys;
-#[path = "db_suite/project.rs"]
-mod project;
 #[path = "db_suite/tls.rs"]
 mod tls;
 
-use project::{ids, str_array, Project, Rev};
+use kit::{ids, str_array, Project, Rev};
 use rev::url::BackendKind;
 
-suite!(
+on_every_backend!(
     clean_database_to_head,
     existing_database_gets_only_new_revisions,
     second_upgrade_is_a_no_op,
@@ -208,7 +202,7 @@ async fn second_upgrade_is_a_no_op(p: Project) {
     p.ok(&["upgrade", "head"]);
     let rows = p.rows().await;
     let catalog = p.catalog().await;
-    let run = p.rev(&["upgrade", "head"]);
+    let run = p.run(&["upgrade", "head"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("nothing to do"), "{}", run.stderr);
     let report = p.json(&["upgrade", "head"]);
@@ -264,7 +258,7 @@ async fn failing_revision_is_rolled_back_or_reported_in_progress(p: Project) {
         up: "CREATE TABLE half (id INTEGER PRIMARY KEY);\nINSERT INTO no_such_table VALUES (1);",
         down_sql: "DROP TABLE half;",
     });
-    let run = p.fails(1, &["-f", "json", "upgrade", "heads"]);
+    let run = p.exits(1, &["-f", "json", "upgrade", "heads"]);
     let err = run.json_error();
     assert_eq!(err["kind"], "migration_failed", "{err}");
     let message = err["message"].as_str().unwrap();
@@ -281,7 +275,7 @@ async fn failing_revision_is_rolled_back_or_reported_in_progress(p: Project) {
         let status = p.json(&["status"]);
         assert_eq!(str_array(&status["in_progress"]), ids(&["a2"]), "{status}");
         // The next run refuses and says how to recover.
-        let run = p.fails(1, &["-f", "json", "upgrade", "heads"]);
+        let run = p.exits(1, &["-f", "json", "upgrade", "heads"]);
         assert_eq!(run.json_error()["kind"], "in_progress");
         let hints = run.hints();
         // The schema has none of a2's changes once `half` is gone: follow the
@@ -342,14 +336,14 @@ async fn stamp_and_stamp_purge(p: Project) {
     });
     p.ok(&["stamp", "c1"]);
     p.remove("c1");
-    let run = p.fails(1, &["-f", "json", "status"]);
+    let run = p.exits(1, &["-f", "json", "status"]);
     assert_eq!(run.json_error()["kind"], "unknown_applied_revision");
     assert!(
         run.hints().iter().any(|h| h.contains("rev stamp --purge")),
         "{:?}",
         run.hints()
     );
-    let run = p.fails(1, &["stamp", "a3"]);
+    let run = p.exits(1, &["stamp", "a3"]);
     assert!(run.stderr.contains("`c1`"), "{}", run.stderr);
 
     let report = p.json(&["stamp", "--purge", "a2"]);
@@ -413,12 +407,12 @@ async fn dry_run_and_sql_change_nothing(p: Project) {
     let status = p.migrator().status().await.expect("status");
     assert_eq!(planned, status.pending);
     assert_eq!(planned.len(), 5);
-    let text = p.ok(&["upgrade", "heads", "--dry-run"]);
+    let text = p.ok(&["upgrade", "heads", "--dry-run"]).stdout;
     assert!(text.lines().any(|l| l.contains("b2")), "{text}");
     // Not even the tracking table was created.
     assert_eq!(p.tables().await, Vec::<String>::new());
 
-    let script = p.ok(&["upgrade", "heads", "--sql"]);
+    let script = p.ok(&["upgrade", "heads", "--sql"]).stdout;
     let table = match p.kind() {
         BackendKind::MySql => "`schema_migrations`",
         _ => "\"schema_migrations\"",
@@ -466,7 +460,7 @@ async fn dry_run_and_sql_change_nothing(p: Project) {
     assert_eq!(down.len(), 5);
     assert_eq!(down.last(), Some(&"a1"));
     // Without --from, the starting point is read from the database.
-    let script = p.ok(&["downgrade", "base", "--sql"]);
+    let script = p.ok(&["downgrade", "base", "--sql"]).stdout;
     for id in ALL_FIRST {
         assert!(
             script.contains(&format!("DELETE FROM {table} WHERE version = '{id}'")),
@@ -500,7 +494,7 @@ async fn drift_is_found_refused_and_accepted(p: Project) {
     assert_eq!(str_array(&status["current"]), ids(&["a3", "b2"]));
     assert_eq!(str_array(&status["applied"]).len(), 5);
 
-    let run = p.fails(1, &["-f", "json", "upgrade", "head"]);
+    let run = p.exits(1, &["-f", "json", "upgrade", "head"]);
     let err = run.json_error();
     assert_eq!(err["kind"], "drift");
     assert!(err["message"].as_str().unwrap().contains("`a2`"), "{err}");
@@ -509,7 +503,7 @@ async fn drift_is_found_refused_and_accepted(p: Project) {
         "{:?}",
         run.hints()
     );
-    let text = p.fails(1, &["upgrade", "head"]);
+    let text = p.exits(1, &["upgrade", "head"]);
     assert!(text.stderr.contains("rev accept a2"), "{}", text.stderr);
     // Nothing ran.
     assert_eq!(p.applied().await, ids(&ALL_FIRST));
@@ -557,7 +551,7 @@ async fn foreign_version_table_is_refused_untouched(p: Project) {
         &["-f", "json", "status"],
         &["-f", "json", "stamp", "heads"],
     ] {
-        let run = p.fails(1, args);
+        let run = p.exits(1, args);
         let err = run.json_error();
         assert_eq!(err["kind"], "foreign_version_table", "{args:?}: {err}");
         let message = err["message"].as_str().unwrap();
@@ -586,11 +580,11 @@ async fn foreign_version_table_is_refused_untouched(p: Project) {
 async fn current_check_heads_exit_codes(p: Project) {
     history(&p);
     // A database rev never touched: not at the heads, and reading created nothing.
-    let run = p.fails(1, &["-f", "json", "current", "--check-heads"]);
+    let run = p.exits(1, &["-f", "json", "current", "--check-heads"]);
     assert_eq!(run.stdout.trim(), "[]");
     assert_eq!(p.tables().await, Vec::<String>::new());
     p.ok(&["upgrade", "billing@head"]);
-    let run = p.fails(1, &["current", "--check-heads"]);
+    let run = p.exits(1, &["current", "--check-heads"]);
     assert!(run.stderr.contains("a3"), "{}", run.stderr);
     p.ok(&["upgrade", "heads"]);
     p.ok(&["current", "--check-heads"]);
@@ -599,7 +593,7 @@ async fn current_check_heads_exit_codes(p: Project) {
     assert_eq!(current, ids(&["a3", "b2"]));
     // A new revision makes the database stale again.
     later_revisions(&p);
-    p.fails(1, &["current", "--check-heads"]);
+    p.exits(1, &["current", "--check-heads"]);
 }
 
 async fn whole_run_transaction_rolls_back_on_failure(p: Project) {
@@ -612,7 +606,7 @@ async fn whole_run_transaction_rolls_back_on_failure(p: Project) {
         up: "CREATE TABLE bad (id INTEGER PRIMARY KEY);\nINSERT INTO no_such_table VALUES (1);",
         down_sql: "DROP TABLE bad;",
     });
-    let run = p.fails(1, &["-f", "json", "upgrade", "heads"]);
+    let run = p.exits(1, &["-f", "json", "upgrade", "heads"]);
     assert_eq!(run.json_error()["kind"], "migration_failed");
     if p.kind() == BackendKind::MySql {
         // MySQL cannot roll DDL back: the revisions before the failure stay
@@ -662,7 +656,7 @@ async fn non_transactional_revision_runs(p: Project) {
     let has_index = |catalog: &[String]| catalog.iter().any(|l| l.contains("posts_title"));
     // The offline script treats it as a live run does: outside any
     // transaction, flagged in progress until its SQL has run.
-    let script = p.ok(&["upgrade", "heads", "--sql"]);
+    let script = p.ok(&["upgrade", "heads", "--sql"]).stdout;
     let section = &script[script.find("-- upgrade a4").expect("a4 in the script")..];
     let section = section.split("\n\n").next().unwrap();
     assert!(!section.contains("BEGIN;"), "{section}");
@@ -817,7 +811,7 @@ async fn mistyped_marker_runs_nothing(p: Project) {
         "-- downgrade:",
     ] {
         p.edit("a2", "\n-- +downgrade\n", &format!("\n{typo}\n"));
-        let out = p.fails(1, &["check"]);
+        let out = p.exits(1, &["check"]);
         assert!(
             out.stdout
                 .contains(&format!("versions/a2_rev.sql:9: `{}`", typo.trim())),
@@ -829,7 +823,7 @@ async fn mistyped_marker_runs_nothing(p: Project) {
             "{}",
             out.stdout
         );
-        let run = p.fails(2, &["-f", "json", "upgrade", "head"]);
+        let run = p.exits(2, &["-f", "json", "upgrade", "head"]);
         let err = run.json_error();
         assert_eq!(err["kind"], "parse", "{err}");
         assert!(
@@ -858,7 +852,7 @@ async fn mistyped_marker_runs_nothing(p: Project) {
 async fn untouched_scaffold_is_refused_before_anything(p: Project) {
     // A fresh database and a scaffold as `rev new` writes it.
     p.ok(&["new", "-m", "create users", "--rev-id", "s1"]);
-    let run = p.fails(1, &["-f", "json", "check"]);
+    let run = p.exits(1, &["-f", "json", "check"]);
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(report["problems"][0]["kind"], "empty_upgrade", "{report}");
     for args in [
@@ -866,7 +860,7 @@ async fn untouched_scaffold_is_refused_before_anything(p: Project) {
         &["-f", "json", "upgrade", "head", "--dry-run"],
         &["-f", "json", "upgrade", "head", "--sql"],
     ] {
-        let err = p.fails(2, args).json_error();
+        let err = p.exits(2, args).json_error();
         assert_eq!(err["kind"], "empty_upgrade", "{args:?}: {err}");
         assert!(
             err["message"]
@@ -883,7 +877,7 @@ async fn untouched_scaffold_is_refused_before_anything(p: Project) {
     let e = m.upgrade(&"head".parse().unwrap()).await.unwrap_err();
     assert_eq!(e.kind(), "empty_upgrade");
     // Not even the tracking table (or, on SQLite, the file) was created.
-    if let Some(path) = p.db.url.sqlite_path() {
+    if let Some(path) = p.db().url.sqlite_path() {
         assert!(!path.exists(), "the refusal created the database file");
     }
     assert_eq!(p.tables().await, Vec::<String>::new());
@@ -909,7 +903,7 @@ async fn untouched_scaffold_is_refused_before_anything(p: Project) {
     // A second scaffold above real data: refused, and nothing moves.
     p.ok(&["new", "-m", "add nickname", "--rev-id", "s2"]);
     let before = snapshot(&p).await;
-    let err = p.fails(2, &["-f", "json", "upgrade", "heads"]).json_error();
+    let err = p.exits(2, &["-f", "json", "upgrade", "heads"]).json_error();
     assert_eq!(err["kind"], "empty_upgrade", "{err}");
     assert!(
         err["message"].as_str().unwrap().contains("revision `s2`"),
@@ -971,7 +965,7 @@ async fn empty_downgrade_section_is_refused_as_empty(p: Project) {
     p.exec("INSERT INTO users (id, email) VALUES (1, 'ann@example.com')")
         .await;
     let before = snapshot(&p).await;
-    let run = p.fails(2, &["-f", "json", "downgrade", "base"]);
+    let run = p.exits(2, &["-f", "json", "downgrade", "base"]);
     let err = run.json_error();
     assert_eq!(err["kind"], "irreversible", "{err}");
     let message = err["message"].as_str().unwrap();
@@ -992,7 +986,7 @@ async fn empty_downgrade_section_is_refused_as_empty(p: Project) {
     // Without the marker at all, the message says so instead.
     p.edit("a1", "\n-- +downgrade\n", "\n");
     let err = p
-        .fails(2, &["-f", "json", "downgrade", "base"])
+        .exits(2, &["-f", "json", "downgrade", "base"])
         .json_error();
     let message = err["message"].as_str().unwrap();
     assert!(
@@ -1116,7 +1110,7 @@ async fn state(p: &Project) -> (Vec<String>, Vec<String>, Vec<String>) {
 async fn sql_script_through_the_client_matches_a_direct_run(p: Project) {
     trigger_history(&p);
     let direct = p.twin().await;
-    let script = p.ok(&["upgrade", "head", "--sql"]);
+    let script = p.ok(&["upgrade", "head", "--sql"]).stdout;
     let Some(run) = p.client(&script) else {
         return;
     };
@@ -1170,7 +1164,7 @@ async fn sql_script_through_the_client_matches_a_direct_run(p: Project) {
     assert!(applied_in_report(&p.json(&["upgrade", "head"])).is_empty());
 
     // Going down through the client matches going down directly too.
-    let script = p.ok(&["downgrade", "t1", "--sql"]);
+    let script = p.ok(&["downgrade", "t1", "--sql"]).stdout;
     let run = p.client(&script).expect("the client ran before");
     assert_eq!(run.code, 0, "{script}\n{}", run.stderr);
     direct.ok(&["downgrade", "t1"]);
@@ -1222,7 +1216,7 @@ async fn sql_script_stops_in_the_client_where_a_direct_run_fails(p: Project) {
         down_sql: "DROP TABLE after_failure;",
     });
     let direct = p.twin().await;
-    let script = p.ok(&["upgrade", "head", "--sql"]);
+    let script = p.ok(&["upgrade", "head", "--sql"]).stdout;
     let Some(run) = p.client(&script) else {
         return;
     };
@@ -1237,7 +1231,7 @@ async fn sql_script_stops_in_the_client_where_a_direct_run_fails(p: Project) {
         run.stderr
     );
     let err = direct
-        .fails(1, &["-f", "json", "upgrade", "head"])
+        .exits(1, &["-f", "json", "upgrade", "head"])
         .json_error();
     let message = err["message"].as_str().expect("message");
     assert!(
@@ -1280,7 +1274,7 @@ async fn sql_script_stops_in_the_client_where_a_direct_run_fails(p: Project) {
         assert_eq!(state(&p).await, state(&direct).await);
     }
 }
-// After the `suite!` macro, which it uses.
+// After the kit, whose `on_every_backend!` they use.
 #[path = "db_suite/branches.rs"]
 mod branches;
 #[path = "db_suite/squash.rs"]
@@ -1343,7 +1337,7 @@ async fn large_revision_runs_whole_and_a_late_failure_names_its_statement(p: Pro
     } else {
         "BIGINT"
     };
-    let db = &p.db;
+    let db = p.db();
     assert_eq!(
         db.query_i64("SELECT COUNT(*) FROM customers").await,
         n as i64
@@ -1387,7 +1381,7 @@ async fn large_revision_runs_whole_and_a_late_failure_names_its_statement(p: Pro
         up: &orders,
         down_sql: "DELETE FROM orders;",
     });
-    let run = p.fails(1, &["-f", "json", "upgrade", "heads"]);
+    let run = p.exits(1, &["-f", "json", "upgrade", "heads"]);
     let err = run.json_error();
     assert_eq!(err["kind"], "migration_failed", "{err}");
     let message = err["message"].as_str().unwrap();
@@ -1428,7 +1422,7 @@ async fn verbose_run_names_each_statement_with_its_time(p: Project) {
              UPDATE ledger SET amount = amount * 3 WHERE id = 1;",
         down_sql: "DROP TABLE ledger;",
     });
-    let run = p.rev(&["-v", "upgrade", "head"]);
+    let run = p.run(&["-v", "upgrade", "head"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let lines: Vec<&str> = run
         .stderr
@@ -1446,13 +1440,14 @@ async fn verbose_run_names_each_statement_with_its_time(p: Project) {
         assert!(line.contains(" ms)  ") && line.contains(start), "{line}");
     }
     assert_eq!(
-        p.db.query_i64("SELECT COUNT(*) FROM ledger WHERE id = 1 AND amount = 30")
+        p.db()
+            .query_i64("SELECT COUNT(*) FROM ledger WHERE id = 1 AND amount = 30")
             .await,
         1
     );
     assert_eq!(p.applied().await, ids(&["v1"]));
     // Without -v: no statement lines.
     p.ok(&["downgrade", "base"]);
-    let quiet = p.rev(&["upgrade", "head"]);
+    let quiet = p.run(&["upgrade", "head"]);
     assert!(!quiet.stderr.contains("statement 1"), "{}", quiet.stderr);
 }

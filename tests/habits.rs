@@ -4,54 +4,36 @@
 //! misspelled header keys and `.sql` files in sub-folders. Each test runs the
 //! real binary on a real SQLite file and reads the database back.
 
-#[allow(dead_code)]
-mod cli_kit;
+#[macro_use]
+#[path = "kit/mod.rs"]
+mod kit;
 
-use cli_kit::Output;
+use kit::{Project, Run};
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::Value;
 
-struct Project {
-    dir: tempfile::TempDir,
-}
-
+/// The revisions of this suite, on a project whose database is the SQLite
+/// file `test.db` beside config.yaml.
 impl Project {
-    fn with_config(config: &str) -> Project {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("versions")).unwrap();
-        std::fs::write(dir.path().join("config.yaml"), config).unwrap();
-        Project { dir }
-    }
-
-    fn new() -> Project {
-        Project::with_config("database_url: sqlite://test.db?mode=rwc\nscript_location: versions\n")
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
     /// A revision in `folder` whose upgrade a user would write: a table,
     /// a trigger keeping an audit row, and seed data.
     fn revision_in(&self, folder: &str, id: &str, down: &str, extra: &str) -> PathBuf {
-        let path = self.path().join(folder).join(format!("{id}.sql"));
-        std::fs::write(
-            &path,
-            format!(
-                "-- revision: {id}\n-- down_revision: {down}\n{extra}-- message: make {id}\n\n\
-                 -- +upgrade\n\
-                 CREATE TABLE t_{id} (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n\
+        self.write_made(
+            folder,
+            id,
+            down,
+            extra,
+            &format!(
+                "CREATE TABLE t_{id} (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n\
                  CREATE TABLE t_{id}_audit (id INTEGER, at TEXT);\n\
                  CREATE TRIGGER t_{id}_ins AFTER INSERT ON t_{id} BEGIN\n  \
                  INSERT INTO t_{id}_audit VALUES (NEW.id, 'now');\nEND;\n\
-                 INSERT INTO t_{id} (name) VALUES ('seed');\n\n\
-                 -- +downgrade\nDROP TABLE t_{id}_audit;\nDROP TABLE t_{id};\n"
+                 INSERT INTO t_{id} (name) VALUES ('seed');"
             ),
+            &format!("DROP TABLE t_{id}_audit;\nDROP TABLE t_{id};"),
         )
-        .unwrap();
-        path
     }
 
     fn revision(&self, id: &str, down: &str, extra: &str) -> PathBuf {
@@ -73,61 +55,17 @@ impl Project {
         self.revision("e", "d", "");
     }
 
-    fn run(&self, args: &[&str]) -> Output {
-        cli_kit::run(self.path(), args)
-    }
-
-    fn expect(&self, args: &[&str], code: i32) -> Output {
-        let out = self.run(args);
-        assert_eq!(
-            out.code, code,
-            "rev {args:?} should exit {code}:\n{}\n{}",
-            out.stdout, out.stderr
-        );
-        out
-    }
-
-    fn ok(&self, args: &[&str]) -> Output {
-        self.expect(args, 0)
-    }
-
-    /// The answer of `sql` on the project's SQLite file, one string per row
-    /// (columns joined by `|`), read through SQLite itself.
-    fn query(&self, sql: &str) -> Vec<String> {
-        use sqlx::{Connection as _, Row as _};
-        let file = self.path().join("test.db");
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&file);
-            let mut c = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-                .fetch_all(&mut c)
-                .await
-                .unwrap();
-            rows.iter()
-                .map(|r| {
-                    (0..r.len())
-                        .map(|i| {
-                            r.try_get::<String, _>(i)
-                                .or_else(|_| r.try_get::<i64, _>(i).map(|n| n.to_string()))
-                                .unwrap_or_default()
-                        })
-                        .collect::<Vec<_>>()
-                        .join("|")
-                })
-                .collect()
-        })
+    fn expect(&self, args: &[&str], code: i32) -> Run {
+        self.exits(code, args)
     }
 
     /// The tracking table's revisions, sorted.
     fn recorded(&self) -> Vec<String> {
-        self.query("SELECT version FROM schema_migrations ORDER BY version")
+        self.file_rows("SELECT version FROM schema_migrations ORDER BY version")
     }
 
-    fn tables(&self) -> Vec<String> {
-        self.query(
+    fn t_tables(&self) -> Vec<String> {
+        self.file_rows(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 't\\_%' ESCAPE '\\' ORDER BY name",
         )
     }
@@ -149,7 +87,7 @@ fn keys(v: &Value) -> Vec<String> {
 
 #[test]
 fn flags_work_after_the_targets_of_every_command() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.forked();
     // upgrade / downgrade: flags after the target, and -N still a target.
     let plan = p
@@ -162,7 +100,7 @@ fn flags_work_after_the_targets_of_every_command() {
     assert_eq!(ids(&down), ["c"]);
     p.ok(&["downgrade", "-1", "-q"]);
     assert_eq!(p.recorded(), ["a", "b"]);
-    assert_eq!(p.tables(), ["t_a", "t_a_audit", "t_b", "t_b_audit"]);
+    assert_eq!(p.t_tables(), ["t_a", "t_a_audit", "t_b", "t_b_audit"]);
 
     // stamp: `heads --purge`, `X -f json`, `X --dry-run`, `-1 --dry-run`.
     let stamped = p.ok(&["stamp", "heads", "--purge", "-f", "json"]).json();
@@ -200,13 +138,13 @@ fn flags_work_after_the_targets_of_every_command() {
     assert_eq!(ids(&hist), ["g", "f", "c"]);
 
     // accept: change an applied file, accept it with a flag after it.
-    let c = p.path().join("versions/c.sql");
+    let c = p.dir().join("versions/c.sql");
     let text = std::fs::read_to_string(&c).unwrap();
     std::fs::write(&c, text.replace("'seed'", "'seed2'")).unwrap();
-    let before = p.query("SELECT checksum FROM schema_migrations WHERE version = 'c'");
+    let before = p.file_rows("SELECT checksum FROM schema_migrations WHERE version = 'c'");
     let accepted = p.ok(&["accept", "c", "-f", "json"]).json();
     assert_eq!(accepted, serde_json::json!(["c"]));
-    let after = p.query("SELECT checksum FROM schema_migrations WHERE version = 'c'");
+    let after = p.file_rows("SELECT checksum FROM schema_migrations WHERE version = 'c'");
     assert_ne!(before, after, "accept re-recorded the checksum");
 
     // A misspelled flag after a target is still a usage error, not a target.
@@ -217,7 +155,7 @@ fn flags_work_after_the_targets_of_every_command() {
 
 #[test]
 fn stamp_dry_run_json_has_the_shape_of_stamp_json() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.forked();
     p.ok(&["upgrade", "c", "-q"]);
     let preview = p
@@ -239,7 +177,7 @@ fn stamp_dry_run_json_has_the_shape_of_stamp_json() {
 
 #[test]
 fn history_takes_current_in_ranges_and_indicates_it() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.forked();
     p.ok(&["upgrade", "b", "-q"]);
     assert_eq!(p.recorded(), ["a", "b"]);
@@ -294,7 +232,7 @@ fn history_takes_current_in_ranges_and_indicates_it() {
 
 #[test]
 fn an_offline_range_is_the_script_from_its_start() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.forked();
     let range = p.ok(&["upgrade", "a:c", "--sql"]).stdout;
     let from = p.ok(&["upgrade", "c", "--sql", "--from", "a"]).stdout;
@@ -304,7 +242,7 @@ fn an_offline_range_is_the_script_from_its_start() {
     assert!(down.contains("DROP TABLE t_c") && down.contains("DROP TABLE t_b"));
     assert!(!down.contains("DROP TABLE t_a"), "{down}");
     assert!(
-        !p.path().join("test.db").exists(),
+        !p.dir().join("test.db").exists(),
         "--sql touches no database"
     );
 
@@ -312,7 +250,7 @@ fn an_offline_range_is_the_script_from_its_start() {
     assert_eq!(err.error_json()["error"]["kind"], "invalid_range");
     let err = p.expect(&["upgrade", "a:c", "--sql", "--from", "b"], 2);
     assert!(err.stderr.contains("give one"), "{}", err.stderr);
-    assert!(!p.path().join("test.db").exists());
+    assert!(!p.dir().join("test.db").exists());
 }
 
 #[test]
@@ -320,7 +258,7 @@ fn version_locations_form_one_graph() {
     let p = Project::with_config(
         "database_url: sqlite://test.db?mode=rwc\nscript_location: versions\nversion_locations: [billing/versions]\n",
     );
-    std::fs::create_dir_all(p.path().join("billing/versions")).unwrap();
+    std::fs::create_dir_all(p.dir().join("billing/versions")).unwrap();
     p.revision("a", "null", "");
     p.revision_in(
         "billing/versions",
@@ -378,23 +316,23 @@ fn version_locations_form_one_graph() {
     );
 
     // One run applies revisions of both folders.
-    std::fs::remove_file(p.path().join("billing/versions/bill2_invoices.sql")).unwrap();
-    std::fs::remove_file(p.path().join("versions/c_c.sql")).unwrap();
+    std::fs::remove_file(p.dir().join("billing/versions/bill2_invoices.sql")).unwrap();
+    std::fs::remove_file(p.dir().join("versions/c_c.sql")).unwrap();
     p.revision_in("billing/versions", "bill2", "bill1", "");
     p.revision("c", "b", "");
     p.ok(&["upgrade", "heads", "-q"]);
     assert_eq!(p.recorded(), ["a", "b", "bill1", "bill2", "c"]);
-    assert_eq!(p.query("SELECT count(*) FROM t_bill2_audit"), ["1"]);
+    assert_eq!(p.file_rows("SELECT count(*) FROM t_bill2_audit"), ["1"]);
 
     // The same id in two folders is a duplicate.
     p.revision_in("billing/versions", "b", "a", "");
     let err = p.expect(&["heads", "-f", "json"], 2);
     assert_eq!(err.error_json()["error"]["kind"], "duplicate_revision");
-    std::fs::remove_file(p.path().join("billing/versions/b.sql")).unwrap();
+    std::fs::remove_file(p.dir().join("billing/versions/b.sql")).unwrap();
 
     // Alembic's one string of folders, and no script_location.
     std::fs::write(
-        p.path().join("config.yaml"),
+        p.dir().join("config.yaml"),
         "database_url: sqlite://test.db\nversion_locations: billing/versions versions\n",
     )
     .unwrap();
@@ -409,7 +347,7 @@ fn version_locations_form_one_graph() {
 #[test]
 fn target_words_are_refused_as_branch_labels() {
     for word in ["head", "heads", "base", "current"] {
-        let p = Project::new();
+        let p = Project::sqlite_file();
         p.revision("a", "null", "");
         p.revision("b", "a", &format!("-- branch_labels: [{word}]\n"));
         let out = p.expect(&["check", "-f", "json"], 1);
@@ -421,9 +359,9 @@ fn target_words_are_refused_as_branch_labels() {
         // Refused before any SQL runs.
         let err = p.expect(&["upgrade", "heads", "-f", "json"], 2);
         assert_eq!(err.error_json()["error"]["kind"], "parse");
-        assert!(!p.path().join("test.db").exists());
+        assert!(!p.dir().join("test.db").exists());
 
-        std::fs::remove_file(p.path().join("versions/b.sql")).unwrap();
+        std::fs::remove_file(p.dir().join("versions/b.sql")).unwrap();
         let err = p.expect(&["new", "-m", "x", "--branch-label", word, "-f", "json"], 2);
         assert_eq!(err.error_json()["error"]["kind"], "invalid_label");
     }
@@ -431,7 +369,7 @@ fn target_words_are_refused_as_branch_labels() {
 
 #[test]
 fn heads_show_their_branch_labels_and_show_says_branch_labels() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.forked();
     let text = p.ok(&["heads"]).stdout;
     let e = text.lines().find(|l| l.contains("-> e")).unwrap();
@@ -446,7 +384,7 @@ fn heads_show_their_branch_labels_and_show_says_branch_labels() {
         f.contains("label: reports") && !f.contains("[branch:"),
         "{text}"
     );
-    std::fs::remove_file(p.path().join("versions/f.sql")).unwrap();
+    std::fs::remove_file(p.dir().join("versions/f.sql")).unwrap();
     let json = p.ok(&["heads", "-f", "json"]).json();
     let e = json
         .as_array()
@@ -469,7 +407,7 @@ fn heads_show_their_branch_labels_and_show_says_branch_labels() {
 
 #[test]
 fn check_fails_on_a_misspelled_header_key() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.revision("a", "null", "");
     p.revision("b", "a", "-- transactinal: false\n");
     let out = p.expect(&["check"], 1);
@@ -498,18 +436,18 @@ fn check_fails_on_a_misspelled_header_key() {
         out.stderr
     );
     assert_eq!(p.recorded(), ["a", "b"]);
-    assert_eq!(p.query("SELECT count(*) FROM t_b_audit"), ["1"]);
+    assert_eq!(p.file_rows("SELECT count(*) FROM t_b_audit"), ["1"]);
 }
 
 #[test]
 fn sql_files_in_sub_folders_are_named() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.revision("a", "null", "");
-    std::fs::create_dir_all(p.path().join("versions/old/deeper")).unwrap();
+    std::fs::create_dir_all(p.dir().join("versions/old/deeper")).unwrap();
     p.revision_in("versions/old", "b", "a", "");
     p.revision_in("versions/old/deeper", "c", "b", "");
-    std::fs::write(p.path().join("versions/old/notes.txt"), "not sql").unwrap();
-    std::fs::create_dir_all(p.path().join("versions/.hidden")).unwrap();
+    std::fs::write(p.dir().join("versions/old/notes.txt"), "not sql").unwrap();
+    std::fs::create_dir_all(p.dir().join("versions/.hidden")).unwrap();
     p.revision_in("versions/.hidden", "h", "a", "");
     let out = p.ok(&["heads"]);
     assert!(
@@ -530,7 +468,7 @@ fn sql_files_in_sub_folders_are_named() {
     assert_eq!(p.recorded(), ["a"]);
     // A sub-folder listed in version_locations is read, not warned about.
     std::fs::write(
-        p.path().join("config.yaml"),
+        p.dir().join("config.yaml"),
         "database_url: sqlite://test.db\nversion_locations: [versions, versions/old]\n",
     )
     .unwrap();
@@ -546,7 +484,7 @@ fn sql_files_in_sub_folders_are_named() {
 
 #[test]
 fn revision_is_alembics_word_for_new() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     let first = p
         .ok(&[
             "revision",
@@ -570,7 +508,7 @@ fn revision_is_alembics_word_for_new() {
             "json",
         ])
         .json();
-    let text = std::fs::read_to_string(p.path().join(second["path"].as_str().unwrap())).unwrap();
+    let text = std::fs::read_to_string(p.dir().join(second["path"].as_str().unwrap())).unwrap();
     assert!(text.contains("-- down_revision: a1"), "{text}");
     let help = p.ok(&["--help"]).stdout;
     assert!(
@@ -581,14 +519,14 @@ fn revision_is_alembics_word_for_new() {
         (&first, "CREATE TABLE users (id INTEGER PRIMARY KEY);"),
         (&second, "ALTER TABLE users ADD COLUMN email TEXT;"),
     ] {
-        let path = p.path().join(file["path"].as_str().unwrap());
+        let path = p.dir().join(file["path"].as_str().unwrap());
         let text = std::fs::read_to_string(&path).unwrap();
         let text = text.replacen("-- +upgrade\n", &format!("-- +upgrade\n{sql}\n"), 1);
         std::fs::write(&path, text).unwrap();
     }
     p.ok(&["upgrade", "head"]);
     assert_eq!(
-        p.query("SELECT name FROM pragma_table_info('users') ORDER BY cid"),
+        p.file_rows("SELECT name FROM pragma_table_info('users') ORDER BY cid"),
         ["id", "email"]
     );
     assert_eq!(p.recorded(), ["a1", "b2"]);

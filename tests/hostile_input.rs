@@ -17,9 +17,13 @@
 //!   UTF-8, wrongly typed headers, unknown keys, a bad `version_table`, a
 //!   config that is not a mapping.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+#[macro_use]
+#[path = "kit/mod.rs"]
+mod kit;
 
+use std::path::{Path, PathBuf};
+
+use kit::Project;
 use proptest::prelude::*;
 use rev::backend::split::split_statements;
 use rev::config::Config;
@@ -420,49 +424,29 @@ fn sql_corpus() {
 const GOOD: &str = "-- revision: aaa\n-- down_revision: null\n-- message: first\n\n-- +upgrade\nCREATE TABLE t (id INTEGER);\n\n-- +downgrade\nDROP TABLE t;\n";
 
 /// A project with one good revision and a SQLite database.
-fn project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("versions")).unwrap();
-    std::fs::write(dir.path().join("versions/aaa_first.sql"), GOOD).unwrap();
-    std::fs::write(
-        dir.path().join("config.yaml"),
-        "database_url: sqlite://app.db?mode=rwc\n",
-    )
-    .unwrap();
-    dir
-}
-
-fn rev(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rev"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("DATABASE_URL")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+fn project() -> Project {
+    let p = Project::with_config("database_url: sqlite://app.db?mode=rwc\n");
+    std::fs::write(p.path("versions/aaa_first.sql"), GOOD).unwrap();
+    p
 }
 
 /// Runs `check` and a database command on a project with `name` holding
 /// `bytes`: both fail with `exit` (check: 1; others: 2, an input error),
 /// name the file, say `what`, and never panic.
 fn refused(name: &str, bytes: &[u8], what: &str) {
-    let dir = project();
-    std::fs::write(dir.path().join("versions").join(name), bytes).unwrap();
+    let p = project();
+    std::fs::write(p.dir().join("versions").join(name), bytes).unwrap();
     for (args, exit) in [(&["check"][..], 1), (&["upgrade", "head"][..], 2)] {
-        let out = rev(dir.path(), args);
+        let out = p.run(args);
         // `check` lists problems on stdout, errors go to stderr.
-        let err = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
-        assert_eq!(out.status.code(), Some(exit), "{args:?}: {err}");
+        let err = format!("{}{}", out.stdout, out.stderr);
+        assert_eq!(out.code, exit, "{args:?}: {err}");
         assert!(err.contains(name), "{args:?}: no file name in: {err}");
         assert!(err.contains(what), "{args:?}: expected `{what}` in: {err}");
         assert!(!err.contains("panicked"), "{err}");
     }
     // The files are read before any connection: no database was created.
-    assert!(!dir.path().join("app.db").exists());
+    assert!(!p.dir().join("app.db").exists());
 }
 
 #[test]
@@ -535,15 +519,15 @@ fn header_values_of_the_wrong_shape() {
 
 #[test]
 fn unknown_header_key_is_a_warning() {
-    let dir = project();
+    let p = project();
     std::fs::write(
-        dir.path().join("versions/bbb_second.sql"),
+        p.dir().join("versions/bbb_second.sql"),
         "-- revision: bbb\n-- down_revision: aaa\n-- colour: blue\n-- +upgrade\nCREATE TABLE u (id INTEGER);\n",
     )
     .unwrap();
-    let out = rev(dir.path(), &["upgrade", "head"]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(0), "{err}");
+    let out = p.run(&["upgrade", "head"]);
+    let err = &out.stderr;
+    assert_eq!(out.code, 0, "{err}");
     assert!(
         err.contains("versions/bbb_second.sql:3: unknown header key `colour`"),
         "{err}"
@@ -553,9 +537,9 @@ fn unknown_header_key_is_a_warning() {
 #[test]
 fn version_table_that_is_not_an_identifier() {
     for name in ["\"x; DROP TABLE t\"", "\"a.b\"", "\"\"", "[1, 2]"] {
-        let dir = project();
+        let p = project();
         std::fs::write(
-            dir.path().join("config.yaml"),
+            p.dir().join("config.yaml"),
             format!("database_url: sqlite://app.db?mode=rwc\nversion_table: {name}\n"),
         )
         .unwrap();
@@ -564,15 +548,15 @@ fn version_table_that_is_not_an_identifier() {
             &["current"],
             &["upgrade", "head", "--sql"],
         ] {
-            let out = rev(dir.path(), args);
-            let err = stderr(&out);
-            assert_eq!(out.status.code(), Some(2), "{name} {args:?}: {err}");
+            let out = p.run(args);
+            let err = &out.stderr;
+            assert_eq!(out.code, 2, "{name} {args:?}: {err}");
             assert!(err.contains("config.yaml"), "{err}");
             assert!(err.contains("version_table"), "{err}");
             assert!(!err.contains("panicked"), "{err}");
         }
         // Nothing was created: the name never reached the database.
-        assert!(!dir.path().join("app.db").exists(), "{name}");
+        assert!(!p.dir().join("app.db").exists(), "{name}");
     }
 }
 
@@ -586,45 +570,41 @@ fn config_that_is_not_a_mapping_or_not_text() {
         (b"\xff\xfe\x00d\x00b", "not UTF-8"),
         (b"a: &a [*a, *a]\n", "recursion limit"),
     ] {
-        let dir = project();
-        std::fs::write(dir.path().join("config.yaml"), text).unwrap();
-        let out = rev(dir.path(), &["current"]);
-        let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{err}");
+        let p = project();
+        std::fs::write(p.dir().join("config.yaml"), text).unwrap();
+        let out = p.run(&["current"]);
+        let err = &out.stderr;
+        assert_eq!(out.code, 2, "{err}");
         assert!(err.contains("config.yaml") && err.contains(what), "{err}");
     }
 }
 
 #[test]
 fn no_url_without_a_terminal_fails_at_once_listing_the_three_ways() {
-    let dir = project();
-    std::fs::write(
-        dir.path().join("config.yaml"),
-        "script_location: versions\n",
-    )
-    .unwrap();
+    let p = project();
+    std::fs::write(p.dir().join("config.yaml"), "script_location: versions\n").unwrap();
     let start = std::time::Instant::now();
-    let out = rev(dir.path(), &["current"]);
-    let err = stderr(&out);
+    let out = p.run(&["current"]);
+    let err = &out.stderr;
     assert!(start.elapsed() < std::time::Duration::from_secs(5));
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(out.code, 2, "{err}");
     for way in ["--database-url", "DATABASE_URL", "database_url"] {
         assert!(err.contains(way), "{way} missing: {err}");
     }
     // Nothing was asked and nothing written.
     assert!(!err.contains("Database ["), "{err}");
     assert_eq!(
-        std::fs::read_to_string(dir.path().join("config.yaml")).unwrap(),
+        std::fs::read_to_string(p.dir().join("config.yaml")).unwrap(),
         "script_location: versions\n"
     );
-    let out = rev(dir.path(), &["-f", "json", "current"]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    let out = p.run(&["-f", "json", "current"]);
+    let v: serde_json::Value = serde_json::from_str(&out.stderr).unwrap();
     assert_eq!(v["error"]["kind"], "no_database_url");
 }
 
 #[test]
 fn hostile_targets_on_the_command_line() {
-    let dir = project();
+    let p = project();
     for target in [
         "",
         "@",
@@ -636,9 +616,9 @@ fn hostile_targets_on_the_command_line() {
         "a b",
         "--1",
     ] {
-        let out = rev(dir.path(), &["upgrade", target, "--sql"]);
-        let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{target:?}: {err}");
+        let out = p.run(&["upgrade", target, "--sql"]);
+        let err = &out.stderr;
+        assert_eq!(out.code, 2, "{target:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");
     }
 }

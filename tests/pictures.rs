@@ -7,62 +7,42 @@
 //! PostgreSQL and MariaDB through the `TestDb` kit): the test reads the tracking table
 //! and the created tables itself, and the marks must say the same.
 
-// The kit is shared with tests/it and tests/db_suite, which use more of it.
-#[allow(dead_code)]
-#[path = "it/common/mod.rs"]
-mod common;
+#[macro_use]
+#[path = "kit/mod.rs"]
+mod kit;
 
-#[allow(dead_code)]
-mod cli_kit;
+use std::path::PathBuf;
 
-use cli_kit::Output;
+use kit::{Project, TestDb};
 
-use std::path::{Path, PathBuf};
+on_every_backend!(applied_marks_match_the_database);
 
-use common::TestDb;
-
-struct Project {
-    dir: tempfile::TempDir,
+/// A project whose config.yaml names `database_url`, or no database.
+fn project(database_url: Option<&str>) -> Project {
+    let url = database_url
+        .map(|u| format!("database_url: '{u}'\n"))
+        .unwrap_or_default();
+    Project::with_config(&format!("{url}script_location: versions\n"))
 }
 
+/// The revisions and pictures of this suite.
 impl Project {
-    /// A project whose config.yaml names `database_url`, or no database.
-    fn new(database_url: Option<&str>) -> Project {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("versions")).unwrap();
-        let url = database_url
-            .map(|u| format!("database_url: '{u}'\n"))
-            .unwrap_or_default();
-        std::fs::write(
-            dir.path().join("config.yaml"),
-            format!("{url}script_location: versions\n"),
-        )
-        .unwrap();
-        Project { dir }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
     /// Writes revision `id`; `down` is `null`, an id or a `[a, b]` list;
     /// `extra` adds header lines. Its upgrade creates table `t_<id>` with an
     /// index and a first row, as a real revision would.
     fn revision(&self, id: &str, down: &str, extra: &str) -> PathBuf {
-        let path = self.path().join("versions").join(format!("{id}.sql"));
-        std::fs::write(
-            &path,
-            format!(
-                "-- revision: {id}\n-- down_revision: {down}\n{extra}-- message: make {id}\n\n\
-                 -- +upgrade\n\
-                 CREATE TABLE t_{id} (id INTEGER PRIMARY KEY, name VARCHAR(40) NOT NULL);\n\
+        self.write_made(
+            "versions",
+            id,
+            down,
+            extra,
+            &format!(
+                "CREATE TABLE t_{id} (id INTEGER PRIMARY KEY, name VARCHAR(40) NOT NULL);\n\
                  CREATE INDEX t_{id}_name ON t_{id} (name);\n\
-                 INSERT INTO t_{id} (id, name) VALUES (1, 'first');\n\n\
-                 -- +downgrade\nDROP TABLE t_{id};\n"
+                 INSERT INTO t_{id} (id, name) VALUES (1, 'first');"
             ),
+            &format!("DROP TABLE t_{id};"),
         )
-        .unwrap();
-        path
     }
 
     /// Writes every revision of a compact spec: `id:parents[:label]`,
@@ -84,20 +64,6 @@ impl Project {
         }
     }
 
-    fn run(&self, args: &[&str]) -> Output {
-        cli_kit::run(self.path(), args)
-    }
-
-    fn ok(&self, args: &[&str]) -> Output {
-        let out = self.run(args);
-        assert_eq!(
-            out.code, 0,
-            "rev {args:?} failed:\n{}\n{}",
-            out.stdout, out.stderr
-        );
-        out
-    }
-
     /// `rev history --graph` with no database configured: the picture, and
     /// the one line on stderr that says so.
     fn graph_alone(&self, extra: &[&str]) -> String {
@@ -114,7 +80,7 @@ impl Project {
 
 #[test]
 fn graph_of_a_chain() {
-    let p = Project::new(None);
+    let p = project(None);
     p.history("a:- b:a c:b");
     assert_eq!(
         p.graph_alone(&[]),
@@ -136,7 +102,7 @@ fn graph_of_a_chain() {
 
 #[test]
 fn graph_of_a_branch() {
-    let p = Project::new(None);
+    let p = project(None);
     p.history("a:- b:a c:a");
     assert_eq!(
         p.graph_alone(&[]),
@@ -158,7 +124,7 @@ fn graph_of_a_merge_of_merges() {
     // b   c |
     //  \ /  |
     //   a --+
-    let p = Project::new(None);
+    let p = project(None);
     p.history("a:- b:a c:a d:a m:b,c n:m,d");
     assert_eq!(
         p.graph_alone(&[]),
@@ -180,7 +146,7 @@ fn graph_of_a_merge_of_merges() {
 fn graph_of_two_bases() {
     // Two lines that never meet share the column; a line with no lane
     // keeps them apart.
-    let p = Project::new(None);
+    let p = project(None);
     p.history("x1:- x2:x1 y1:- y2:y1");
     assert_eq!(
         p.graph_alone(&[]),
@@ -196,7 +162,7 @@ fn graph_of_two_bases() {
 
 #[test]
 fn graph_of_a_labelled_branch() {
-    let p = Project::new(None);
+    let p = project(None);
     p.history("a:- b:a c:a:billing d:c");
     assert_eq!(
         p.graph_alone(&[]),
@@ -212,7 +178,7 @@ fn graph_of_a_labelled_branch() {
 
 #[test]
 fn graph_has_no_json_form() {
-    let p = Project::new(None);
+    let p = project(None);
     p.history("a:-");
     let out = p.run(&["history", "--graph", "-f", "json"]);
     assert_eq!(out.code, 2);
@@ -224,7 +190,7 @@ fn graph_has_no_json_form() {
 #[test]
 fn unreachable_database_draws_the_graph_and_says_so_once() {
     // Nothing listens on port 1; the password must not show in the note.
-    let p = Project::new(Some("postgres://app:s3cret@127.0.0.1:1/app"));
+    let p = project(Some("postgres://app:s3cret@127.0.0.1:1/app"));
     p.history("a:- b:a");
     let out = p.ok(&["history", "--graph"]);
     assert_eq!(out.stdout, "* b (head) make b\n* a make a\n");
@@ -243,7 +209,7 @@ fn unreachable_database_draws_the_graph_and_says_so_once() {
 /// The scenario behind the applied marks, on any backend: a branch and a
 /// merge, upgraded to the labelled side of the branch only.
 async fn applied_marks_match_the_database(db: TestDb) {
-    let p = Project::new(Some(&db.url.with_credentials_exposed()));
+    let p = project(Some(&db.url.with_credentials_exposed()));
     p.history("a:- b:a:billing c:a m:b,c");
     p.ok(&["upgrade", "b"]);
 
@@ -296,33 +262,13 @@ o m (head) make m
     );
 }
 
-#[tokio::test]
-async fn applied_marks_on_sqlite() {
-    let db = TestDb::sqlite().await.expect("a SQLite file");
-    applied_marks_match_the_database(db).await;
-}
-
-#[tokio::test]
-async fn applied_marks_on_postgres() {
-    if let Some(db) = TestDb::postgres().await {
-        applied_marks_match_the_database(db).await;
-    }
-}
-
-#[tokio::test]
-async fn applied_marks_on_mysql() {
-    if let Some(db) = TestDb::mysql().await {
-        applied_marks_match_the_database(db).await;
-    }
-}
-
 #[test]
 fn reading_the_marks_creates_no_sqlite_file() {
-    let p = Project::new(Some("sqlite://app.db?mode=rwc"));
+    let p = project(Some("sqlite://app.db?mode=rwc"));
     p.history("a:- b:a");
     let out = p.ok(&["history", "--graph"]);
     assert_eq!(out.stdout, "o b (head) make b\no a make a\n");
-    assert!(!p.path().join("app.db").exists());
+    assert!(!p.dir().join("app.db").exists());
 }
 
 /// Every `<g class="rev">` of the document: its `id` attribute and its text.
@@ -350,11 +296,11 @@ fn svg_revisions(svg: &str) -> Vec<(String, String)> {
 
 #[test]
 fn svg_is_xml_and_names_every_revision() {
-    let p = Project::new(None);
+    let p = project(None);
     p.history("a:- b:a c:a:billing m:b,c");
     // A message full of markup, quotes and a control character.
     std::fs::write(
-        p.path().join("versions/z.sql"),
+        p.dir().join("versions/z.sql"),
         "-- revision: z\n-- down_revision: m\n\
          -- message: \"<script>alert('x')</script> & \\\"more\\\" \\x01\"\n\n\
          -- +upgrade\nCREATE TABLE t_z (id INTEGER);\n\n-- +downgrade\nDROP TABLE t_z;\n",
@@ -375,10 +321,10 @@ fn svg_is_xml_and_names_every_revision() {
 
 #[test]
 fn svg_of_three_hundred_revisions() {
-    let p = Project::new(None);
-    std::fs::remove_dir(p.path().join("versions")).unwrap();
+    let p = project(None);
+    std::fs::remove_dir(p.dir().join("versions")).unwrap();
     rev::synth::write(
-        &p.path().join("versions"),
+        &p.dir().join("versions"),
         rev::synth::Shape::Branches {
             branches: 4,
             merge_every: 20,
@@ -389,7 +335,7 @@ fn svg_of_three_hundred_revisions() {
     let out = p.ok(&["graph", "-f", "svg"]);
     let revs = svg_revisions(&out.stdout);
     assert_eq!(revs.len(), 300);
-    let graph = rev::graph::Graph::load(&p.path().join("versions")).unwrap();
+    let graph = rev::graph::Graph::load(&p.dir().join("versions")).unwrap();
     for r in graph.revisions() {
         let id = format!("rev-{}", r.id);
         let found = revs.iter().find(|(g, _)| *g == id);
@@ -415,10 +361,10 @@ async fn a_revision_stopped_part_way_is_marked() {
     // A `transactional: false` revision that fails after its first
     // statement stays recorded as in progress: neither applied nor pending.
     let db = TestDb::sqlite().await.expect("a SQLite file");
-    let p = Project::new(Some(&db.url.with_credentials_exposed()));
+    let p = project(Some(&db.url.with_credentials_exposed()));
     p.history("a:-");
     std::fs::write(
-        p.path().join("versions/b.sql"),
+        p.dir().join("versions/b.sql"),
         "-- revision: b\n-- down_revision: a\n-- transactional: false\n-- message: backfill\n\n\
          -- +upgrade\n\
          CREATE TABLE audit (id INTEGER PRIMARY KEY, note TEXT);\n\

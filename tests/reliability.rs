@@ -3,8 +3,10 @@
 //!
 //! Every scenario runs on SQLite, PostgreSQL and MariaDB. Server URLs come
 //! from `REV_TEST_POSTGRES_URL` / `REV_TEST_MYSQL_URL` (default: the local
-//! test servers); an unreachable server skips its tests with a notice, or
-//! fails them under `CI=true` (the helpers of `tests/it/common`).
+//! test servers); an unreachable server fails its tests, or skips them by
+//! name under `REV_TEST_SKIP_SERVERS=1` (tests/kit). Signals are sent once
+//! rev has printed (or the database shows) that it reached the point the
+//! test is about, never after a sleep.
 //!
 //! The histories are linear, `r00` .. `rNN`. Every revision writes one row
 //! `rNN` into a log table (`r00` creates it), and on PostgreSQL and SQLite
@@ -14,30 +16,27 @@
 //! several effects could be caught half done, which no tool can undo), which
 //! lets the test decide which of rev's recovery commands is the right one.
 
-#[allow(dead_code)]
-#[path = "it/common/mod.rs"]
-mod common;
+#[macro_use]
+#[path = "kit/mod.rs"]
+mod kit;
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::TestDb;
+use kit::{step_id, unavailable, Project, Run, Spawned, TestDb};
 use rev::url::BackendKind;
+
+on_every_backend!(
+    concurrent_upgrades,
+    downgrade_races_upgrade,
+    kill_9,
+    interrupt,
+    interrupt_twice,
+);
 
 // ---------------------------------------------------------------------------
 // Projects and histories.
-
-/// A project folder whose config points at one test database.
-struct Project {
-    db: TestDb,
-    dir: tempfile::TempDir,
-    n: usize,
-}
-
-fn id(i: usize) -> String {
-    format!("r{i:02}")
-}
 
 /// SQL that takes about `secs` on the database without changing anything.
 fn slow(kind: BackendKind, secs: f64) -> String {
@@ -89,7 +88,7 @@ fn sqlite_rows_per_second() -> f64 {
 
 /// The upgrade and downgrade of revision `i`; `secs` of slow SQL first.
 fn revision_sql(kind: BackendKind, i: usize, secs: f64) -> (String, String) {
-    let r = id(i);
+    let r = step_id(i);
     let pause = if secs > 0.0 {
         slow(kind, secs)
     } else {
@@ -120,75 +119,26 @@ fn revision_sql(kind: BackendKind, i: usize, secs: f64) -> (String, String) {
     }
 }
 
+/// A project of `n` revisions on `db`; revision `i` first runs `secs(i)`
+/// seconds of slow SQL.
+fn history(db: TestDb, n: usize, secs: impl Fn(usize) -> f64) -> Project {
+    let url = db.url.with_credentials_exposed();
+    let kind = db.kind();
+    let config = format!(
+        "database_url: '{url}'\nscript_location: versions\nlock_timeout_seconds: 60\nconnect_timeout_seconds: 10\nconnect_retries: 2\n"
+    );
+    let p = Project::with_db_config(db, &config);
+    // The same project, for a rev that must get the lock at once.
+    std::fs::write(
+        p.path("no_wait.yaml"),
+        config.replace("lock_timeout_seconds: 60", "lock_timeout_seconds: 0"),
+    )
+    .unwrap();
+    p.write_steps(n, |i| revision_sql(kind, i, secs(i)));
+    p
+}
+
 impl Project {
-    /// `n` revisions; revision `i` first runs `secs(i)` seconds of slow SQL.
-    fn new(db: TestDb, n: usize, secs: impl Fn(usize) -> f64) -> Project {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let versions = dir.path().join("versions");
-        std::fs::create_dir(&versions).unwrap();
-        for i in 0..n {
-            let (up, down) = revision_sql(db.kind(), i, secs(i));
-            let parent = if i == 0 { "null".to_owned() } else { id(i - 1) };
-            let r = id(i);
-            std::fs::write(
-                versions.join(format!("{r}_step.sql")),
-                format!(
-                    "-- revision: {r}\n-- down_revision: {parent}\n-- message: step {i}\n\n-- +upgrade\n{up}\n\n-- +downgrade\n{down}\n"
-                ),
-            )
-            .unwrap();
-        }
-        let config = "script_location: versions\nlock_timeout_seconds: 60\nconnect_timeout_seconds: 10\nconnect_retries: 2\n";
-        std::fs::write(dir.path().join("config.yaml"), config).unwrap();
-        // The same project, for a rev that must get the lock at once.
-        std::fs::write(
-            dir.path().join("no_wait.yaml"),
-            config.replace("lock_timeout_seconds: 60", "lock_timeout_seconds: 0"),
-        )
-        .unwrap();
-        Project { db, dir, n }
-    }
-
-    fn kind(&self) -> BackendKind {
-        self.db.kind()
-    }
-
-    /// `rev ARGS` on this project's database, stdin closed (so nothing is
-    /// ever asked), output captured.
-    fn cmd(&self, args: &[&str]) -> Command {
-        self.cmd_with("config.yaml", args)
-    }
-
-    /// `rev ARGS` with another config file of the project.
-    fn cmd_with(&self, config: &str, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_rev"));
-        c.arg("-c")
-            .arg(self.dir.path().join(config))
-            .arg("--database-url")
-            .arg(self.db.url.with_credentials_exposed())
-            .args(args)
-            .env_remove("DATABASE_URL")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        c
-    }
-
-    fn spawn(&self, args: &[&str]) -> Child {
-        self.cmd(args).spawn().expect("start rev")
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().expect("run rev")
-    }
-
-    /// Runs `rev ARGS` and insists on exit 0.
-    fn ok(&self, args: &[&str]) -> Output {
-        let out = self.run(args);
-        assert_eq!(out.status.code(), Some(0), "rev {args:?}: {}", text(&out));
-        out
-    }
-
     /// Checks that the database is consistent and returns how many
     /// revisions are applied, plus a revision left in progress (MariaDB
     /// only) with whether its effect is there.
@@ -197,7 +147,7 @@ impl Project {
     /// once; each has its effects exactly once (log row, and table on
     /// PostgreSQL and SQLite); no other revision has any.
     async fn state(&self) -> State {
-        let db = &self.db;
+        let db = self.db();
         let k = if db.has_table("schema_migrations").await {
             db.query_i64("SELECT COUNT(*) FROM schema_migrations WHERE in_progress = 0")
                 .await as usize
@@ -210,7 +160,7 @@ impl Project {
         } else {
             0
         };
-        let bound = id(k);
+        let bound = step_id(k);
         if k > 0 {
             let prefix = db
                 .query_i64(&format!(
@@ -225,7 +175,7 @@ impl Project {
         }
         assert!(in_progress <= 1, "{in_progress} revisions in progress");
         let in_progress = if in_progress == 1 {
-            let rev = id(k);
+            let rev = step_id(k);
             let flagged = db
                 .query_i64(&format!(
                     "SELECT COUNT(*) FROM schema_migrations WHERE in_progress <> 0 AND version = '{rev}'"
@@ -312,7 +262,7 @@ impl Project {
             BackendKind::Sqlite => return,
         };
         let start = Instant::now();
-        while self.db.query_i64(others).await > 0 {
+        while self.db().query_i64(others).await > 0 {
             assert!(
                 start.elapsed() < Duration::from_secs(10),
                 "a killed rev's statement runs on"
@@ -321,49 +271,96 @@ impl Project {
         }
     }
 
-    /// Polls until `rev` is recorded (to time a signal inside the next one).
-    async fn wait_recorded(&self, rev: &str, within: Duration) {
-        let start = Instant::now();
-        while start.elapsed() < within {
-            if self.db.has_table("schema_migrations").await
-                && self
-                    .db
-                    .query_i64(&format!(
-                        "SELECT COUNT(*) FROM schema_migrations WHERE version = '{rev}' AND in_progress = 0"
-                    ))
-                    .await
-                    == 1
-            {
-                return;
+    /// Server sessions whose last statement asked for the migration lock
+    /// (0 on SQLite).
+    async fn sessions_asking_for_the_lock(&self) -> i64 {
+        let sql = match self.kind() {
+            BackendKind::Postgres => {
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+                 AND pid <> pg_backend_pid() AND query LIKE '%pg\\_try\\_advisory\\_lock%'"
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            BackendKind::MySql => {
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+                 WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND INFO LIKE '%GET\\_LOCK%'"
+            }
+            BackendKind::Sqlite => return 0,
+        };
+        self.query_i64(sql).await
+    }
+
+    /// Waits until `waiter` is in rev's loop that waits for the busy
+    /// lock (a rev prints nothing there): on SQLite it holds the lock file
+    /// open; on PostgreSQL and MariaDB one more session than `before` asks
+    /// for the lock (`pg_try_advisory_lock`, `GET_LOCK`).
+    async fn wait_in_lock_loop(&self, waiter: &Spawned, before: i64) {
+        let pid = waiter.id();
+        self.wait_for("the waiter to wait for the lock", || async {
+            if self.kind() == BackendKind::Sqlite {
+                holds_lock_file(pid)
+            } else {
+                self.sessions_asking_for_the_lock().await > before
+            }
+        })
+        .await;
+    }
+
+    /// Waits until the slow statement of a revision runs on the server
+    /// (PostgreSQL, MariaDB; SQLite runs it inside rev, where the line
+    /// that the revision started is all there is to wait for).
+    async fn wait_slow_statement(&self) {
+        let sql = match self.kind() {
+            BackendKind::Postgres => {
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+                 AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE '%pg\\_sleep%'"
+            }
+            BackendKind::MySql => {
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+                 WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND INFO LIKE '%SLEEP(%'"
+            }
+            BackendKind::Sqlite => return,
+        };
+        self.wait_for("the slow statement to run", || async {
+            self.query_i64(sql).await > 0
+        })
+        .await;
+    }
+
+    /// Polls `ready` until it holds; the bound only guards against a hang.
+    async fn wait_for<F, Fut>(&self, what: &str, ready: F)
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let start = Instant::now();
+        while !ready().await {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "timed out waiting for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        panic!("{rev} was not recorded within {within:?}");
     }
 }
+
+/// Whether process `pid` has rev's SQLite lock file (`<db>.lock`) open.
+fn holds_lock_file(pid: u32) -> bool {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .is_ok_and(|target| target.to_string_lossy().ends_with(".lock"))
+    })
+}
+
+/// The line `rev -v` prints as the long revision starts.
+const R01_STARTS: &str = "upgrade of r01 ...";
 
 #[derive(Debug, PartialEq, Eq)]
 struct State {
     applied: usize,
     /// A revision flagged in progress, and whether its effect is present.
     in_progress: Option<(String, bool)>,
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn signal(child: &Child, sig: &str) {
-    let status = Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "kill {sig} failed");
 }
 
 /// A small deterministic generator, seeded per run and printed, so a
@@ -393,44 +390,6 @@ impl Rng {
     }
 }
 
-async fn database(kind: BackendKind) -> Option<TestDb> {
-    match kind {
-        BackendKind::Sqlite => TestDb::sqlite().await,
-        BackendKind::Postgres => TestDb::postgres().await,
-        BackendKind::MySql => TestDb::mysql().await,
-    }
-}
-
-/// Runs one scenario per backend, as three tests.
-macro_rules! on_every_backend {
-    ($scenario:ident) => {
-        mod $scenario {
-            use super::*;
-
-            #[tokio::test]
-            async fn sqlite() {
-                if let Some(db) = database(BackendKind::Sqlite).await {
-                    super::$scenario(db).await;
-                }
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                if let Some(db) = database(BackendKind::Postgres).await {
-                    super::$scenario(db).await;
-                }
-            }
-
-            #[tokio::test]
-            async fn mariadb() {
-                if let Some(db) = database(BackendKind::MySql).await {
-                    super::$scenario(db).await;
-                }
-            }
-        }
-    };
-}
-
 // ---------------------------------------------------------------------------
 // Concurrency.
 
@@ -439,42 +398,40 @@ const PROCESSES: usize = 8;
 /// 8 `rev upgrade head` started together: all succeed, and every revision
 /// is applied exactly once, by exactly one of them.
 async fn concurrent_upgrades(db: TestDb) {
-    let p = Project::new(db, 6, |_| 0.02);
-    let children: Vec<Child> = (0..PROCESSES)
+    let p = history(db, 6, |_| 0.02);
+    let children: Vec<Spawned> = (0..PROCESSES)
         .map(|_| p.spawn(&["-f", "json", "upgrade", "head"]))
         .collect();
     let mut applied_total = 0;
     for child in children {
-        let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-        let report: serde_json::Value =
-            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+        let out = child.finish();
+        assert_eq!(out.code, 0, "{}", out.text());
+        let report = out.json();
         assert_eq!(report["interrupted"], false);
         applied_total += report["applied"].as_array().map_or(0, Vec::len);
     }
     assert_eq!(
-        applied_total, p.n,
+        applied_total,
+        p.revision_count(),
         "revisions applied more than once, or not at all"
     );
     assert_eq!(
         p.state().await,
         State {
-            applied: p.n,
+            applied: p.revision_count(),
             in_progress: None
         }
     );
     assert_eq!(
-        p.db.query_i64("SELECT COUNT(*) FROM schema_migrations")
-            .await as usize,
-        p.n
+        p.query_i64("SELECT COUNT(*) FROM schema_migrations").await as usize,
+        p.revision_count()
     );
 }
-on_every_backend!(concurrent_upgrades);
 
 /// `downgrade base` racing `upgrade head`: both succeed, and the database
 /// ends fully applied or empty, its tracking table matching its schema.
 async fn downgrade_races_upgrade(db: TestDb) {
-    let p = Project::new(db, 5, |_| 0.02);
+    let p = history(db, 5, |_| 0.02);
     let mut ends = Vec::new();
     for round in 0..4 {
         let args_up = ["-f", "json", "upgrade", "head"];
@@ -486,14 +443,14 @@ async fn downgrade_races_upgrade(db: TestDb) {
             let down = p.spawn(&args_down);
             (p.spawn(&args_up), down)
         };
-        let up = a.wait_with_output().unwrap();
-        let down = b.wait_with_output().unwrap();
-        assert_eq!(up.status.code(), Some(0), "{}", text(&up));
-        assert_eq!(down.status.code(), Some(0), "{}", text(&down));
+        let up = a.finish();
+        let down = b.finish();
+        assert_eq!(up.code, 0, "{}", up.text());
+        assert_eq!(down.code, 0, "{}", down.text());
         let state = p.state().await;
         assert!(state.in_progress.is_none(), "{state:?}");
         assert!(
-            state.applied == 0 || state.applied == p.n,
+            state.applied == 0 || state.applied == p.revision_count(),
             "ended half way: {state:?}"
         );
         ends.push(state.applied);
@@ -502,7 +459,6 @@ async fn downgrade_races_upgrade(db: TestDb) {
     }
     eprintln!("{:?}: applied after each round: {ends:?}", p.kind());
 }
-on_every_backend!(downgrade_races_upgrade);
 
 // ---------------------------------------------------------------------------
 // kill -9.
@@ -515,7 +471,7 @@ const KILLS: usize = 20;
 /// next run works, or names the revision in progress with the commands that
 /// recover it; following the right one, the run after works.
 async fn kill_9(db: TestDb) {
-    let p = Project::new(db, 8, |_| 0.04);
+    let p = history(db, 8, |_| 0.04);
     let mut rng = Rng::new();
     // How long a whole run takes here, process start included, so the kills
     // land anywhere in it (some before the first revision, some after the
@@ -529,27 +485,29 @@ async fn kill_9(db: TestDb) {
     for round in 0..KILLS {
         let mut child = p.spawn(&["upgrade", "head"]);
         let at = Duration::from_millis(rng.below(whole.as_millis() as u64 + 50));
+        // A random moment, not a readiness wait: the kills are meant to
+        // land anywhere in the run.
         std::thread::sleep(at);
-        child.kill().expect("kill -9");
-        let _ = child.wait();
+        child.kill();
+        child.finish();
         p.settle().await;
         let state = p.state().await;
-        if state.applied > 0 && state.applied < p.n {
+        if state.applied > 0 && state.applied < p.revision_count() {
             killed_midway += 1;
         }
         if p.kind() == BackendKind::MySql {
             recovered_by_hint += recover_mysql(&p, state).await;
-        } else if round % 3 == 2 || state.applied == p.n {
+        } else if round % 3 == 2 || state.applied == p.revision_count() {
             // Finish, then start again from empty. Other rounds kill the
             // next run on top of the state this kill left.
             p.ok(&["upgrade", "head"]);
-            assert_eq!(p.state().await.applied, p.n);
+            assert_eq!(p.state().await.applied, p.revision_count());
             p.ok(&["downgrade", "base"]);
             assert_eq!(p.state().await.applied, 0);
         }
     }
     p.ok(&["upgrade", "head"]);
-    assert_eq!(p.state().await.applied, p.n);
+    assert_eq!(p.state().await.applied, p.revision_count());
     eprintln!(
         "{:?}: {KILLS} kills, {killed_midway} part-way through the history, {recovered_by_hint} recovered by a hint; a whole run took {whole:?}",
         p.kind()
@@ -558,7 +516,6 @@ async fn kill_9(db: TestDb) {
     // this test prove nothing.
     assert!(killed_midway > 0, "no kill landed between revisions");
 }
-on_every_backend!(kill_9);
 
 /// After a kill on MariaDB: the next run succeeds, or reports the
 /// revision in progress with `rev stamp` commands; the right one is run,
@@ -567,13 +524,14 @@ on_every_backend!(kill_9);
 async fn recover_mysql(p: &Project, state: State) -> usize {
     let out = p.run(&["-f", "json", "upgrade", "head"]);
     let mut followed = 0;
-    if out.status.code() != Some(0) {
+    if out.code != 0 {
         let (rev, effect_present) = state
             .in_progress
-            .unwrap_or_else(|| panic!("failed with nothing in progress: {}", text(&out)));
-        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+            .unwrap_or_else(|| panic!("failed with nothing in progress: {}", out.text()));
+        assert_eq!(out.code, 1, "{}", out.text());
+        // All of stderr is the one JSON error object.
         let err: serde_json::Value =
-            serde_json::from_slice(&out.stderr).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+            serde_json::from_str(&out.stderr).unwrap_or_else(|e| panic!("{e}: {}", out.text()));
         assert_eq!(err["error"]["kind"], "in_progress", "{err}");
         let message = err["error"]["message"].as_str().unwrap_or_default();
         assert!(message.contains(&rev), "{message}");
@@ -611,7 +569,7 @@ async fn recover_mysql(p: &Project, state: State) -> usize {
     assert_eq!(
         p.state().await,
         State {
-            applied: p.n,
+            applied: p.revision_count(),
             in_progress: None
         }
     );
@@ -630,47 +588,40 @@ const LONG: f64 = 2.5;
 /// next is not run, rev says so and exits 130, and the lock is free at once.
 /// A rev waiting for the lock meanwhile stops at once on its own signal.
 async fn interrupt(db: TestDb) {
-    let p = Project::new(db, 3, |i| if i == 1 { LONG } else { 0.0 });
-    let mut child = p.spawn(&["upgrade", "head"]);
-    p.wait_recorded("r00", Duration::from_secs(20)).await;
+    let p = history(db, 3, |i| if i == 1 { LONG } else { 0.0 });
+    // `-v` prints a line as each revision starts: the readiness signal.
+    let mut child = p.spawn(&["-v", "upgrade", "head"]);
+    child.wait_until(R01_STARTS);
     // Meanwhile a second rev starts and waits for the lock.
+    let before = p.sessions_asking_for_the_lock().await;
     let waiter = p.spawn(&["upgrade", "head"]);
-    std::thread::sleep(Duration::from_millis(300));
+    p.wait_in_lock_loop(&waiter, before).await;
 
-    // The signal reaches the first rev well inside its long revision.
+    // The signal reaches the first rev inside its long revision.
     // SIGTERM (a pod being stopped) behaves like Ctrl+C.
     let sig = if p.kind() == BackendKind::Sqlite {
         "-TERM"
     } else {
         "-INT"
     };
-    signal(&child, sig);
+    child.signal(sig);
 
     // A signal ends the waiter's wait at once, while the first rev still
-    // finishes its revision and holds the lock.
-    let asked = Instant::now();
-    signal(&waiter, "-INT");
-    let out = waiter.wait_with_output().unwrap();
-    let waited = asked.elapsed();
-    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    // finishes its revision and holds the lock: the waiter is done before
+    // the first rev is (no clock needed to tell "at once").
+    waiter.signal("-INT");
+    let out = waiter.finish();
+    assert_eq!(out.code, 130, "{}", out.text());
     assert!(
-        waited < Duration::from_millis(1800),
-        "waiter took {waited:?}"
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("nothing was changed")
-            || String::from_utf8_lossy(&out.stderr).contains("done: nothing"),
+        out.stderr.contains("nothing was changed") || out.stderr.contains("done: nothing"),
         "{}",
-        text(&out)
+        out.text()
     );
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "the first rev did not finish its revision"
-    );
+    assert!(child.running(), "the first rev did not finish its revision");
 
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    let out = child.finish();
+    let err = &out.stderr;
+    assert_eq!(out.code, 130, "{}", out.text());
     assert!(err.contains("done: r00, r01"), "{err}");
     assert!(err.contains("not run: r02"), "{err}");
     assert_eq!(
@@ -681,39 +632,30 @@ async fn interrupt(db: TestDb) {
         }
     );
     // The lock was released: a rev that does not wait at all gets it.
-    let out = p
-        .cmd_with("no_wait.yaml", &["upgrade", "head"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    p.ok(&["-c", "no_wait.yaml", "upgrade", "head"]);
     assert_eq!(p.state().await.applied, 3);
 }
-on_every_backend!(interrupt);
 
 /// Two signals during a long revision. PostgreSQL cancels the running
 /// statement: the revision rolls back at once, unrecorded. MariaDB and
 /// SQLite let it finish (cutting MariaDB DDL short would leave it half
 /// applied). Either way: exit 130, nothing half recorded, lock free.
 async fn interrupt_twice(db: TestDb) {
-    let p = Project::new(db, 3, |i| if i == 1 { LONG } else { 0.0 });
-    let child = p.spawn(&["upgrade", "head"]);
-    p.wait_recorded("r00", Duration::from_secs(20)).await;
-    std::thread::sleep(Duration::from_millis(300));
-    signal(&child, "-INT");
-    std::thread::sleep(Duration::from_millis(100));
-    let second = Instant::now();
-    signal(&child, "-INT");
-    let out = child.wait_with_output().unwrap();
-    let took = second.elapsed();
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    let p = history(db, 3, |i| if i == 1 { LONG } else { 0.0 });
+    let mut child = p.spawn(&["-v", "upgrade", "head"]);
+    child.wait_until(R01_STARTS);
+    p.wait_slow_statement().await;
+    child.signal("-INT");
+    child.wait_until("rev: stopping after the revision that is running");
+    child.signal("-INT");
+    let out = child.finish();
+    let err = &out.stderr;
+    assert_eq!(out.code, 130, "{}", out.text());
     let state = p.state().await;
     assert!(state.in_progress.is_none(), "{state:?}");
     if p.kind() == BackendKind::Postgres {
-        assert!(
-            took < Duration::from_secs_f64(LONG / 2.0),
-            "the cancel took {took:?}"
-        );
+        // r01 unrecorded and its effects gone: the cancel cut its slow
+        // statement short (run to its end, r01 would be recorded).
         assert!(
             err.contains("`r01` was cancelled while running and rolled back"),
             "{err}"
@@ -724,41 +666,29 @@ async fn interrupt_twice(db: TestDb) {
         assert!(err.contains("not run: r02"), "{err}");
         assert_eq!(state.applied, 2);
     }
-    let out = p
-        .cmd_with("no_wait.yaml", &["upgrade", "head"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    p.ok(&["-c", "no_wait.yaml", "upgrade", "head"]);
     assert_eq!(p.state().await.applied, 3);
 }
-on_every_backend!(interrupt_twice);
 
 // ---------------------------------------------------------------------------
 // Dead servers.
 
 /// A project with no database of its own, for URLs that go nowhere.
-fn bare_project(timeout_s: u64, retries: u32) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("versions")).unwrap();
-    std::fs::write(
-        dir.path().join("config.yaml"),
-        format!("connect_timeout_seconds: {timeout_s}\nconnect_retries: {retries}\n"),
-    )
-    .unwrap();
-    dir
+fn bare_project(timeout_s: u64, retries: u32) -> Project {
+    Project::with_config(&format!(
+        "connect_timeout_seconds: {timeout_s}\nconnect_retries: {retries}\n"
+    ))
 }
 
-fn rev_at(dir: &Path, url: &str, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rev"));
-    c.current_dir(dir)
-        .arg("--database-url")
-        .arg(url)
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
+/// `rev --database-url URL ARGS` in `p`.
+fn rev_at(p: &Project, url: &str, args: &[&str]) -> Command {
+    let mut all = vec!["--database-url", url];
+    all.extend_from_slice(args);
+    p.command(&all)
+}
+
+fn run_at(p: &Project, url: &str, args: &[&str]) -> Run {
+    Run::from_output(rev_at(p, url, args).output().expect("run rev"))
 }
 
 /// A closed port: every try is refused at once, so the run takes the
@@ -766,7 +696,10 @@ fn rev_at(dir: &Path, url: &str, args: &[&str]) -> Command {
 /// masked URL, host and port, the number of tries, and never the password.
 #[test]
 fn closed_port_fails_after_the_retries_with_the_masked_url() {
-    let dir = bare_project(1, 2);
+    // A try that waited out the 5 s connect timeout would take the run past
+    // the 4 s bound below: the bound tells "refused at once" from "timed out"
+    // with seconds to spare on a loaded machine.
+    let p = bare_project(5, 2);
     for (url, masked) in [
         (
             "postgres://u:hunter2secret@127.0.0.1:1/db",
@@ -783,10 +716,10 @@ fn closed_port_fails_after_the_retries_with_the_masked_url() {
             &["-f", "json", "status"],
         ] {
             let start = Instant::now();
-            let out = rev_at(dir.path(), url, args).output().unwrap();
+            let out = run_at(&p, url, args);
             let took = start.elapsed();
-            let all = text(&out);
-            assert_eq!(out.status.code(), Some(1), "{all}");
+            let all = out.text();
+            assert_eq!(out.code, 1, "{all}");
             assert!(all.contains(masked), "{all}");
             assert!(all.contains("127.0.0.1:1"), "{all}");
             assert!(all.contains("after 3 attempts"), "{all}");
@@ -805,15 +738,13 @@ fn closed_port_fails_after_the_retries_with_the_masked_url() {
 fn silent_server_times_out_per_try_and_a_signal_stops_the_retries() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let dir = bare_project(1, 1);
+    let p = bare_project(1, 1);
     let url = format!("postgres://u:hunter2secret@127.0.0.1:{port}/db");
     let start = Instant::now();
-    let out = rev_at(dir.path(), &url, &["upgrade", "head"])
-        .output()
-        .unwrap();
+    let out = run_at(&p, &url, &["upgrade", "head"]);
     let took = start.elapsed();
-    let all = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{all}");
+    let all = out.text();
+    assert_eq!(out.code, 1, "{all}");
     assert!(all.contains("no answer within 1.0s"), "{all}");
     assert!(all.contains("after 2 attempts"), "{all}");
     assert!(
@@ -826,20 +757,28 @@ fn silent_server_times_out_per_try_and_a_signal_stops_the_retries() {
         "{took:?}"
     );
 
-    let dir = bare_project(30, 3);
-    let child = rev_at(dir.path(), &url, &["upgrade", "head"])
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    // A listener of its own: the one above still holds the first run's
+    // connections in its backlog.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let url = format!("postgres://u:hunter2secret@127.0.0.1:{port}/db");
+    let p = bare_project(30, 3);
+    let child = Spawned::start(rev_at(&p, &url, &["upgrade", "head"]));
+    // Ready: rev has connected and waits for the server's first word (the
+    // signal handlers are in place before rev connects).
+    let (conn, _) = listener.accept().expect("rev connects");
     let asked = Instant::now();
-    signal(&child, "-INT");
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    child.signal("-INT");
+    let out = child.finish();
+    assert_eq!(out.code, 130, "{}", out.text());
+    // Half the 30 s connect timeout: any run this short was cut by the
+    // signal, not by the timeout.
     assert!(
-        asked.elapsed() < Duration::from_secs(2),
+        asked.elapsed() < Duration::from_secs(15),
         "{:?}",
         asked.elapsed()
     );
+    drop(conn);
     drop(listener);
 }
 
@@ -859,17 +798,18 @@ async fn wrong_password_is_not_retried_and_never_shown() {
     let mut url = url::Url::parse(&admin).unwrap();
     url.set_username(&user).unwrap();
     url.set_password(Some("Wr0ngPassw0rd")).unwrap();
-    let dir = bare_project(5, 3);
+    let p = bare_project(5, 3);
     for args in [&["current"][..], &["-f", "json", "upgrade", "head"]] {
-        let start = Instant::now();
-        let out = rev_at(dir.path(), url.as_str(), args).output().unwrap();
-        let all = text(&out);
-        assert_eq!(out.status.code(), Some(1), "{all}");
+        let out = run_at(&p, url.as_str(), args);
+        let all = out.text();
+        assert_eq!(out.code, 1, "{all}");
+        // One try, as the message counts it: no clock bound, which the
+        // retries' backoff (0.25 + 0.5 + 1 s) is too short to separate
+        // from a slow machine.
         assert!(all.contains("after 1 attempt "), "{all}");
         assert!(all.contains("Access denied"), "{all}");
         assert!(all.contains(&format!("{user}:****@")), "{all}");
         assert!(!all.contains("Wr0ngPassw0rd"), "password shown: {all}");
-        assert!(start.elapsed() < Duration::from_secs(3));
     }
     mysql_exec(
         &admin,
@@ -899,7 +839,7 @@ struct Tmux {
 }
 
 impl Tmux {
-    /// `None` (with a notice) when tmux is not installed.
+    /// `None` when tmux is not installed and [`unavailable`] allows a skip.
     fn start(dir: &Path, command: &str) -> Option<Tmux> {
         let socket = format!(
             "rev-test-{}-{}",
@@ -929,7 +869,7 @@ impl Tmux {
         match started {
             Ok(s) if s.success() => Some(Tmux { socket }),
             _ => {
-                eprintln!("note: skipping the terminal test: tmux is not available");
+                unavailable("tmux", "not available");
                 None
             }
         }
@@ -999,15 +939,9 @@ async fn terminal_asks_for_connection_details_and_saves_all_but_the_password() {
     let Some(db) = TestDb::postgres().await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("versions")).unwrap();
-    std::fs::write(
-        dir.path().join("config.yaml"),
-        "# my project\nscript_location: versions\n",
-    )
-    .unwrap();
+    let p = Project::with_config("# my project\nscript_location: versions\n");
     let rev = shell_quote(env!("CARGO_BIN_EXE_rev"));
-    let Some(tmux) = Tmux::start(dir.path(), &format!("{rev} current")) else {
+    let Some(tmux) = Tmux::start(p.dir(), &format!("{rev} current")) else {
         return;
     };
     let url = &db.url;
@@ -1037,7 +971,7 @@ async fn terminal_asks_for_connection_details_and_saves_all_but_the_password() {
         !screen.contains(&secret),
         "the password was echoed:\n{screen}"
     );
-    let saved = std::fs::read_to_string(dir.path().join("config.yaml")).unwrap();
+    let saved = std::fs::read_to_string(p.path("config.yaml")).unwrap();
     let expected = format!(
         "database_url: postgres://{}@{}:{}/{database}",
         url.username().unwrap_or_default(),
@@ -1050,7 +984,7 @@ async fn terminal_asks_for_connection_details_and_saves_all_but_the_password() {
     drop(tmux);
 
     // The saved URL is used next time; trust needs no password, so none is asked.
-    let Some(tmux) = Tmux::start(dir.path(), &format!("{rev} current")) else {
+    let Some(tmux) = Tmux::start(p.dir(), &format!("{rev} current")) else {
         return;
     };
     let screen = tmux.wait_for("EXIT=");
@@ -1088,10 +1022,10 @@ async fn terminal_asks_for_a_missing_password() {
     let mut url = url::Url::parse(&admin).unwrap();
     url.set_username(&user).unwrap();
     url.set_password(None).unwrap();
-    let dir = bare_project(5, 0);
+    let p = bare_project(5, 0);
     let rev = shell_quote(env!("CARGO_BIN_EXE_rev"));
     let command = format!("{rev} --database-url {} current", shell_quote(url.as_str()));
-    if let Some(tmux) = Tmux::start(dir.path(), &command) {
+    if let Some(tmux) = Tmux::start(p.dir(), &command) {
         tmux.answer(&format!("Password for {user}@"), secret);
         let screen = tmux.wait_for("EXIT=");
         assert!(
@@ -1103,11 +1037,9 @@ async fn terminal_asks_for_a_missing_password() {
             "the password was echoed:\n{screen}"
         );
     }
-    let out = rev_at(dir.path(), url.as_str(), &["current"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("Access denied"), "{}", text(&out));
+    let out = run_at(&p, url.as_str(), &["current"]);
+    assert_eq!(out.code, 1, "{}", out.text());
+    assert!(out.text().contains("Access denied"), "{}", out.text());
     mysql_exec(
         &admin,
         &format!("DROP USER '{user}'@'%'; DROP USER '{user}'@'localhost'"),

@@ -5,21 +5,16 @@
 //! never printed.
 //!
 //! Every test creates and drops its own database (and its own role or user
-//! where it needs one); an unreachable server skips the test with a notice,
-//! unless `CI=true`.
+//! where it needs one); an unreachable server fails the test, or skips it
+//! by name under `REV_TEST_SKIP_SERVERS=1` (tests/kit).
 
-// The helpers are shared with tests/it and tests/db_suite.
-#[allow(dead_code)]
-#[path = "it/common/mod.rs"]
-mod common;
-#[allow(dead_code)]
-#[path = "db_suite/project.rs"]
-mod project;
+#[macro_use]
+#[path = "kit/mod.rs"]
+mod kit;
 
 use std::str::FromStr;
 
-use common::TestDb;
-use project::{ids, str_array, Project, Rev, Run};
+use kit::{ids, str_array, Project, Rev, Run, TestDb};
 use rev::url::{BackendKind, DatabaseUrl};
 use sqlx::{ConnectOptions as _, Connection as _};
 
@@ -108,7 +103,7 @@ impl Drop for Login {
 
 /// The database name of the project's URL.
 fn db_name(p: &Project) -> String {
-    let url = url::Url::parse(&p.db.url.with_credentials_exposed()).expect("test URL");
+    let url = url::Url::parse(&p.db().url.with_credentials_exposed()).expect("test URL");
     url.path().trim_start_matches('/').to_owned()
 }
 
@@ -120,8 +115,8 @@ fn url_with(p: &Project, userinfo: &str) -> String {
     };
     format!(
         "{scheme}://{userinfo}@{}:{}/{}",
-        p.db.url.host().expect("server host"),
-        p.db.url.port().expect("server port"),
+        p.db().url.host().expect("server host"),
+        p.db().url.port().expect("server port"),
         db_name(p)
     )
 }
@@ -243,7 +238,7 @@ async fn mysql_failed_data_only_revision_leaves_nothing_and_reruns_after_a_fix()
         up: "UPDATE t SET v = CONCAT(v, '!');\nINSERT INTO t VALUES (1, 'duplicate');",
         down_sql: "DELETE FROM t WHERE id = 3;\nUPDATE t SET v = TRIM(TRAILING '!' FROM v);",
     });
-    let run = p.fails(1, &["-f", "json", "upgrade", "head"]);
+    let run = p.exits(1, &["-f", "json", "upgrade", "head"]);
     let err = run.json_error();
     assert_eq!(err["kind"], "migration_failed", "{err}");
     let message = err["message"].as_str().expect("message");
@@ -299,7 +294,7 @@ async fn mysql_revision_with_ddl_keeps_the_in_progress_record() {
              INSERT INTO t VALUES (1, 'duplicate', 0);",
         down_sql: "ALTER TABLE t DROP COLUMN w;",
     });
-    let run = p.fails(1, &["-f", "json", "upgrade", "head"]);
+    let run = p.exits(1, &["-f", "json", "upgrade", "head"]);
     let message = run.json_error()["message"].as_str().unwrap().to_owned();
     assert!(message.contains("not transactional"), "{message}");
     assert_eq!(rows_of_t(&p).await, ids(&["1=a!", "2=b!"]));
@@ -328,7 +323,7 @@ async fn mysql_whole_plan_mode_shares_a_transaction_between_data_only_revisions(
         up: "INSERT INTO t VALUES (2, 'duplicate');",
         down_sql: "DELETE FROM t WHERE v = 'duplicate';",
     });
-    let run = p.fails(1, &["-f", "json", "upgrade", "head"]);
+    let run = p.exits(1, &["-f", "json", "upgrade", "head"]);
     assert_eq!(run.json_error()["kind"], "migration_failed");
     // a1 has DDL: it committed on its own. a2 and a3 shared a transaction,
     // and a3's failure rolled back a2 with it.
@@ -361,7 +356,7 @@ async fn mysql_sql_script_wraps_data_only_revisions_in_a_transaction() {
         up: "UPDATE t SET v = UPPER(v);",
         down_sql: "UPDATE t SET v = LOWER(v);",
     });
-    let script = p.ok(&["upgrade", "head", "--sql"]);
+    let script = p.ok(&["upgrade", "head", "--sql"]).stdout;
     let lines: Vec<&str> = script.lines().collect();
     let at = |needle: &str| {
         lines
@@ -399,7 +394,7 @@ async fn mysql_sql_script_wraps_data_only_revisions_in_a_transaction() {
 /// what the server makes of an expression by default (what the `mysql`
 /// client gets).
 async fn mysql_default_session(p: &Project) -> sqlx::MySqlConnection {
-    let mut c = sqlx::mysql::MySqlConnectOptions::from_str(&p.db.url.with_credentials_exposed())
+    let mut c = sqlx::mysql::MySqlConnectOptions::from_str(&p.db().url.with_credentials_exposed())
         .expect("mysql url")
         .pipes_as_concat(false)
         .no_engine_substitution(false)
@@ -488,7 +483,7 @@ async fn mysql_revision_sql_runs_under_the_servers_sql_mode_time_zone_and_collat
             up: "INSERT INTO s VALUES ('a' || 'b');",
             down_sql: "DELETE FROM s WHERE v <> '1';",
         });
-        let run = p.fails(1, &["-f", "json", "upgrade", "head"]);
+        let run = p.exits(1, &["-f", "json", "upgrade", "head"]);
         let message = run.json_error()["message"].as_str().unwrap().to_owned();
         assert!(
             message.contains("Truncated incorrect DOUBLE value"),
@@ -505,7 +500,10 @@ async fn mysql_time_zone_the_url_asks_for_is_used_and_applied_at_stays_utc() {
     };
     let p = Project::new(db);
     // A zone far from the server's, given as the URL's `timezone` option.
-    let url = format!("{}?timezone=%2B05:00", p.db.url.with_credentials_exposed());
+    let url = format!(
+        "{}?timezone=%2B05:00",
+        p.db().url.with_credentials_exposed()
+    );
     set_url(&p, &url);
     p.write(&Rev {
         id: "a1",
@@ -739,8 +737,8 @@ async fn mysql_url_without_a_database_is_a_usage_error_before_connecting() {
         up: "CREATE TABLE t (id INT);",
         down_sql: "DROP TABLE t;",
     });
-    let host = p.db.url.host().unwrap().to_owned();
-    let port = p.db.url.port().unwrap();
+    let host = p.db().url.host().unwrap().to_owned();
+    let port = p.db().url.port().unwrap();
     for (url, shown) in [
         (
             format!("mysql://root@{host}:{port}"),

@@ -1,23 +1,17 @@
 //! Working in a team: `rev check --against REF`, `rev rebase` and `rev merge`
 //! in real git repositories made in temporary folders, against real SQLite,
-//! PostgreSQL and MariaDB databases (the database suite's kit).
+//! PostgreSQL and MariaDB databases (tests/kit).
 
-#[allow(dead_code)]
-#[path = "it/common/mod.rs"]
-mod common;
-#[allow(dead_code)]
-#[path = "db_suite/project.rs"]
-mod project;
 #[macro_use]
-#[path = "db_suite/suite.rs"]
-mod suite;
+#[path = "kit/mod.rs"]
+mod kit;
 
 use std::collections::BTreeMap;
 
-use project::{ids, Project, Rev};
+use kit::{ids, Project, Rev};
 use serde_json::Value;
 
-suite!(
+on_every_backend!(
     parallel_branches_are_found_rebased_and_applied,
     moving_an_applied_revision_is_refused,
 );
@@ -105,7 +99,7 @@ fn snapshot(p: &Project) -> BTreeMap<String, Vec<u8>> {
 fn check_json(p: &Project, args: &[&str], code: i32) -> Value {
     let mut all = vec!["-f", "json", "check"];
     all.extend_from_slice(args);
-    let run = p.fails(code, &all);
+    let run = p.exits(code, &all);
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("bad JSON {e}:\n{}", run.stdout))
 }
 
@@ -121,7 +115,7 @@ fn kinds(v: &Value) -> Vec<String> {
 async fn parallel_branches_are_found_rebased_and_applied(p: Project) {
     parallel_branches(&p);
 
-    let run = p.fails(1, &["check", "--against", "main"]);
+    let run = p.exits(1, &["check", "--against", "main"]);
     assert!(run.stdout.contains("`c3`"), "{}", run.stdout);
     assert!(run.stdout.contains("new head `c3`"), "{}", run.stdout);
     assert!(
@@ -140,12 +134,12 @@ async fn parallel_branches_are_found_rebased_and_applied(p: Project) {
 
     // A dry run says what would move and changes no byte.
     let before = snapshot(&p);
-    let out = p.ok(&["rebase", "--onto", "b2", "--dry-run"]);
+    let out = p.ok(&["rebase", "--onto", "b2", "--dry-run"]).stdout;
     assert!(out.contains("would move c3"), "{out}");
     assert_eq!(snapshot(&p), before);
 
     // With --onto alone, the other head's line moves: c3.
-    let out = p.ok(&["rebase", "--onto", "b2"]);
+    let out = p.ok(&["rebase", "--onto", "b2"]).stdout;
     assert!(out.contains("moved c3"), "{out}");
     let after = snapshot(&p);
     for (name, bytes) in &before {
@@ -179,11 +173,12 @@ async fn parallel_branches_are_found_rebased_and_applied(p: Project) {
     p.exec("INSERT INTO invoice (id, account_id, total) VALUES (1, 1, 250)")
         .await;
     assert_eq!(
-        p.db.query_i64(
-            "SELECT COUNT(*) FROM invoice i JOIN account a ON a.id = i.account_id \
+        p.db()
+            .query_i64(
+                "SELECT COUNT(*) FROM invoice i JOIN account a ON a.id = i.account_id \
              WHERE a.email = 'ann@example.com'"
-        )
-        .await,
+            )
+            .await,
         1
     );
 }
@@ -218,7 +213,7 @@ async fn moving_an_applied_revision_is_refused(p: Project) {
     git(&p, &["merge", "-q", "--no-edit", "main"]);
 
     let before = snapshot(&p);
-    let run = p.fails(1, &["-f", "json", "rebase", "c3", "--onto", "b2"]);
+    let run = p.exits(1, &["-f", "json", "rebase", "c3", "--onto", "b2"]);
     let err = run.json_error();
     assert_eq!(err["kind"], "rebase_applied");
     assert!(err["message"].as_str().unwrap().contains("`c3`"), "{err}");
@@ -230,7 +225,9 @@ async fn moving_an_applied_revision_is_refused(p: Project) {
     assert_eq!(snapshot(&p), before, "a refused rebase changes no file");
 
     // --no-db does not ask the database (the dry run shows the move).
-    let out = p.ok(&["rebase", "c3", "--onto", "b2", "--no-db", "--dry-run"]);
+    let out = p
+        .ok(&["rebase", "c3", "--onto", "b2", "--no-db", "--dry-run"])
+        .stdout;
     assert!(out.contains("would move c3"), "{out}");
     assert_eq!(snapshot(&p), before);
 
@@ -249,17 +246,12 @@ async fn moving_an_applied_revision_is_refused(p: Project) {
     assert_eq!(p.applied().await, ids(&["a1", "b2", "c3", "m4"]));
     let tables = p.tables().await;
     assert!(tables.contains(&"audit_log".to_owned()), "{tables:?}");
-    assert_eq!(p.db.query_i64("SELECT COUNT(*) FROM invoice").await, 1);
-}
-
-/// A project on SQLite, for the checks that need no server.
-async fn sqlite_project() -> Project {
-    Project::new(common::TestDb::sqlite().await.expect("sqlite"))
+    assert_eq!(p.db().query_i64("SELECT COUNT(*) FROM invoice").await, 1);
 }
 
 #[tokio::test]
 async fn edited_and_moved_revisions_are_flagged() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     repo_with_base(&p);
     p.write(&Rev {
         id: "b2",
@@ -310,7 +302,7 @@ async fn edited_and_moved_revisions_are_flagged() {
 
 #[tokio::test]
 async fn a_deleted_revision_is_flagged() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     repo_with_base(&p);
     p.write(&Rev {
         id: "b2",
@@ -324,7 +316,7 @@ async fn a_deleted_revision_is_flagged() {
     let v = check_json(&p, &["--against", "main"], 1);
     assert_eq!(kinds(&v), ids(&["deleted_since_ref"]));
     assert_eq!(v["findings"][0]["revisions"], serde_json::json!(["b2"]));
-    let run = p.fails(1, &["check", "--against", "main"]);
+    let run = p.exits(1, &["check", "--against", "main"]);
     assert!(run.stdout.contains("`b2`"), "{}", run.stdout);
     assert!(
         run.stdout
@@ -336,9 +328,9 @@ async fn a_deleted_revision_is_flagged() {
 
 #[tokio::test]
 async fn a_merge_or_a_new_labelled_branch_passes_the_check() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     parallel_branches(&p);
-    p.fails(1, &["check", "--against", "main"]);
+    p.exits(1, &["check", "--against", "main"]);
     p.ok(&["merge", "-m", "join", "--rev-id", "m4"]);
     let v = check_json(&p, &["--against", "main"], 0);
     assert_eq!(v["findings"], serde_json::json!([]));
@@ -356,7 +348,7 @@ async fn a_merge_or_a_new_labelled_branch_passes_the_check() {
 
 #[tokio::test]
 async fn against_combines_with_db() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     parallel_branches(&p);
     p.ok(&["rebase", "c3", "--onto", "b2"]);
     p.ok(&["upgrade", "head"]);
@@ -373,7 +365,7 @@ async fn against_combines_with_db() {
 
 #[tokio::test]
 async fn rebase_keeps_every_other_byte_of_crlf_and_bom_files() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     let files = [
         (
             "a1_rev.sql",
@@ -401,7 +393,7 @@ async fn rebase_keeps_every_other_byte_of_crlf_and_bom_files() {
         g.rev(g.index_of("c3").unwrap()).checksum.clone()
     };
     let checksum_before = checksum(&p);
-    let out = p.ok(&["rebase", "c3", "--onto", "b2", "--no-db"]);
+    let out = p.ok(&["rebase", "c3", "--onto", "b2", "--no-db"]).stdout;
     assert!(out.contains("1 revision above it follow"), "{out}");
     let after = snapshot(&p);
     assert_eq!(after["a1_rev.sql"], before["a1_rev.sql"]);
@@ -418,7 +410,7 @@ async fn rebase_keeps_every_other_byte_of_crlf_and_bom_files() {
     // No temporary file is left beside the files.
     assert_eq!(std::fs::read_dir(p.path("versions")).unwrap().count(), 4);
     // The database is not needed with --no-db, even one that cannot be reached.
-    let run = p.rev(&[
+    let run = p.run(&[
         "--database-url",
         "postgres://nobody:secret@127.0.0.1:9/none",
         "rebase",
@@ -434,7 +426,7 @@ async fn rebase_keeps_every_other_byte_of_crlf_and_bom_files() {
 
 #[tokio::test]
 async fn rebase_refusals_name_what_to_do() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     parallel_branches(&p);
     // Onto a revision that descends from the one moved: a cycle.
     p.write(&Rev {
@@ -445,22 +437,22 @@ async fn rebase_refusals_name_what_to_do() {
         down_sql: "",
     });
     let err = p
-        .fails(2, &["-f", "json", "rebase", "c3", "--onto", "e5"])
+        .exits(2, &["-f", "json", "rebase", "c3", "--onto", "e5"])
         .json_error();
     assert_eq!(err["kind"], "rebase_cycle");
     // Two heads and no --onto: which one is not guessed.
-    let run = p.fails(2, &["-f", "json", "rebase"]);
+    let run = p.exits(2, &["-f", "json", "rebase"]);
     assert_eq!(run.json_error()["kind"], "rebase_onto_needed");
     assert!(run.hints().iter().any(|h| h.contains("--onto")));
     // An unknown revision.
-    p.fails(2, &["rebase", "zzzz", "--onto", "b2", "--no-db"]);
+    p.exits(2, &["rebase", "zzzz", "--onto", "b2", "--no-db"]);
 }
 
 #[tokio::test]
 async fn merge_without_revisions_joins_the_two_heads() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     parallel_branches(&p);
-    let run = p.rev(&["merge", "--rev-id", "m4"]);
+    let run = p.run(&["merge", "--rev-id", "m4"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout.trim(), "versions/m4_merge_b2_and_c3.sql");
     // The heads it joins, with their messages, then the new revision.
@@ -490,7 +482,7 @@ async fn merge_without_revisions_joins_the_two_heads() {
 
 #[tokio::test]
 async fn outside_git_or_with_an_unknown_ref_exit_2() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     p.write(&Rev {
         id: "a1",
         down: &[],
@@ -505,16 +497,16 @@ async fn outside_git_or_with_an_unknown_ref_exit_2() {
         .output()
         .unwrap();
     if !outside.status.success() {
-        let run = p.fails(2, &["-f", "json", "check", "--against", "main"]);
+        let run = p.exits(2, &["-f", "json", "check", "--against", "main"]);
         assert_eq!(run.json_error()["kind"], "not_a_git_repository");
     }
     repo_with_base_at(&p);
-    let run = p.fails(2, &["-f", "json", "check", "--against", "no-such-branch"]);
+    let run = p.exits(2, &["-f", "json", "check", "--against", "no-such-branch"]);
     let err = run.json_error();
     assert_eq!(err["kind"], "unknown_ref");
     assert!(err["message"].as_str().unwrap().contains("no-such-branch"));
     // A ref that looks like an option is a ref, not an option.
-    let run = p.fails(2, &["-f", "json", "check", "--against=--output=x"]);
+    let run = p.exits(2, &["-f", "json", "check", "--against=--output=x"]);
     assert_eq!(run.json_error()["kind"], "unknown_ref");
     assert!(!p.path("x").exists());
 }
@@ -530,7 +522,7 @@ fn repo_with_base_at(p: &Project) {
 
 #[tokio::test]
 async fn against_reads_only_the_script_folder_at_the_ref() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     repo_with_base(&p);
     // Files outside versions/ or in a subfolder of it are no revisions.
     std::fs::create_dir(p.path("versions/old")).unwrap();
@@ -551,7 +543,7 @@ async fn against_reads_only_the_script_folder_at_the_ref() {
 /// revision, is not history rewritten.
 #[tokio::test]
 async fn originals_of_a_squash_may_be_deleted() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     repo_with_base(&p);
     for (id, down) in [("b2", "a1"), ("c3", "b2"), ("d4", "c3")] {
         p.write(&Rev {

@@ -6,60 +6,40 @@
 //! `isatty` checks decide, as they do for a person. Each run's database is
 //! a SQLite file read back through SQLite after the run.
 
+#[macro_use]
+#[path = "kit/mod.rs"]
+mod kit;
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use assert_cmd::Command;
+use kit::{unavailable, Header, Project, Run};
 use portable_pty::{native_pty_system, CommandBuilder, PtySize};
 
-/// A project in a temp dir: config.yaml, versions/, a SQLite database.
-struct Project {
-    dir: tempfile::TempDir,
-}
-
-struct Piped {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
+/// The revisions and terminals of this suite, on a project whose database
+/// is the SQLite file `test.db` beside config.yaml.
 impl Project {
-    fn new() -> Project {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("versions")).unwrap();
-        std::fs::write(
-            dir.path().join("config.yaml"),
-            "database_url: sqlite://test.db?mode=rwc\nscript_location: versions\n",
-        )
-        .unwrap();
-        Project { dir }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
     /// A revision whose upgrade creates a table with a trigger and fills it
     /// (`extra` SQL runs after that), and whose downgrade drops it.
     fn revision(&self, id: &str, down: Option<&str>, labels: &str, extra: &str) -> PathBuf {
-        let path = self.path().join("versions").join(format!("{id}.sql"));
-        let down = down.unwrap_or("null");
-        std::fs::write(
-            &path,
-            format!(
-                "-- revision: {id}\n-- down_revision: {down}\n{labels}-- message: create {id}\n\n\
-                 -- +upgrade\n\
-                 CREATE TABLE {id} (id INTEGER PRIMARY KEY, name TEXT NOT NULL, updated INTEGER);\n\
+        self.write_revision(
+            &format!("versions/{id}.sql"),
+            Header {
+                id,
+                down: down.unwrap_or("null"),
+                extra: labels,
+                message: &format!("create {id}"),
+            },
+            &format!(
+                "CREATE TABLE {id} (id INTEGER PRIMARY KEY, name TEXT NOT NULL, updated INTEGER);\n\
                  CREATE TRIGGER {id}_touch AFTER UPDATE OF name ON {id}\n\
                  BEGIN\n  UPDATE {id} SET updated = 1 WHERE id = NEW.id;\nEND;\n\
                  INSERT INTO {id} (name) VALUES ('a'), ('b');\n\
-                 {extra}\n\
-                 -- +downgrade\nDROP TABLE {id};\n"
+                 {extra}"
             ),
+            &format!("DROP TABLE {id};"),
         )
-        .unwrap();
-        path
     }
 
     /// A chain r1 <- r2 <- ... <- rN.
@@ -70,24 +50,17 @@ impl Project {
         }
     }
 
-    /// rev with stdout and stderr piped (not a terminal).
-    fn piped(&self, args: &[&str], env: &[(&str, &str)]) -> Piped {
-        let mut cmd = Command::cargo_bin("rev").unwrap();
-        cmd.current_dir(self.path())
-            .env_remove("DATABASE_URL")
-            .env_remove("NO_COLOR")
+    /// rev with stdout and stderr piped (not a terminal), colour left to
+    /// rev and `env`.
+    fn piped(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(args);
+        cmd.env_remove("NO_COLOR")
             .env_remove("CLICOLOR_FORCE")
-            .env("TERM", "xterm-256color")
-            .args(args);
+            .env("TERM", "xterm-256color");
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let out = cmd.output().unwrap();
-        Piped {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run::from_output(cmd.output().expect("run rev"))
     }
 
     /// rev under a pseudo-terminal: everything it wrote (stdout and stderr
@@ -113,7 +86,7 @@ impl Project {
             })
             .unwrap();
         let mut cmd = CommandBuilder::new(assert_cmd::cargo::cargo_bin("rev"));
-        cmd.cwd(self.path());
+        cmd.cwd(self.dir());
         cmd.args(args);
         cmd.env_remove("DATABASE_URL");
         cmd.env_remove("NO_COLOR");
@@ -151,44 +124,17 @@ impl Project {
     }
 
     /// The tables of the project's database, read through SQLite.
-    fn tables(&self) -> Vec<String> {
-        let url = format!("sqlite://{}", self.path().join("test.db").display());
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(async {
-                use sqlx::Connection;
-                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-                let rows: Vec<(String,)> = sqlx::query_as(
-                    "SELECT name FROM sqlite_master WHERE type = 'table' \
-                     AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY name",
-                )
-                .fetch_all(&mut conn)
-                .await
-                .unwrap();
-                rows.into_iter().map(|(n,)| n).collect()
-            })
+    fn user_tables(&self) -> Vec<String> {
+        self.file_rows(
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY name",
+        )
     }
 
     /// The recorded versions (one row per applied revision), read from the
     /// tracking table.
     fn versions(&self) -> Vec<String> {
-        let url = format!("sqlite://{}", self.path().join("test.db").display());
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(async {
-                use sqlx::Connection;
-                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-                let rows: Vec<(String,)> =
-                    sqlx::query_as("SELECT version FROM schema_migrations ORDER BY version")
-                        .fetch_all(&mut conn)
-                        .await
-                        .unwrap();
-                rows.into_iter().map(|(n,)| n).collect()
-            })
+        self.file_rows("SELECT version FROM schema_migrations ORDER BY version")
     }
 }
 
@@ -233,12 +179,12 @@ fn rt_tables(n: usize) -> Vec<String> {
 
 #[test]
 fn live_line_at_a_terminal_plain_lines_in_a_pipe() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.chain(4);
 
     let (code, out) = p.tty(&["upgrade", "head"], &[]);
     assert_eq!(code, 0, "{out}");
-    assert_eq!(p.tables(), rt_tables(4));
+    assert_eq!(p.user_tables(), rt_tables(4));
     assert_eq!(p.versions(), rt_tables(4));
     // The live line counted the plan and named the running revision...
     assert!(out.contains("revision 4 of 4"), "{out}");
@@ -263,7 +209,7 @@ fn live_line_at_a_terminal_plain_lines_in_a_pipe() {
     // In a pipe: one plain line per revision, newest first, no escape code.
     let out = p.piped(&["downgrade", "base"], &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(p.tables(), Vec::<String>::new());
+    assert_eq!(p.user_tables(), Vec::<String>::new());
     assert_eq!(p.versions(), Vec::<String>::new());
     assert!(!out.stderr.contains('\x1b'), "{:?}", out.stderr);
     assert!(!out.stderr.contains(" of 4"), "{}", out.stderr);
@@ -279,11 +225,11 @@ fn live_line_at_a_terminal_plain_lines_in_a_pipe() {
 
 #[test]
 fn short_runs_get_no_live_line_and_verbose_names_each_start() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.chain(2);
     let (code, out) = p.tty(&["upgrade", "head", "-v"], &[]);
     assert_eq!(code, 0, "{out}");
-    assert_eq!(p.tables(), rt_tables(2));
+    assert_eq!(p.user_tables(), rt_tables(2));
     assert!(
         !out.contains(" of 2"),
         "a live line for two revisions: {out}"
@@ -294,13 +240,13 @@ fn short_runs_get_no_live_line_and_verbose_names_each_start() {
 
 #[test]
 fn no_color_and_color_never_keep_the_terminal_free_of_colour() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.chain(3);
     // NO_COLOR: the live line still moves (it is not colour), but no SGR
     // sequence is written, not even in the lines printed above it.
     let (code, out) = p.tty(&["upgrade", "head"], &[("NO_COLOR", "1")]);
     assert_eq!(code, 0, "{out}");
-    assert_eq!(p.tables(), rt_tables(3));
+    assert_eq!(p.user_tables(), rt_tables(3));
     assert!(out.contains("revision 3 of 3"), "{out}");
     assert!(!has_sgr(&out), "colour despite NO_COLOR: {out:?}");
 
@@ -316,7 +262,7 @@ fn no_color_and_color_never_keep_the_terminal_free_of_colour() {
 
 #[test]
 fn pipes_get_no_escape_codes_unless_color_always() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.chain(2);
     p.revision(
         "b1",
@@ -326,7 +272,7 @@ fn pipes_get_no_escape_codes_unless_color_always() {
     );
     let out = p.piped(&["upgrade", "heads"], &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(p.tables(), ["b1", "r1", "r2"]);
+    assert_eq!(p.user_tables(), ["b1", "r1", "r2"]);
     for args in [
         &["heads"][..],
         &["history"],
@@ -357,23 +303,23 @@ fn pipes_get_no_escape_codes_unless_color_always() {
     let out = p.piped(&["downgrade", "base", "--color=always"], &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.contains("\x1b[33mdowngrade"), "{:?}", out.stderr);
-    assert_eq!(p.tables(), Vec::<String>::new());
+    assert_eq!(p.user_tables(), Vec::<String>::new());
 }
 
 #[test]
 fn quiet_prints_nothing_on_success_and_still_the_error() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.chain(4);
     let (code, out) = p.tty(&["-q", "upgrade", "head"], &[]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(out, "", "-q printed at a terminal");
-    assert_eq!(p.tables(), rt_tables(4));
+    assert_eq!(p.user_tables(), rt_tables(4));
     let out = p.piped(&["downgrade", "r2", "-q"], &[]);
     assert_eq!(
         (out.code, out.stdout.as_str(), out.stderr.as_str()),
         (0, "", "")
     );
-    assert_eq!(p.tables(), rt_tables(2));
+    assert_eq!(p.user_tables(), rt_tables(2));
     assert_eq!(p.versions(), rt_tables(2));
 
     // A failing revision: its error is printed, and it is not recorded.
@@ -391,12 +337,12 @@ fn quiet_prints_nothing_on_success_and_still_the_error() {
         "a live line under -q: {out}"
     );
     assert_eq!(p.versions(), rt_tables(4));
-    assert!(!p.tables().contains(&"r5".to_string()));
+    assert!(!p.user_tables().contains(&"r5".to_string()));
 }
 
 #[test]
 fn ctrl_c_during_a_run_leaves_a_clean_terminal() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     // r1 takes a while (a few million rows through a recursive CTE), long
     // enough for the Ctrl+C typed once its live line shows.
     p.revision(
@@ -425,7 +371,7 @@ fn ctrl_c_during_a_run_leaves_a_clean_terminal() {
     assert!(!done.is_empty() && done.len() < 4, "{done:?}");
     let mut expected = done.clone();
     expected.insert(0, "big".to_string());
-    assert_eq!(p.tables(), expected);
+    assert_eq!(p.user_tables(), expected);
     let stopped = out
         .find("rev: interrupted")
         .expect("the interruption is reported");
@@ -442,7 +388,7 @@ fn ctrl_c_during_a_run_leaves_a_clean_terminal() {
 
 #[test]
 fn completions_name_every_subcommand_in_every_shell() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     let commands = subcommands(&p);
     for expected in ["upgrade", "downgrade", "edit", "completions", "man"] {
         assert!(commands.iter().any(|c| c == expected), "{commands:?}");
@@ -468,11 +414,11 @@ fn completions_name_every_subcommand_in_every_shell() {
 
 #[test]
 fn the_bash_script_loads_and_completes_subcommands() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     let script = p.piped(&["completions", "bash"], &[]).stdout;
-    std::fs::write(p.path().join("rev.bash"), script).unwrap();
+    std::fs::write(p.dir().join("rev.bash"), script).unwrap();
     let out = std::process::Command::new("bash")
-        .current_dir(p.path())
+        .current_dir(p.dir())
         .arg("-c")
         .arg(
             "source ./rev.bash; COMP_WORDS=(rev up); COMP_CWORD=1; COMP_LINE='rev up'; \
@@ -491,7 +437,7 @@ fn the_bash_script_loads_and_completes_subcommands() {
 
 #[test]
 fn targets_complete_to_revisions_labels_and_keywords() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.chain(2);
     p.revision("b1", Some("r1"), "-- branch_labels: [billing]\n", "");
     // What the fish script asks: `COMPLETE=fish rev -- <the line so far>`.
@@ -526,7 +472,7 @@ fn targets_complete_to_revisions_labels_and_keywords() {
         .current_dir(std::env::temp_dir())
         .env("COMPLETE", "fish")
         .args(["--", "rev", "-c"])
-        .arg(p.path().join("config.yaml"))
+        .arg(p.dir().join("config.yaml"))
         .args(["stamp", "r"])
         .output()
         .unwrap();
@@ -537,15 +483,12 @@ fn targets_complete_to_revisions_labels_and_keywords() {
 
 #[test]
 fn man_page_renders_and_names_every_subcommand() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     let out = p.piped(&["man"], &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.starts_with(".ie") || out.stdout.contains(".TH rev 1"));
-    let Some(rendered) = render_man(p.path(), &out.stdout) else {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("groff is needed to render the man page under CI");
-        }
-        eprintln!("note: groff is not installed; the man page was not rendered");
+    let Some(rendered) = render_man(p.dir(), &out.stdout) else {
+        unavailable("groff", "not installed; the man page cannot be rendered");
         return;
     };
     assert!(rendered.contains("NAME"), "{rendered}");
@@ -595,7 +538,7 @@ fn render_man(dir: &Path, roff: &str) -> Option<String> {
 
 #[test]
 fn every_help_ends_with_examples_of_that_command() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     let top = p.piped(&["--help"], &[]);
     assert!(top.stdout.contains("Examples:\n  rev "), "{}", top.stdout);
     for c in subcommands(&p) {
@@ -623,12 +566,12 @@ fn every_help_ends_with_examples_of_that_command() {
 
 #[test]
 fn edit_opens_the_revision_file_in_the_editor() {
-    let p = Project::new();
+    let p = Project::sqlite_file();
     p.chain(2);
     p.revision("b1", Some("r1"), "-- branch_labels: [billing]\n", "");
     // An "editor" that records what it was given and appends to the file,
     // as a person saving an edit would.
-    let editor = p.path().join("editor.sh");
+    let editor = p.dir().join("editor.sh");
     std::fs::write(
         &editor,
         "#!/bin/sh\nprintf '%s\\n' \"$@\" >> \"$(dirname \"$0\")/opened\"\n\
@@ -641,12 +584,12 @@ fn edit_opens_the_revision_file_in_the_editor() {
         std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     let editor = editor.display().to_string();
-    let opened = || std::fs::read_to_string(p.path().join("opened")).unwrap_or_default();
+    let opened = || std::fs::read_to_string(p.dir().join("opened")).unwrap_or_default();
 
     let out = p.piped(&["edit", "billing@head"], &[("EDITOR", &editor)]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(opened(), "versions/b1.sql\n");
-    let text = std::fs::read_to_string(p.path().join("versions/b1.sql")).unwrap();
+    let text = std::fs::read_to_string(p.dir().join("versions/b1.sql")).unwrap();
     assert!(text.ends_with("-- edited\n"), "{text}");
 
     // VISUAL wins over EDITOR; an editor command with its own arguments works.

@@ -4,9 +4,9 @@
 
 use serde_json::Value;
 
-use crate::project::{ids, Project, Rev};
+use crate::kit::{ids, Project, Rev};
 
-suite!(
+on_every_backend!(
     merge_round_trip_reverts_the_merge_alone,
     downgrade_two_at_a_merge_follows_applied_order,
     branch_point_reverts_one_branch_and_base_reaches_the_shared_root,
@@ -96,14 +96,14 @@ async fn merge_round_trip_reverts_the_merge_alone(p: Project) {
     // The dry run names the merge and says why; JSON keeps its shape.
     let planned = p.json(&["downgrade", "-1", "--dry-run"]);
     assert_eq!(steps(&planned), [("m1".to_owned(), "downgrade".to_owned())]);
-    let text = p.ok(&["downgrade", "-1", "--dry-run"]);
+    let text = p.ok(&["downgrade", "-1", "--dry-run"]).stdout;
     assert!(
         text.contains("m1") && text.contains("applied last"),
         "{text}"
     );
     assert!(!text.contains("c1") && !text.contains("e1"), "{text}");
 
-    let run = p.rev(&["downgrade", "-1"]);
+    let run = p.run(&["downgrade", "-1"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stderr.contains("m1") && run.stderr.contains("applied last"),
@@ -142,7 +142,7 @@ async fn merge_round_trip_reverts_the_merge_alone(p: Project) {
 }
 
 fn str_current(p: &Project) -> Vec<String> {
-    let mut v = crate::project::str_array(&p.json(&["current"]));
+    let mut v = crate::kit::str_array(&p.json(&["current"]));
     v.sort();
     v
 }
@@ -169,7 +169,7 @@ async fn downgrade_two_at_a_merge_follows_applied_order(p: Project) {
     );
     // Offline there is no applied order: the plan order says e1, and the
     // script says so.
-    let script = p.ok(&["downgrade", "-2", "--sql", "--from", "m1"]);
+    let script = p.ok(&["downgrade", "-2", "--sql", "--from", "m1"]).stdout;
     assert!(script.contains("plan order"), "{script}");
     let m1 = script.find("order_labels").expect("m1's downgrade");
     let e1 = script.find("DROP COLUMN nickname").expect("e1's downgrade");
@@ -189,7 +189,7 @@ async fn downgrade_two_at_a_merge_follows_applied_order(p: Project) {
     p.ok(&["downgrade", "-1"]);
     assert_eq!(p.applied().await, ids(&["r1"]));
     assert_eq!(p.strings("SELECT email FROM users").await.len(), 2);
-    let run = p.fails(2, &["-f", "json", "downgrade", "-2"]);
+    let run = p.exits(2, &["-f", "json", "downgrade", "-2"]);
     assert_eq!(run.json_error()["kind"], "overshoot");
     assert_eq!(p.applied().await, ids(&["r1"]));
 }
@@ -214,9 +214,9 @@ async fn branch_point_reverts_one_branch_and_base_reaches_the_shared_root(p: Pro
     p.ok(&["upgrade", "head"]);
     // `expand@base` reverts the root the branches share, so contract goes
     // too, and both the dry run and the run say it.
-    let text = p.ok(&["downgrade", "expand@base", "--dry-run"]);
+    let text = p.ok(&["downgrade", "expand@base", "--dry-run"]).stdout;
     assert!(text.contains("c1") && text.contains("expand@r1"), "{text}");
-    let run = p.rev(&["downgrade", "expand@base"]);
+    let run = p.run(&["downgrade", "expand@base"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stderr.contains("c1") && run.stderr.contains("expand@r1"),

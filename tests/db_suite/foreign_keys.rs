@@ -10,12 +10,7 @@
 use rev::url::BackendKind;
 use serde_json::Value;
 
-use crate::common::TestDb;
-use crate::project::{ids, Project, Rev};
-
-async fn sqlite_project() -> Project {
-    Project::new(TestDb::sqlite().await.expect("a temporary SQLite file"))
-}
+use crate::kit::{ids, Project, Rev};
 
 /// a1: `parent` (2 rows) and `child` (3 rows, `ON DELETE CASCADE`).
 fn parent_and_child(p: &Project) {
@@ -49,7 +44,8 @@ const UNBUILD_PARENT: &str =
      ALTER TABLE old_parent RENAME TO parent;";
 
 async fn count(p: &Project, table: &str) -> i64 {
-    p.db.query_i64(&format!("SELECT COUNT(*) FROM {table}"))
+    p.db()
+        .query_i64(&format!("SELECT COUNT(*) FROM {table}"))
         .await
 }
 
@@ -69,7 +65,7 @@ fn message(err: &Value) -> &str {
 
 #[tokio::test]
 async fn sqlite_table_rebuild_keeps_the_rows_that_reference_it() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     parent_and_child(&p);
     p.ok(&["upgrade", "head"]);
     assert_eq!(count(&p, "child").await, 3);
@@ -105,7 +101,7 @@ async fn sqlite_table_rebuild_keeps_the_rows_that_reference_it() {
 
 #[tokio::test]
 async fn sqlite_revision_that_leaves_dangling_rows_is_rolled_back() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     parent_and_child(&p);
     p.ok(&["upgrade", "head"]);
     // A data fix that relies on ON DELETE CASCADE, which does not fire
@@ -120,7 +116,7 @@ async fn sqlite_revision_that_leaves_dangling_rows_is_rolled_back() {
              DELETE FROM parent WHERE id = 1;",
         down_sql: "DROP TABLE audit;",
     });
-    let run = p.fails(1, &["-f", "json", "upgrade", "head"]);
+    let run = p.exits(1, &["-f", "json", "upgrade", "head"]);
     let err = run.json_error();
     assert_eq!(err["kind"], "foreign_key_violation", "{err}");
     let text = message(&err);
@@ -168,7 +164,7 @@ async fn sqlite_revision_that_leaves_dangling_rows_is_rolled_back() {
 
 #[tokio::test]
 async fn sqlite_rows_that_dangled_before_do_not_fail_a_revision() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     parent_and_child(&p);
     p.ok(&["upgrade", "head"]);
     // An application that ran with enforcement off left an orphan.
@@ -195,7 +191,7 @@ async fn sqlite_rows_that_dangled_before_do_not_fail_a_revision() {
         up: "INSERT INTO child (id, parent_id, note) VALUES (8, 98, 'new orphan');",
         down_sql: "DELETE FROM child WHERE id = 8;",
     });
-    let run = p.fails(1, &["-f", "json", "upgrade", "head"]);
+    let run = p.exits(1, &["-f", "json", "upgrade", "head"]);
     let err = run.json_error();
     assert_eq!(err["kind"], "foreign_key_violation", "{err}");
     assert!(
@@ -205,7 +201,7 @@ async fn sqlite_rows_that_dangled_before_do_not_fail_a_revision() {
     assert_eq!(child_rows(&p).await, ids(&["1:1", "2:1", "3:2", "7:99"]));
     assert_eq!(p.applied().await, ids(&["a1", "a2"]));
     // `rev check --db` is where the old orphan shows.
-    let run = p.fails(1, &["-f", "json", "check", "--db"]);
+    let run = p.exits(1, &["-f", "json", "check", "--db"]);
     let out: Value = serde_json::from_str(&run.stdout).expect("JSON");
     let findings = out["database"]["findings"].as_array().expect("findings");
     assert_eq!(findings.len(), 1, "{out}");
@@ -227,7 +223,7 @@ async fn sqlite_rows_that_dangled_before_do_not_fail_a_revision() {
 
 #[tokio::test]
 async fn sqlite_whole_run_with_a_dangling_reference_rolls_back_every_revision() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     p.set_config("transaction_per_migration: false");
     parent_and_child(&p);
     p.write(&Rev {
@@ -244,7 +240,7 @@ async fn sqlite_whole_run_with_a_dangling_reference_rolls_back_every_revision() 
         up: "CREATE TABLE audit (id INTEGER PRIMARY KEY);\nDELETE FROM parent WHERE id = 2;",
         down_sql: "DROP TABLE audit;",
     });
-    let run = p.fails(1, &["-f", "json", "upgrade", "head"]);
+    let run = p.exits(1, &["-f", "json", "upgrade", "head"]);
     let err = run.json_error();
     assert_eq!(err["kind"], "foreign_key_violation", "{err}");
     let text = message(&err);
@@ -272,7 +268,7 @@ async fn sqlite_whole_run_with_a_dangling_reference_rolls_back_every_revision() 
 
 #[tokio::test]
 async fn sqlite_non_transactional_revision_that_leaves_dangling_rows_stays_in_progress() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     parent_and_child(&p);
     p.ok(&["upgrade", "head"]);
     p.write(&Rev {
@@ -282,7 +278,7 @@ async fn sqlite_non_transactional_revision_that_leaves_dangling_rows_stays_in_pr
         up: "DELETE FROM parent WHERE id = 2;",
         down_sql: "INSERT INTO parent (id, name) VALUES (2, 'two');",
     });
-    let run = p.fails(1, &["-f", "json", "upgrade", "head"]);
+    let run = p.exits(1, &["-f", "json", "upgrade", "head"]);
     let err = run.json_error();
     assert_eq!(err["kind"], "foreign_key_violation", "{err}");
     assert!(message(&err).contains("not transactional"), "{err}");
@@ -292,13 +288,13 @@ async fn sqlite_non_transactional_revision_that_leaves_dangling_rows_stays_in_pr
     assert_eq!(child_rows(&p).await, ids(&["1:1", "2:1", "3:2"]));
     let status = p.migrator().status().await.expect("status");
     assert_eq!(status.in_progress, ids(&["a2"]));
-    let run = p.fails(1, &["-f", "json", "upgrade", "head"]);
+    let run = p.exits(1, &["-f", "json", "upgrade", "head"]);
     assert_eq!(run.json_error()["kind"], "in_progress");
 }
 
 #[tokio::test]
 async fn sqlite_a_revision_cannot_turn_enforcement_back_on_for_later_ones() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     parent_and_child(&p);
     // Outside a transaction the pragma does take effect on rev's connection.
     p.write(&Rev {
@@ -322,7 +318,7 @@ async fn sqlite_a_revision_cannot_turn_enforcement_back_on_for_later_ones() {
 
 #[tokio::test]
 async fn sqlite_rebuild_by_renaming_the_old_table_away_is_refused() {
-    let p = sqlite_project().await;
+    let p = Project::sqlite().await;
     parent_and_child(&p);
     p.ok(&["upgrade", "head"]);
     // Renaming first makes SQLite rewrite child's REFERENCES to the old
@@ -337,7 +333,7 @@ async fn sqlite_rebuild_by_renaming_the_old_table_away_is_refused() {
              DROP TABLE parent_old;",
         down_sql: "SELECT 1;",
     });
-    let run = p.fails(1, &["-f", "json", "upgrade", "head"]);
+    let run = p.exits(1, &["-f", "json", "upgrade", "head"]);
     let err = run.json_error();
     assert_eq!(err["kind"], "foreign_key_violation", "{err}");
     assert!(
@@ -364,7 +360,7 @@ async fn sqlite_rebuild_by_renaming_the_old_table_away_is_refused() {
 
 /// The `database` part of `rev -f json check --db`, and the exit code.
 fn check_db(p: &Project) -> (i32, Value) {
-    let run = p.rev(&["-f", "json", "check", "--db"]);
+    let run = p.run(&["-f", "json", "check", "--db"]);
     assert!(
         run.code == 0 || run.code == 1,
         "exit {}: {}",
@@ -386,24 +382,7 @@ fn first_command(finding: &Value) -> String {
         .to_owned()
 }
 
-#[tokio::test]
-async fn sqlite_check_db_names_what_needs_repair() {
-    check_db_names_what_needs_repair(sqlite_project().await).await;
-}
-
-#[tokio::test]
-async fn postgres_check_db_names_what_needs_repair() {
-    if let Some(db) = TestDb::postgres().await {
-        check_db_names_what_needs_repair(Project::new(db)).await;
-    }
-}
-
-#[tokio::test]
-async fn mysql_check_db_names_what_needs_repair() {
-    if let Some(db) = TestDb::mysql().await {
-        check_db_names_what_needs_repair(Project::new(db)).await;
-    }
-}
+on_every_backend!(check_db_names_what_needs_repair);
 
 async fn check_db_names_what_needs_repair(p: Project) {
     let kind = p.kind();
@@ -428,7 +407,7 @@ async fn check_db_names_what_needs_repair(p: Project) {
     // Before anything ran: reading creates nothing, not even the file.
     let (code, db) = check_db(&p);
     assert_eq!(code, 0, "{db}");
-    if let Some(path) = p.db.url.sqlite_path() {
+    if let Some(path) = p.db().url.sqlite_path() {
         assert!(!path.exists(), "check --db created {}", path.display());
         assert_eq!(db["checks"], serde_json::json!([]));
     } else {
@@ -449,7 +428,7 @@ async fn check_db_names_what_needs_repair(p: Project) {
     match kind {
         BackendKind::MySql => {
             // Nothing is checked there, and the output says so.
-            let text = p.ok(&["check", "--db"]);
+            let text = p.ok(&["check", "--db"]).stdout;
             assert!(
                 text.contains("no data or catalog checks on MySQL/MariaDB"),
                 "{text}"
@@ -472,7 +451,7 @@ async fn check_db_names_what_needs_repair(p: Project) {
                     .contains("1 row of `child` (rowid 5) points to no row of `parent`"),
                 "{db}"
             );
-            let text = p.fails(1, &["check", "--db"]).stdout;
+            let text = p.exits(1, &["check", "--db"]).stdout;
             assert!(text.contains("problem: 1 row of `child`"), "{text}");
             assert!(text.contains("fix: "), "{text}");
             p.exec("DELETE FROM child WHERE id = 5").await;
@@ -512,7 +491,7 @@ async fn check_db_names_what_needs_repair(p: Project) {
             assert_eq!(index["name"], "public.child_email");
             let reindex = first_command(index);
             assert_eq!(reindex, "REINDEX INDEX CONCURRENTLY public.child_email;");
-            let text = p.fails(1, &["check", "--db"]).stdout;
+            let text = p.exits(1, &["check", "--db"]).stdout;
             assert!(text.contains("child_parent_fk"), "{text}");
             assert!(text.contains("child_email"), "{text}");
 
@@ -535,10 +514,12 @@ async fn check_db_names_what_needs_repair(p: Project) {
         }
     }
     // Plain `rev check` stays a graph check: it needs no database at all.
-    let text = p.ok(&[
-        "--database-url",
-        "postgres://nobody@127.0.0.1:1/none",
-        "check",
-    ]);
+    let text = p
+        .ok(&[
+            "--database-url",
+            "postgres://nobody@127.0.0.1:1/none",
+            "check",
+        ])
+        .stdout;
     assert!(text.starts_with("ok: 1 revisions"), "{text}");
 }

@@ -7,9 +7,9 @@
 use rev::url::BackendKind;
 use serde_json::Value;
 
-use crate::project::{ids, str_array, Project, Rev};
+use crate::kit::{ids, str_array, Project, Rev};
 
-suite!(
+on_every_backend!(
     databases_before_inside_and_past_the_run_reach_the_same_head,
     downgrade_goes_through_the_squashed_revision,
     inside_the_run_without_the_original_files_is_told_what_to_do,
@@ -235,7 +235,7 @@ async fn inside_the_run_without_the_original_files_is_told_what_to_do(p: Project
     ] {
         let mut all = vec!["-f", "json"];
         all.extend_from_slice(args);
-        let run = p.fails(1, &all);
+        let run = p.exits(1, &all);
         let e = run.json_error();
         assert_eq!(e["kind"], "squash_incomplete", "{args:?}");
         let message = e["message"].as_str().expect("message");
@@ -306,7 +306,7 @@ async fn squashed_file_holds_the_sections_in_order_and_reverse(p: Project) {
         ids(&["ann", "bob", "root@example.org"])
     );
     // A squashed revision is not squashed again: the run would hide it.
-    let run = p.fails(2, &["-f", "json", "squash", "a:e", "-m", "again"]);
+    let run = p.exits(2, &["-f", "json", "squash", "a:e", "-m", "again"]);
     assert_eq!(run.json_error()["kind"], "bad_squash_range");
     assert!(
         run.stderr
@@ -323,7 +323,7 @@ async fn squashed_file_holds_the_sections_in_order_and_reverse(p: Project) {
         up: "SELECT 1;",
         down_sql: "SELECT 1;",
     });
-    let run = p.fails(2, &["-f", "json", "heads"]);
+    let run = p.exits(2, &["-f", "json", "heads"]);
     let e = run.json_error();
     assert_eq!(e["kind"], "squash_run", "{e}");
     let message = e["message"].as_str().expect("message");

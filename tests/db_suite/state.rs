@@ -6,9 +6,9 @@
 use rev::url::BackendKind;
 use serde_json::Value;
 
-use crate::project::{ids, str_array, Project, Rev, Run};
+use crate::kit::{ids, str_array, Project, Rev, Run};
 
-suite!(
+on_every_backend!(
     in_progress_revision_is_never_applied,
     failed_run_prints_partial_report_as_json,
     rebased_history_is_recognised_and_settled,
@@ -79,7 +79,7 @@ async fn in_progress_revision_is_never_applied(p: Project) {
         up: "CREATE TABLE after_half (id INTEGER PRIMARY KEY);",
         down_sql: "DROP TABLE after_half;",
     });
-    let run = p.fails(1, &["-f", "json", "upgrade", "heads"]);
+    let run = p.exits(1, &["-f", "json", "upgrade", "heads"]);
     assert_eq!(run.json_error()["kind"], "migration_failed");
 
     // The database: a2's first statements stayed, its row says in progress.
@@ -98,16 +98,16 @@ async fn in_progress_revision_is_never_applied(p: Project) {
 
     // current: a2 is not applied, so the heads are below it.
     assert_eq!(str_array(&p.json(&["current"])), ids(&["b1"]));
-    let text = p.ok(&["current"]);
+    let text = p.ok(&["current"]).stdout;
     assert!(
         text.lines()
             .any(|l| l.starts_with("a2 (in progress, failed part-way")),
         "{text}"
     );
     assert!(!text.lines().any(|l| l.starts_with("a2 (head)")), "{text}");
-    let run = p.fails(1, &["current", "--check-heads"]);
+    let run = p.exits(1, &["current", "--check-heads"]);
     assert!(run.stderr.contains("part-way through a2"), "{}", run.stderr);
-    let run = p.fails(1, &["-f", "json", "current", "--check-heads"]);
+    let run = p.exits(1, &["-f", "json", "current", "--check-heads"]);
     assert_eq!(
         serde_json::from_str::<Value>(&run.stdout).unwrap(),
         serde_json::json!(["b1"])
@@ -123,7 +123,7 @@ async fn in_progress_revision_is_never_applied(p: Project) {
     assert_eq!(str_array(&status["in_progress"]), ids(&["a2"]), "{status}");
     assert_eq!(str_array(&status["pending"]), ids(&["a3"]), "{status}");
     assert_eq!(str_array(&status["current"]), ids(&["b1"]), "{status}");
-    let text = p.ok(&["status"]);
+    let text = p.ok(&["status"]).stdout;
     assert_eq!(
         text.lines()
             .filter(|l| l.trim_start().starts_with("a2 "))
@@ -145,8 +145,8 @@ async fn in_progress_revision_is_never_applied(p: Project) {
             real.extend(args);
             let mut dry = real.clone();
             dry.push("--dry-run");
-            let dry_run = p.fails(1, &dry);
-            let real_run = p.fails(1, &real);
+            let dry_run = p.exits(1, &dry);
+            let real_run = p.exits(1, &real);
             assert_eq!(dry_run.stderr, real_run.stderr, "{args:?}");
             assert!(dry_run.stdout.is_empty(), "{}", dry_run.stdout);
             if json {
@@ -160,7 +160,7 @@ async fn in_progress_revision_is_never_applied(p: Project) {
     // Everything a2 meant to do is there once its bad line is gone: the
     // hint for that case, run as printed, records it, and the rest follows.
     p.edit("a2", "\nINSERT INTO no_such_table VALUES (1);", "");
-    let run = p.fails(1, &["-f", "json", "upgrade", "heads"]);
+    let run = p.exits(1, &["-f", "json", "upgrade", "heads"]);
     let done = hinted(&run, "rev stamp a2");
     p.ok(&strs(&done));
     p.ok(&["upgrade", "heads"]);
@@ -214,7 +214,7 @@ async fn failed_run_prints_partial_report_as_json(p: Project) {
     assert_eq!(revisions(&ok), ids(&["a1", "a2", "a3"]));
 
     // A failed downgrade.
-    let run = p.fails(1, &["-f", "json", "downgrade", "base"]);
+    let run = p.exits(1, &["-f", "json", "downgrade", "base"]);
     assert_eq!(run.json_error()["kind"], "migration_failed");
     let report = stdout_report(&run);
     assert_eq!(revisions(&report), Vec::<String>::new(), "{report}");
@@ -251,7 +251,7 @@ async fn failed_run_prints_partial_report_as_json(p: Project) {
         "user_id INTEGER NOT NULL);",
         "user_id INTEGER NOT NULL);\nINSERT INTO no_such_table VALUES (1);",
     );
-    let run = p.fails(1, &["-f", "json", "upgrade", "heads"]);
+    let run = p.exits(1, &["-f", "json", "upgrade", "heads"]);
     let err = run.json_error();
     assert_eq!(err["kind"], "migration_failed");
     let report = stdout_report(&run);
@@ -277,7 +277,7 @@ async fn failed_run_prints_partial_report_as_json(p: Project) {
     }
     // The text run names the rest once, apart from the failed revision.
     if p.kind() != BackendKind::MySql {
-        let run = p.fails(1, &["upgrade", "heads"]);
+        let run = p.exits(1, &["upgrade", "heads"]);
         assert!(run.stderr.contains("not run: a3\n"), "{}", run.stderr);
         assert!(run.stdout.is_empty(), "{}", run.stdout);
     }
@@ -332,7 +332,7 @@ async fn rebased_history_is_recognised_and_settled(p: Project) {
     assert_eq!(parents_of(&rows, "a2"), ids(&["a1"]));
 
     // Said for what it is, by every command that reads the state.
-    let run = p.fails(1, &["-f", "json", "status"]);
+    let run = p.exits(1, &["-f", "json", "status"]);
     let err = run.json_error();
     assert_eq!(err["kind"], "rebased_history", "{err}");
     let message = err["message"].as_str().unwrap();
@@ -342,7 +342,7 @@ async fn rebased_history_is_recognised_and_settled(p: Project) {
         "{message}"
     );
     assert!(!message.contains("by hand"), "{message}");
-    p.fails(1, &["current", "--check-heads"]);
+    p.exits(1, &["current", "--check-heads"]);
     // Nothing runs the inserted revision without naming it, and a dry run
     // says the same as the real run.
     for args in [["upgrade", "heads"], ["downgrade", "a1"]] {
@@ -350,8 +350,8 @@ async fn rebased_history_is_recognised_and_settled(p: Project) {
         real.extend(args);
         let mut dry = real.clone();
         dry.push("--dry-run");
-        let dry_run = p.fails(1, &dry);
-        let real_run = p.fails(1, &real);
+        let dry_run = p.exits(1, &dry);
+        let real_run = p.exits(1, &real);
         assert_eq!(real_run.json_error()["kind"], "rebased_history");
         assert_eq!(dry_run.stderr, real_run.stderr);
     }
@@ -366,7 +366,7 @@ async fn rebased_history_is_recognised_and_settled(p: Project) {
         plan,
         serde_json::json!([{"revision": "x", "direction": "upgrade"}])
     );
-    let done = p.rev(&strs(&upgrade));
+    let done = p.run(&strs(&upgrade));
     assert_eq!(done.code, 0, "{}", done.stderr);
     assert!(done.stderr.contains("out of order"), "{}", done.stderr);
     let rows = p.rows().await;
@@ -402,7 +402,7 @@ async fn rebased_history_is_recognised_and_settled(p: Project) {
         },
     });
     p.edit("a2", "-- down_revision: x", "-- down_revision: y");
-    let run = p.fails(1, &["-f", "json", "upgrade", "heads"]);
+    let run = p.exits(1, &["-f", "json", "upgrade", "heads"]);
     assert_eq!(run.json_error()["kind"], "rebased_history");
     p.exec("CREATE INDEX users_email_lower ON users (email_lower)")
         .await;
@@ -412,7 +412,7 @@ async fn rebased_history_is_recognised_and_settled(p: Project) {
     let rows = p.rows().await;
     let mut dry = strs(&stamp);
     dry.insert(1, "--dry-run");
-    assert_eq!(p.ok(&dry).trim(), "would record: a3");
+    assert_eq!(p.ok(&dry).stdout.trim(), "would record: a3");
     assert_eq!(p.rows().await, rows);
     p.ok(&strs(&stamp));
     assert_eq!(p.applied().await, ids(&["a1", "a2", "a3", "x", "y"]));
@@ -422,7 +422,7 @@ async fn rebased_history_is_recognised_and_settled(p: Project) {
     // A row deleted by hand is not a rebase: the recorded parents match.
     p.exec("DELETE FROM schema_migrations WHERE version = 'y'")
         .await;
-    let run = p.fails(1, &["-f", "json", "status"]);
+    let run = p.exits(1, &["-f", "json", "status"]);
     assert_eq!(run.json_error()["kind"], "applied_without_parent");
     let stamp = hinted(&run, "rev stamp");
     assert_eq!(stamp, ["stamp", "a3"]);
@@ -439,7 +439,7 @@ async fn inserted_revision_failing_part_way_has_working_hints(p: Project) {
         "UPDATE users SET email_lower = LOWER(email);\nINSERT INTO no_such_table VALUES (1);",
     );
     p.edit("x", "-- message:", "-- transactional: false\n-- message:");
-    let run = p.fails(1, &["-f", "json", "upgrade", "x"]);
+    let run = p.exits(1, &["-f", "json", "upgrade", "x"]);
     assert_eq!(run.json_error()["kind"], "migration_failed");
     let rows = p.rows().await;
     assert!(
@@ -455,11 +455,11 @@ async fn inserted_revision_failing_part_way_has_working_hints(p: Project) {
     let status = p.json(&["status"]);
     assert_eq!(str_array(&status["in_progress"]), ids(&["x"]), "{status}");
     assert_eq!(str_array(&status["applied"]), ids(&["a1", "a2", "a3"]));
-    p.fails(1, &["current", "--check-heads"]);
+    p.exits(1, &["current", "--check-heads"]);
 
     // None of x is to stay: the hint's statement removes its row (a stamp
     // could not without dropping a2 and a3), and the fixed file runs.
-    let run = p.fails(1, &["-f", "json", "upgrade", "x"]);
+    let run = p.exits(1, &["-f", "json", "upgrade", "x"]);
     assert_eq!(run.json_error()["kind"], "in_progress");
     let hints = run.hints();
     // The stamp for the other case keeps every row: a3 is the top.
@@ -479,12 +479,12 @@ async fn inserted_revision_failing_part_way_has_working_hints(p: Project) {
     p.exec(&delete).await;
     assert_eq!(p.applied().await, ids(&["a1", "a2", "a3"]));
     p.edit("x", "\nINSERT INTO no_such_table VALUES (1);", "");
-    let run = p.fails(1, &["-f", "json", "upgrade", "heads"]);
+    let run = p.exits(1, &["-f", "json", "upgrade", "heads"]);
     assert_eq!(run.json_error()["kind"], "rebased_history");
     let mut upgrade = vec!["-f", "json"];
     let hint = hinted(&run, "rev upgrade");
     upgrade.extend(strs(&hint));
-    let report = serde_json::from_str::<Value>(&p.ok(&upgrade)).unwrap();
+    let report = serde_json::from_str::<Value>(&p.ok(&upgrade).stdout).unwrap();
     assert_eq!(revisions(&report), ids(&["x"]), "{report}");
     assert_eq!(str_array(&report["out_of_order"]), ids(&["x"]), "{report}");
     assert_eq!(report["failed"], Value::Null, "{report}");
@@ -508,10 +508,10 @@ async fn inserted_revision_failing_part_way_has_working_hints(p: Project) {
         down_sql: "DROP TABLE audit;",
     });
     p.edit("x", "-- down_revision: a1", "-- down_revision: z");
-    p.fails(1, &["upgrade", "z"]);
+    p.exits(1, &["upgrade", "z"]);
     assert!(p.tables().await.contains(&"audit".to_owned()));
     p.edit("z", "\nINSERT INTO no_such_table VALUES (1);", "");
-    let run = p.fails(1, &["-f", "json", "upgrade", "heads"]);
+    let run = p.exits(1, &["-f", "json", "upgrade", "heads"]);
     assert_eq!(run.json_error()["kind"], "in_progress");
     let done = hinted(&run, "rev stamp");
     assert_eq!(done, ["stamp", "a3"]);

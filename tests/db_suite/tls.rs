@@ -13,8 +13,8 @@
 //! the system roots).
 //!
 //! The server certificate is asked from the server (`SHOW ssl_cert_file`)
-//! and read from disk; where that is impossible the test fails under
-//! `CI=true` and is skipped with a notice elsewhere.
+//! and read from disk; where that is impossible the test fails, unless
+//! `REV_TEST_SKIP_SERVERS=1` skips it by name (tests/kit).
 
 use std::net::{IpAddr, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
@@ -22,21 +22,13 @@ use std::time::Duration;
 
 use sqlx::Connection as _;
 
-use crate::common::TestDb;
-use crate::project::{Project, Rev, Run};
+use crate::kit::{report_skip, unavailable};
+use crate::kit::{Project, Rev, Run};
 
-fn project(db: Option<TestDb>) -> Option<Project> {
-    db.map(Project::new)
-}
-
-fn in_ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
-
-/// Fails under CI, else prints why the test stops here.
+/// Fails, or skips by name where [`unavailable`] allows: the test stops
+/// here.
 fn cannot_test(why: &str) {
-    assert!(!in_ci(), "TLS test cannot run: {why}");
-    eprintln!("note: skipping TLS test: {why}");
+    unavailable("a TLS test setup", why);
 }
 
 /// A revision that records whether its own session is encrypted, as
@@ -70,7 +62,7 @@ fn use_url(p: &Project, url: &url::Url, retries: u32) {
 
 /// The test database's URL with `host` (when given) and `query` set.
 fn url_with(p: &Project, host: Option<&str>, query: &str) -> url::Url {
-    let mut url = url::Url::parse(&p.db.url.with_credentials_exposed()).expect("test URL");
+    let mut url = url::Url::parse(&p.db().url.with_credentials_exposed()).expect("test URL");
     if let Some(host) = host {
         url.set_host(Some(host)).expect("host");
     }
@@ -249,7 +241,7 @@ async fn assert_tls_refusal(p: &Project, run: &Run, expect: &[&str]) {
 /// can tell the two apart.
 #[tokio::test]
 async fn postgres_require_encrypts_the_migration_session() {
-    let Some(p) = project(TestDb::postgres().await) else {
+    let Some(p) = Project::postgres().await else {
         return;
     };
     pg_recording_rev(&p, "a1", &[], "require");
@@ -272,13 +264,13 @@ async fn postgres_require_encrypts_the_migration_session() {
 /// not list: `verify-ca` checks who signed the certificate, not the name.
 #[tokio::test]
 async fn postgres_verify_modes_trust_the_given_root() {
-    let Some(p) = project(TestDb::postgres().await) else {
+    let Some(p) = Project::postgres().await else {
         return;
     };
     let Some(cert) = server_cert(&p).await else {
         return;
     };
-    let port = p.db.url.port().expect("server port");
+    let port = p.db().url.port().expect("server port");
     let Some(name) = reachable_name(&cert, port) else {
         return;
     };
@@ -313,7 +305,7 @@ async fn postgres_verify_modes_trust_the_given_root() {
 /// the certificate advice, although three retries are configured.
 #[tokio::test]
 async fn postgres_wrong_root_is_refused_once_with_certificate_advice() {
-    let Some(p) = project(TestDb::postgres().await) else {
+    let Some(p) = Project::postgres().await else {
         return;
     };
     if server_cert(&p).await.is_none() {
@@ -355,7 +347,7 @@ async fn postgres_wrong_root_is_refused_once_with_certificate_advice() {
 /// encrypted and migrates, since it does not check the name (issue 7).
 #[tokio::test]
 async fn postgres_name_mismatch_fails_verify_full_but_not_verify_ca() {
-    let Some(p) = project(TestDb::postgres().await) else {
+    let Some(p) = Project::postgres().await else {
         return;
     };
     let Some(cert) = server_cert(&p).await else {
@@ -405,7 +397,7 @@ async fn postgres_name_mismatch_fails_verify_full_but_not_verify_ca() {
 /// the config folder, before any connection is tried.
 #[tokio::test]
 async fn postgres_missing_root_file_is_named() {
-    let Some(p) = project(TestDb::postgres().await) else {
+    let Some(p) = Project::postgres().await else {
         return;
     };
     pg_recording_rev(&p, "a1", &[], "never");
@@ -458,7 +450,7 @@ fn mysql_recording_rev(p: &Project, id: &str, down: &[&str], label: &str, mariad
 /// so the encrypted half is skipped with the reason printed).
 #[tokio::test]
 async fn mysql_ssl_modes() {
-    let Some(p) = project(TestDb::mysql().await) else {
+    let Some(p) = Project::mysql().await else {
         return;
     };
     let version = p.strings("SELECT VERSION()").await.remove(0);
@@ -494,7 +486,7 @@ async fn mysql_ssl_modes() {
         assert_eq!(p.applied().await, ["a1", "a2", "a3"]);
         return;
     }
-    let run = p.rev(&["-f", "json", "upgrade", "a3"]);
+    let run = p.run(&["-f", "json", "upgrade", "a3"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let error = run.json_error();
     assert_eq!(error["kind"], "connect", "{error}");
@@ -511,19 +503,19 @@ async fn mysql_ssl_modes() {
     // Can TLS be switched on at run time? Assigning the current value back
     // changes nothing where it is allowed.
     let dynamic = async {
-        let mut c = sqlx::MySqlConnection::connect(&p.db.url.with_credentials_exposed()).await?;
+        let mut c = sqlx::MySqlConnection::connect(&p.db().url.with_credentials_exposed()).await?;
         sqlx::raw_sql("SET GLOBAL ssl_cert = @@ssl_cert")
             .execute(&mut c)
             .await
             .map(drop)
     }
     .await;
-    eprintln!(
-        "note: skipping the encrypted MySQL/MariaDB half of mysql_ssl_modes: \
+    report_skip(&format!(
+        "the encrypted MySQL/MariaDB half of mysql_ssl_modes: \
          the server ({version}) has have_ssl={have_ssl}{}",
         match dynamic {
             Err(e) => format!(" and its certificate cannot be set at run time ({e})"),
             Ok(()) => ", and enabling TLS at run time is not attempted".to_owned(),
         }
-    );
+    ));
 }

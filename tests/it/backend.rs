@@ -1,6 +1,6 @@
 //! The database layer against real SQLite, PostgreSQL and MySQL/MariaDB.
 //!
-//! Each scenario is one `async fn(TestDb)`; `backend_tests!` runs it on all
+//! Each scenario is one `async fn(TestDb)`; `on_every_backend!` runs it on all
 //! three backends (`backend::sqlite::…`, `backend::postgres::…`,
 //! `backend::mysql::…`). Behaviour that differs by design (MySQL has no
 //! transactional DDL) is asserted per kind inside the scenario.
@@ -13,38 +13,9 @@ use rev::executor::{self, CancelToken, ExecError, ExecOptions, LockedSession};
 use rev::step::Direction;
 use rev::url::{BackendKind, DatabaseUrl};
 
-use crate::common::TestDb;
+use crate::kit::TestDb;
 
-macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $name() {
-                if let Some(db) = crate::common::TestDb::sqlite().await {
-                    super::$name(db).await;
-                }
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $name() {
-                if let Some(db) = crate::common::TestDb::postgres().await {
-                    super::$name(db).await;
-                }
-            })*
-        }
-        mod mysql {
-            $(#[tokio::test]
-            async fn $name() {
-                if let Some(db) = crate::common::TestDb::mysql().await {
-                    super::$name(db).await;
-                }
-            })*
-        }
-    };
-}
-
-backend_tests!(
+on_every_backend!(
     table_is_created_on_first_use_with_our_shape,
     reading_creates_nothing,
     foreign_table_is_refused_and_left_untouched,

@@ -141,5 +141,12 @@ mod tests {
         let name = lock_name(&"s".repeat(64), &long);
         assert_eq!(name.len(), MAX_LOCK_NAME);
         assert_ne!(name, lock_name(&"x".repeat(64), &long));
+        // Frozen, like the short form above: a name that changed between
+        // versions would let an old and a new rev migrate one database at
+        // the same time.
+        assert_eq!(
+            name,
+            "rev:50afd9cae42a354db9901bd402a38403c87ec6b009efd078c9feff35d371"
+        );
     }
 }
