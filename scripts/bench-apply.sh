@@ -37,22 +37,8 @@ trap 'rm -rf "$work"' EXIT
 mkdir "$work/versions"
 
 # The history: r000001 <- r000002 <- ... , one table each.
-parent=null
-for i in $(seq 1 "$N"); do
-  id=$(printf 'r%011d' "$i")
-  cat >"$work/versions/${id}_create_t$i.sql" <<EOF
--- revision: $id
--- down_revision: $parent
--- message: create t$i
-
--- +upgrade
-CREATE TABLE t$i (id INTEGER PRIMARY KEY, name VARCHAR(50) NOT NULL);
-
--- +downgrade
-DROP TABLE t$i;
-EOF
-  parent=$id
-done
+. scripts/chain.sh
+write_chain "$work/versions" "$N"
 
 now_ms() { date +%s%3N; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }

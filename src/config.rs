@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::backend::{LockMode, DEFAULT_LEASE};
+use crate::backend::LockMode;
+use crate::defaults;
+use crate::IoCause;
 
 /// The name rev looks for when `-c` is not given.
 pub const DEFAULT_FILE: &str = "config.yaml";
@@ -57,6 +59,13 @@ pub struct Config {
     pub connect_timeout_seconds: u64,
     /// How many times to retry a failed connection.
     pub connect_retries: u32,
+    /// Named databases for `--db NAME` and `--all`: (name, URL), in the
+    /// order the file lists them, each URL `${VAR}` expanded like
+    /// `database_url` (so it may hold a password: never print it). A URL
+    /// whose variable is not set is its error, raised only when that
+    /// database is picked: a run on `database_url` (an init container)
+    /// needs no fleet's secrets.
+    pub databases: Vec<(String, Result<String, ConfigError>)>,
     /// Keys in the file this version does not know.
     pub unknown_keys: Vec<String>,
 }
@@ -75,6 +84,9 @@ struct RawConfig {
     lock_lease_seconds: u64,
     connect_timeout_seconds: u64,
     connect_retries: u32,
+    // A mapping keeps the file's order (serde_yaml's is ordered); a map type
+    // would sort the names and a fleet runs in the order it is written.
+    databases: Option<serde_yaml::Mapping>,
 }
 
 impl Default for RawConfig {
@@ -83,14 +95,15 @@ impl Default for RawConfig {
             database_url: None,
             script_location: None,
             version_locations: None,
-            version_table: "schema_migrations".into(),
-            file_template: "{rev}_{slug}".into(),
-            transaction_per_migration: true,
-            lock_timeout_seconds: 60,
-            lock: LockMode::Advisory,
-            lock_lease_seconds: DEFAULT_LEASE.as_secs(),
-            connect_timeout_seconds: 30,
-            connect_retries: 3,
+            version_table: defaults::VERSION_TABLE.into(),
+            file_template: defaults::FILE_TEMPLATE.into(),
+            transaction_per_migration: defaults::TRANSACTION_PER_MIGRATION,
+            lock_timeout_seconds: defaults::LOCK_TIMEOUT_SECONDS,
+            lock: LockMode::default(),
+            lock_lease_seconds: defaults::LOCK_LEASE_SECONDS,
+            connect_timeout_seconds: defaults::CONNECT_TIMEOUT_SECONDS,
+            connect_retries: defaults::CONNECT_RETRIES,
+            databases: None,
         }
     }
 }
@@ -129,6 +142,7 @@ const KNOWN_KEYS: &[&str] = &[
     "lock_lease_seconds",
     "connect_timeout_seconds",
     "connect_retries",
+    "databases",
 ];
 
 /// A problem with the config file.
@@ -136,12 +150,12 @@ const KNOWN_KEYS: &[&str] = &[
 #[non_exhaustive]
 pub enum ConfigError {
     /// The file cannot be read.
-    #[error("cannot read {}: {message}", path.display())]
+    #[error("cannot read {}: {source}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
-        /// The OS message.
-        message: String,
+        /// What the system said.
+        source: IoCause,
     },
     /// The file is not valid YAML of the expected shape.
     #[error("{}: {message}", path.display())]
@@ -159,6 +173,16 @@ pub enum ConfigError {
         /// The variable.
         var: String,
     },
+    /// A URL under `databases:` uses `${VAR}` and the variable is not set.
+    #[error("{}: database `{database}` uses `${{{var}}}`, but the environment variable `{var}` is not set", path.display())]
+    DatabaseVariable {
+        /// The file.
+        path: PathBuf,
+        /// The name of the database under `databases:`.
+        database: String,
+        /// The variable.
+        var: String,
+    },
 }
 
 impl ConfigError {
@@ -167,7 +191,9 @@ impl ConfigError {
         match self {
             ConfigError::Read { .. } => "config_read",
             ConfigError::Invalid { .. } => "config_invalid",
-            ConfigError::MissingVariable { .. } => "config_variable",
+            ConfigError::MissingVariable { .. } | ConfigError::DatabaseVariable { .. } => {
+                "config_variable"
+            }
         }
     }
 }
@@ -185,24 +211,22 @@ impl Config {
 
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let read_err = |message: String| ConfigError::Read {
+        let read_err = |e: std::io::Error| ConfigError::Read {
             path: path.to_path_buf(),
-            message,
+            source: e.into(),
         };
         let invalid = |message: &str| ConfigError::Invalid {
             path: path.to_path_buf(),
             message: message.to_owned(),
         };
         // A config is a few lines; refuse to read a huge file whole.
-        let size = std::fs::metadata(path)
-            .map_err(|e| read_err(e.to_string()))?
-            .len();
+        let size = std::fs::metadata(path).map_err(read_err)?.len();
         if size > MAX_CONFIG_BYTES {
             return Err(invalid(&format!(
                 "the file is {size} bytes; a config file is limited to {MAX_CONFIG_BYTES} bytes"
             )));
         }
-        let bytes = std::fs::read(path).map_err(|e| read_err(e.to_string()))?;
+        let bytes = std::fs::read(path).map_err(read_err)?;
         let text = String::from_utf8(bytes)
             .map_err(|_| invalid("not UTF-8 text; config.yaml must be UTF-8"))?;
         let base_dir = path
@@ -262,12 +286,18 @@ impl Config {
                     })?,
                 );
         }
-        Ok(Config::from_raw(
+        let databases = match raw.databases.take() {
+            Some(map) => named_databases(map, path, env)?,
+            None => Vec::new(),
+        };
+        let mut config = Config::from_raw(
             raw,
             Some(path.to_path_buf()),
             base_dir.to_path_buf(),
             unknown,
-        ))
+        );
+        config.databases = databases;
+        Ok(config)
     }
 
     fn from_raw(
@@ -293,7 +323,7 @@ impl Config {
         let first = match raw.script_location {
             Some(p) => p,
             None if !others.is_empty() => others.remove(0),
-            None => "versions".into(),
+            None => defaults::SCRIPT_LOCATION.into(),
         };
         let script_location = resolve(&first);
         let mut version_locations = vec![script_location.clone()];
@@ -322,6 +352,7 @@ impl Config {
             lock_lease_seconds: raw.lock_lease_seconds.max(3),
             connect_timeout_seconds: raw.connect_timeout_seconds,
             connect_retries: raw.connect_retries,
+            databases: Vec::new(),
             unknown_keys,
         }
     }
@@ -330,6 +361,45 @@ impl Config {
     pub fn template_dir(&self) -> PathBuf {
         self.base_dir.join("templates")
     }
+}
+
+/// `databases:`: names to URLs, in the file's order, each URL expanded (or
+/// the error of its unset variable).
+#[allow(clippy::type_complexity)]
+fn named_databases(
+    map: serde_yaml::Mapping,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, Result<String, ConfigError>)>, ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut out = Vec::with_capacity(map.len());
+    for (key, value) in map {
+        let name = match key {
+            serde_yaml::Value::String(s) => s,
+            // `1: sqlite://...` is a name a person typed; YAML read a number.
+            serde_yaml::Value::Number(n) => n.to_string(),
+            other => {
+                return Err(invalid(format!(
+                    "databases: a name must be text, not {other:?}"
+                )))
+            }
+        };
+        let serde_yaml::Value::String(url) = value else {
+            return Err(invalid(format!(
+                "databases: `{name}` must be a URL (text), e.g. `{name}: sqlite://{name}.db?mode=rwc`"
+            )));
+        };
+        let url = expand_url_env(&url, env).map_err(|var| ConfigError::DatabaseVariable {
+            path: path.to_path_buf(),
+            database: name.clone(),
+            var,
+        });
+        out.push((name, url));
+    }
+    Ok(out)
 }
 
 /// Everything but URL-unreserved characters is percent-encoded in a value
@@ -539,6 +609,93 @@ mod tests {
         assert!(c.unknown_keys.is_empty());
         let e = parse("version_locations: {a: 1}\n").unwrap_err();
         assert_eq!(e.kind(), "config_invalid");
+    }
+
+    /// The I/O error is kept as the cause, not only as text: a caller can
+    /// tell a missing file from a permission problem.
+    #[test]
+    fn an_unreadable_file_keeps_the_io_error_as_its_source() {
+        use std::error::Error as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing.yaml");
+        let os_text = std::fs::metadata(&path).unwrap_err().to_string();
+        let e = Config::load(&path).unwrap_err();
+        assert_eq!(e.kind(), "config_read");
+        assert_eq!(
+            e.to_string(),
+            format!("cannot read {}: {os_text}", path.display())
+        );
+        let source = e.source().expect("the I/O error is the source");
+        let cause = source.downcast_ref::<IoCause>().expect("an IoCause");
+        assert_eq!(cause.kind(), std::io::ErrorKind::NotFound);
+        assert_eq!(source.to_string(), os_text);
+
+        let e = crate::revision::read(&path).unwrap_err();
+        let cause = e.kind.source().and_then(|s| s.downcast_ref::<IoCause>());
+        assert_eq!(cause.map(IoCause::kind), Some(std::io::ErrorKind::NotFound));
+        assert_eq!(
+            e.to_string(),
+            format!("{}: cannot read the file: {os_text}", path.display())
+        );
+    }
+
+    #[test]
+    fn named_databases_keep_their_order_and_expand_variables() {
+        let c = parse(
+            "databases:\n  zeta: sqlite://z.db\n  alpha: postgres://u:${DB_PASS}@h/a\n  7: sqlite://7.db\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.databases,
+            [
+                ("zeta".to_owned(), Ok("sqlite://z.db".to_owned())),
+                (
+                    "alpha".to_owned(),
+                    Ok("postgres://u:s3cr%24t@h/a".to_owned())
+                ),
+                ("7".to_owned(), Ok("sqlite://7.db".to_owned())),
+            ]
+        );
+        assert!(c.unknown_keys.is_empty());
+        assert!(parse("").unwrap().databases.is_empty());
+        // An unset variable is the error of its database only.
+        let c = parse("database_url: sqlite://x.db\ndatabases:\n  a: sqlite://a.db\n  b: mysql://u:${NOPE}@h/b\n").unwrap();
+        assert_eq!(c.databases[0].1, Ok("sqlite://a.db".to_owned()));
+        let e = c.databases[1].1.clone().unwrap_err();
+        assert_eq!(
+            e,
+            ConfigError::DatabaseVariable {
+                path: "proj/config.yaml".into(),
+                database: "b".into(),
+                var: "NOPE".into()
+            }
+        );
+        assert_eq!(e.kind(), "config_variable");
+        assert!(e.to_string().contains("database `b` uses `${NOPE}`"), "{e}");
+        let e = parse("databases:\n  a: [1]\n").unwrap_err();
+        assert_eq!(e.kind(), "config_invalid");
+        assert!(e.to_string().contains("`a` must be a URL"), "{e}");
+    }
+
+    #[test]
+    fn the_init_template_parses_and_its_databases_example_works_uncommented() {
+        let init = crate::template::init_config();
+        assert!(parse(&init).unwrap().databases.is_empty());
+        let uncommented: String = init
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if rest.starts_with("databases:") || rest.starts_with("  ") => rest,
+                _ => l,
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let c = Config::parse(&uncommented, Path::new("c.yaml"), Path::new("."), &|_| {
+            Some("pw".to_owned())
+        })
+        .unwrap();
+        let names: Vec<&str> = c.databases.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["tenant_a", "tenant_b"]);
+        assert!(c.unknown_keys.is_empty(), "{:?}", c.unknown_keys);
     }
 
     #[test]

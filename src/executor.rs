@@ -20,7 +20,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::{AppliedRow, BackendError, Connection};
+use crate::backend::{
+    AppliedRow, BackendError, BatchEvent, BatchObserver, BatchOptions, BatchStop, Connection,
+};
 use crate::step::Direction;
 
 pub use crate::cancel::CancelToken;
@@ -298,13 +300,56 @@ impl LockedSession {
         // Steps run inside the open whole-plan transaction, not yet committed.
         let mut pending: Vec<AppliedStep> = Vec::new();
 
-        for (i, step) in steps.iter().enumerate() {
+        let mut i = 0;
+        while let Some(step) = steps.get(i) {
             if opts.cancel.is_cancelled() {
                 report.interrupted = true;
                 // A whole-plan run is all or nothing: roll back what is pending.
                 self.conn.rollback_if_open().await;
                 mark_not_run(&mut report, std::mem::take(&mut pending), &steps[i..]);
                 return Ok(report);
+            }
+            let batch = match self.conn.batchable(&steps[i..]).await {
+                Ok(batch) => batch,
+                Err(error) => return Err(fail(report, pending, &steps[i..], error)),
+            };
+            if batch > 0 {
+                let run = &steps[i..i + batch];
+                if whole_plan {
+                    if let Err(error) = self.conn.begin().await {
+                        return Err(fail(report, pending, &steps[i..], error));
+                    }
+                }
+                let batch_opts = BatchOptions {
+                    own_transactions: !whole_plan,
+                    cancel: opts.cancel.clone(),
+                    observer: opts.progress.clone().map(|p| batch_observer(p, run)),
+                    statements: opts.statement_events,
+                };
+                let outcome = self.conn.apply_batch(run, batch_opts).await;
+                for (step, took) in run.iter().zip(&outcome.done) {
+                    let done = AppliedStep {
+                        revision: step.revision.clone(),
+                        direction: step.direction,
+                        elapsed: *took,
+                    };
+                    if whole_plan {
+                        pending.push(done);
+                    } else {
+                        report.applied.push(done);
+                    }
+                }
+                i += outcome.done.len();
+                if let Some(BatchStop::Failed(error)) = outcome.stopped {
+                    self.conn.rollback_if_open().await;
+                    report.failed = Some(RunStep {
+                        revision: steps[i].revision.clone(),
+                        direction: steps[i].direction,
+                    });
+                    return Err(fail(report, pending, &steps[i..], error));
+                }
+                // Done, or cancelled: the top of the loop stops the run.
+                continue;
             }
             let in_tx = self.conn.dialect().runs_in_transaction(step);
             if whole_plan && !in_tx {
@@ -398,6 +443,7 @@ impl LockedSession {
                     return Err(fail(report, pending, &steps[i..], error));
                 }
             }
+            i += 1;
         }
         if let Err(error) = self.conn.commit().await {
             return Err(fail(report, pending, &[], error));
@@ -510,6 +556,38 @@ pub(crate) fn refuse_in_progress(
             not_run: steps.iter().map(|s| s.revision.clone()).collect(),
             ..Report::default()
         }),
+    })
+}
+
+/// The progress callback, told about a batch's steps by their index in it.
+fn batch_observer(progress: Progress, steps: &[ExecStep]) -> BatchObserver {
+    let steps: Vec<(String, Direction)> = steps
+        .iter()
+        .map(|s| (s.revision.clone(), s.direction))
+        .collect();
+    Arc::new(move |i, event| {
+        let (revision, direction) = (steps[i].0.clone(), steps[i].1);
+        progress(&match event {
+            BatchEvent::Started => StepEvent::Started {
+                revision,
+                direction,
+            },
+            BatchEvent::Statement {
+                index,
+                statement,
+                took,
+            } => StepEvent::Statement {
+                revision,
+                index,
+                statement: statement.to_owned(),
+                took,
+            },
+            BatchEvent::Finished(took) => StepEvent::Finished {
+                revision,
+                direction,
+                took,
+            },
+        });
     })
 }
 

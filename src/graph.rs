@@ -27,6 +27,7 @@ use petgraph::Direction as PgDirection;
 
 use crate::revision::{self, ParseError, Revision};
 use crate::squash::{self, Squash, View};
+use crate::IoCause;
 
 mod load;
 
@@ -112,12 +113,12 @@ pub enum GraphError {
         message: String,
     },
     /// The script directory cannot be read.
-    #[error("cannot read the script directory {}: {message}", path.display())]
+    #[error("cannot read the script directory {}: {source}", path.display())]
     Dir {
         /// The directory.
         path: PathBuf,
-        /// The OS message.
-        message: String,
+        /// What the system said.
+        source: IoCause,
     },
 }
 

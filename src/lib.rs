@@ -12,6 +12,7 @@
 //! - [`Migrator`] ties these together for applications and for the CLI;
 //!   [`check`] finds what `rev check` reports in files that load, and
 //!   [`history`] selects what `rev history` lists.
+//! - [`fleet`] runs a [`Migrator`] on each of many named databases at once.
 //! - [`config`] reads config.yaml; [`template`] renders new revision files;
 //!   [`render`] draws the graph (dot, mermaid, SVG, the terminal graph).
 //! - [`team`] compares the files with a git ref and rebases revisions.
@@ -23,10 +24,13 @@ pub mod backend;
 pub mod cancel;
 pub mod check;
 pub mod config;
+pub mod defaults;
 mod error;
 pub mod executor;
+pub mod fleet;
 pub mod graph;
 pub mod history;
+mod io_cause;
 pub mod migrator;
 pub mod plan;
 pub mod rebase;
@@ -34,7 +38,9 @@ pub mod render;
 pub mod revision;
 pub mod squash;
 pub mod step;
-#[doc(hidden)] // history generator for benches and tests, not an API
+// The history generator of benches, tests and examples: built only for them
+// (the `synth` feature), never part of the shipped library.
+#[cfg(any(test, feature = "synth"))]
 pub mod synth;
 pub mod target;
 pub mod team;
@@ -42,4 +48,5 @@ pub mod template;
 pub mod url;
 
 pub use error::Error;
+pub use io_cause::IoCause;
 pub use migrator::{Migrator, Settings, SquashStatus, StampReport, Status};

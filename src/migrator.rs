@@ -28,6 +28,7 @@ use crate::backend::{
 };
 use crate::check::{self, CheckOptions, Problem};
 use crate::config::Config;
+use crate::defaults;
 use crate::error::Error;
 use crate::executor::{
     self, AppliedStep, CancelToken, ExecError, ExecOptions, LockedSession, Progress, Report,
@@ -62,11 +63,11 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            version_table: "schema_migrations".into(),
-            transaction_per_migration: true,
-            lock_timeout: Duration::from_secs(60),
+            version_table: defaults::VERSION_TABLE.into(),
+            transaction_per_migration: defaults::TRANSACTION_PER_MIGRATION,
+            lock_timeout: Duration::from_secs(defaults::LOCK_TIMEOUT_SECONDS),
             connect: ConnectOptions::default(),
-            lock: LockMode::Advisory,
+            lock: LockMode::default(),
             lock_lease: DEFAULT_LEASE,
         }
     }
@@ -212,6 +213,12 @@ impl<'a> RunOutcome<'a> {
     }
 }
 
+/// A poisoned lock still holds the data a panicking closure left; a run's
+/// bookkeeping is worth reading rather than losing.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Runs revisions of one graph against one database.
 #[derive(Clone)]
 pub struct Migrator {
@@ -294,6 +301,13 @@ impl Migrator {
     /// in progress (for a signal handler).
     pub fn cancel_token(&self) -> CancelToken {
         self.cancel.clone()
+    }
+
+    /// Shares `token` with this migrator: cancelling it stops this run as
+    /// [`Migrator::cancel_token`]'s would (a fleet stops all its runs with
+    /// one token).
+    pub fn set_cancel_token(&mut self, token: CancelToken) {
+        self.cancel = token;
     }
 
     /// The SQL dialect of the database, for offline scripts.
@@ -440,6 +454,22 @@ impl Migrator {
         let rows = self.read_rows().await?;
         let prepared = self.prepare(&rows, direction, target)?;
         Ok((prepared.plan, prepared.applied_last))
+    }
+
+    /// The applied heads and the plan for `target`, from one read of the
+    /// rows without a lock (creating nothing): a fleet leaves a database
+    /// whose plan is empty alone, unlocked. The plan refuses as
+    /// [`Migrator::plan`] does.
+    pub async fn position(
+        &self,
+        direction: Direction,
+        target: &Target,
+    ) -> Result<(Vec<String>, Plan), Error> {
+        let rows = self.read_rows().await?;
+        let (m, rows) = self.in_view(&rows)?;
+        let plan = m.prepare_in_view(&rows, direction, target)?.plan;
+        let current = m.status_in_view(rows)?.current;
+        Ok((current, plan))
     }
 
     /// Checks the rows and plans from them, for a run or a dry run:
@@ -608,8 +638,10 @@ impl Migrator {
         };
         // Filled while planning: the revisions this run applies out of order,
         // and what `-N` chose.
-        let inserted = std::cell::RefCell::new(Vec::new());
-        let applied_last = std::cell::RefCell::new(Vec::new());
+        // Mutexes, not RefCells: the run's future must be Send, so that a
+        // fleet (src/fleet.rs) can spawn one per database on a thread pool.
+        let inserted = std::sync::Mutex::new(Vec::new());
+        let applied_last = std::sync::Mutex::new(Vec::new());
         let result = executor::run_then(
             conn,
             self.settings.lock_timeout,
@@ -617,17 +649,17 @@ impl Migrator {
             |rows| {
                 let prepared = self.prepare(rows, direction, target)?;
                 if let Some(rebase) = &prepared.rebase {
-                    inserted.borrow_mut().clone_from(&rebase.inserted);
+                    lock(&inserted).clone_from(&rebase.inserted);
                 }
-                applied_last.borrow_mut().clone_from(&prepared.applied_last);
+                lock(&applied_last).clone_from(&prepared.applied_last);
                 Ok::<_, Error>((prepared.steps, prepared.rebase))
             },
             |rebase, rows| rebase::reparented(&self.graph, rows, &rebase.inserted),
         )
         .await;
         let inserted: std::collections::HashSet<String> =
-            inserted.into_inner().into_iter().collect();
-        let applied_last = applied_last.into_inner();
+            std::mem::take(&mut *lock(&inserted)).into_iter().collect();
+        let applied_last = std::mem::take(&mut *lock(&applied_last));
         let mark = |report: &mut Report| {
             report.out_of_order = report
                 .applied

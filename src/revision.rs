@@ -45,6 +45,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::IoCause;
+
 /// Files larger than this are refused: a revision is hand-written SQL, and a
 /// multi-gigabyte file in `versions/` is almost certainly a mistake that would
 /// otherwise be read into memory whole.
@@ -119,7 +121,7 @@ pub struct ParseError {
 pub enum ParseErrorKind {
     /// The file could not be read.
     #[error("cannot read the file: {0}")]
-    Io(String),
+    Io(#[source] IoCause),
     /// The file is larger than [`MAX_FILE_BYTES`].
     #[error("the file is {size} bytes; revision files are limited to {limit} bytes")]
     TooLarge {
@@ -269,14 +271,14 @@ pub fn read(path: &Path) -> Result<Revision, ParseError> {
         line: None,
         kind,
     };
-    let meta = std::fs::metadata(path).map_err(|e| err(ParseErrorKind::Io(e.to_string())))?;
+    let meta = std::fs::metadata(path).map_err(|e| err(ParseErrorKind::Io(e.into())))?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(err(ParseErrorKind::TooLarge {
             size: meta.len(),
             limit: MAX_FILE_BYTES,
         }));
     }
-    let bytes = std::fs::read(path).map_err(|e| err(ParseErrorKind::Io(e.to_string())))?;
+    let bytes = std::fs::read(path).map_err(|e| err(ParseErrorKind::Io(e.into())))?;
     let text = String::from_utf8(bytes).map_err(|_| err(ParseErrorKind::NotUtf8))?;
     parse(&text, path)
 }
@@ -604,16 +606,7 @@ impl Fields {
             "branch_labels" => {
                 let labels = scalars(key, raw, &value)?;
                 for label in &labels {
-                    if !is_valid_label(label) {
-                        return Err(ParseErrorKind::BadLabel {
-                            value: label.clone(),
-                        });
-                    }
-                    if RESERVED_LABELS.contains(&label.as_str()) {
-                        return Err(ParseErrorKind::ReservedLabel {
-                            value: label.clone(),
-                        });
-                    }
+                    check_label(label)?;
                 }
                 self.branch_labels = Some(labels);
             }
@@ -836,10 +829,31 @@ pub fn is_valid_id(id: &str) -> bool {
 /// Whether `label` is a valid branch label: `[A-Za-z0-9_-]+`. Every valid
 /// revision id is one too.
 pub fn is_valid_label(label: &str) -> bool {
-    !label.is_empty()
-        && label
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    !label.is_empty() && label.chars().all(is_label_char)
+}
+
+/// Whether `c` may appear in a branch label: `[A-Za-z0-9_-]`. Targets are
+/// parsed with the same set, so every label can be named in one.
+pub fn is_label_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '-'
+}
+
+/// Whether `label` may be a new branch label: valid ([`is_valid_label`])
+/// and not a word targets reserve ([`RESERVED_LABELS`]). The error is
+/// [`ParseErrorKind::BadLabel`] or [`ParseErrorKind::ReservedLabel`]; the
+/// parser and `rev new --branch-label` both ask here.
+pub fn check_label(label: &str) -> Result<(), ParseErrorKind> {
+    if !is_valid_label(label) {
+        Err(ParseErrorKind::BadLabel {
+            value: label.to_owned(),
+        })
+    } else if RESERVED_LABELS.contains(&label) {
+        Err(ParseErrorKind::ReservedLabel {
+            value: label.to_owned(),
+        })
+    } else {
+        Ok(())
+    }
 }
 
 /// A new revision id: 12 lowercase hex characters from a UUID v4.
@@ -851,16 +865,25 @@ pub fn generate_id() -> String {
 /// line endings unified, trailing white space trimmed from every line,
 /// leading and trailing blank lines dropped.
 pub fn normalise(section: &str) -> String {
+    normalised_lines(section).join("\n")
+}
+
+/// The lines of [`normalise`], not yet joined with `\n`: the one statement
+/// of the rule, which [`checksum`] hashes without building the text.
+fn normalised_lines(section: &str) -> Vec<&str> {
     let section = section.strip_prefix('\u{feff}').unwrap_or(section);
-    let lines: Vec<&str> = split_lines(section)
+    let mut lines: Vec<&str> = split_lines(section)
         .into_iter()
         .map(str::trim_end)
         .collect();
-    let start = lines.iter().position(|l| !l.is_empty());
-    let end = lines.iter().rposition(|l| !l.is_empty());
-    match (start, end) {
-        (Some(s), Some(e)) => lines[s..=e].join("\n"),
-        _ => String::new(),
+    match lines.iter().rposition(|l| !l.is_empty()) {
+        Some(end) => {
+            lines.truncate(end + 1);
+            let start = lines.iter().position(|l| !l.is_empty()).unwrap_or(0);
+            lines.drain(..start);
+            lines
+        }
+        None => Vec::new(),
     }
 }
 
@@ -868,22 +891,12 @@ pub fn normalise(section: &str) -> String {
 /// walks them rather than building the normalised text: this runs once per
 /// file on every load.
 pub fn checksum(section: &str) -> String {
-    let section = section.strip_prefix('\u{feff}').unwrap_or(section);
-    let lines: Vec<&str> = split_lines(section)
-        .into_iter()
-        .map(str::trim_end)
-        .collect();
     let mut hasher = Sha256::new();
-    if let (Some(start), Some(end)) = (
-        lines.iter().position(|l| !l.is_empty()),
-        lines.iter().rposition(|l| !l.is_empty()),
-    ) {
-        for (k, line) in lines[start..=end].iter().enumerate() {
-            if k > 0 {
-                hasher.update(b"\n");
-            }
-            hasher.update(line.as_bytes());
+    for (k, line) in normalised_lines(section).iter().enumerate() {
+        if k > 0 {
+            hasher.update(b"\n");
         }
+        hasher.update(line.as_bytes());
     }
     hex::encode(hasher.finalize())
 }
@@ -945,6 +958,19 @@ DROP TABLE account;\n";
         let cr = "\u{feff}CREATE TABLE a (x int);\rINSERT INTO a VALUES (1);\r\r";
         assert_eq!(checksum(lf), checksum(crlf));
         assert_eq!(checksum(lf), checksum(cr));
+        // Several lines, blank lines around them, a BOM and trailing blanks.
+        assert_eq!(
+            checksum(crlf),
+            "7971613a76375d539168facf6c24f126d30ff7f8798442b15b5ad49474e8f3e6"
+        );
+        // The checksum is the hash of the normalised text, and of nothing else.
+        for text in [lf, crlf, cr, "", "\n \n", "x", " a \n\n b "] {
+            assert_eq!(
+                checksum(text),
+                hex::encode(Sha256::digest(normalise(text).as_bytes())),
+                "{text:?}"
+            );
+        }
         assert_ne!(
             checksum(lf),
             checksum("CREATE TABLE a (x int);\nINSERT INTO a VALUES (2);")

@@ -1,7 +1,9 @@
 //! Synthetic revision histories, for the benchmarks, the property tests and
 //! `examples/gen_history.rs` (which `scripts/bench-heads.sh` runs). The CLI
 //! never uses this module; it lives in the library so that benches, tests and
-//! examples share one generator that writes real revision files.
+//! examples share one generator that writes real revision files, behind the
+//! `synth` feature that only they turn on (see Cargo.toml), so it is not part
+//! of the library a user builds.
 //!
 //! Everything is deterministic: the same shape and size give the same ids,
 //! so benchmark runs compare like with like.

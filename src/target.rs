@@ -277,10 +277,7 @@ fn point(s: &str) -> Result<Point, ParseTargetErrorKind> {
 /// Checks an id, prefix or label: `[A-Za-z0-9_][A-Za-z0-9_-]*`.
 fn symbol(s: &str) -> Result<(), ParseTargetErrorKind> {
     use ParseTargetErrorKind as K;
-    if let Some(c) = s
-        .chars()
-        .find(|&c| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-    {
+    if let Some(c) = s.chars().find(|&c| !crate::revision::is_label_char(c)) {
         return Err(match c {
             '+' => K::MissingSteps,
             '@' => K::SeveralAt,

@@ -33,6 +33,7 @@ use std::process::{Command, Stdio};
 
 use crate::graph::{Graph, RevIndex};
 use crate::revision::{self, ParseError, Revision};
+use crate::IoCause;
 
 /// A problem reaching git or rewriting a file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,12 +82,13 @@ pub enum TeamError {
         hint: String,
     },
     /// A file could not be read or written.
-    #[error("{}: {message}", path.display())]
+    #[error("{}: {source}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The OS message.
-        message: String,
+        /// What the system said (`InvalidData` for a rewrite that would not
+        /// parse back).
+        source: IoCause,
     },
 }
 
@@ -821,12 +823,16 @@ pub fn plan_rebase(
         if r.down_revisions != to {
             let text = std::fs::read_to_string(&r.path).map_err(|e| TeamError::Io {
                 path: r.path.clone(),
-                message: e.to_string(),
+                source: e.into(),
             })?;
             let new_text = set_down_revision(&text, &to, &r.path)?;
             let parsed = revision::parse(&new_text, &r.path).map_err(|e| TeamError::Io {
                 path: r.path.clone(),
-                message: format!("the rewritten file does not parse: {e}"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("the rewritten file does not parse: {e}"),
+                )
+                .into(),
             })?;
             // The line rewrite must change the parents and nothing else.
             if parsed.down_revisions != to || parsed.checksum != r.checksum || parsed.id != r.id {
@@ -883,7 +889,7 @@ pub fn apply_rebase(moves: &[Move]) -> Result<(), TeamError> {
     for m in moves {
         let io = |e: std::io::Error| TeamError::Io {
             path: m.path.clone(),
-            message: e.to_string(),
+            source: e.into(),
         };
         let name = m
             .path

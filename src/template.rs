@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use crate::revision;
+use crate::IoCause;
 
 /// The built-in revision template.
 pub const BUILTIN_REVISION_TEMPLATE: &str = include_str!("../templates/revision.sql.j2");
@@ -18,21 +19,43 @@ pub const BUILTIN_REVISION_TEMPLATE: &str = include_str!("../templates/revision.
 /// The template file name inside a `templates/` folder.
 pub const REVISION_TEMPLATE_NAME: &str = "revision.sql.j2";
 
-/// The config.yaml that `rev init` writes.
-pub const INIT_CONFIG: &str = "\
+/// The config.yaml that `rev init` writes: the defaults of
+/// [`crate::defaults`], spelled out so a new project shows what it can set.
+pub fn init_config() -> String {
+    use crate::defaults as d;
+    // The URL is written plain: it is a constant that reads back as itself,
+    // and quoting it would make the line harder to edit.
+    format!(
+        "\
 # rev configuration. Relative paths are relative to this file's folder.
-# The URL may use ${VAR} to read from the environment; DATABASE_URL and
+# The URL may use ${{VAR}} to read from the environment; DATABASE_URL and
 # --database-url take precedence over this line. Never put a password here:
-# use ${VAR}, or let rev ask for it at a terminal.
-database_url: sqlite://app.db?mode=rwc
-script_location: versions
-version_table: schema_migrations
-file_template: \"{rev}_{slug}\"
-transaction_per_migration: true
-lock_timeout_seconds: 60
-connect_timeout_seconds: 30
-connect_retries: 3
-";
+# use ${{VAR}}, or let rev ask for it at a terminal.
+database_url: {url}
+script_location: {script_location}
+version_table: {version_table}
+file_template: {file_template}
+transaction_per_migration: {transaction_per_migration}
+lock_timeout_seconds: {lock_timeout}
+connect_timeout_seconds: {connect_timeout}
+connect_retries: {connect_retries}
+# Named databases (one schema, many databases: tenants, shards, regions) for
+# `rev upgrade head --all` or `--db NAME`; each URL may use ${{VAR}} too.
+# Without --all/--db rev uses database_url above.
+# databases:
+#   tenant_a: postgres://app:${{TENANT_A_PASSWORD}}@db1:5432/tenant_a
+#   tenant_b: sqlite://tenants/b.db?mode=rwc
+",
+        url = d::INIT_DATABASE_URL,
+        script_location = yaml_string(d::SCRIPT_LOCATION),
+        version_table = yaml_string(d::VERSION_TABLE),
+        file_template = yaml_string(d::FILE_TEMPLATE),
+        transaction_per_migration = d::TRANSACTION_PER_MIGRATION,
+        lock_timeout = d::LOCK_TIMEOUT_SECONDS,
+        connect_timeout = d::CONNECT_TIMEOUT_SECONDS,
+        connect_retries = d::CONNECT_RETRIES,
+    )
+}
 
 /// What a new revision file holds.
 #[derive(Debug, Clone)]
@@ -74,12 +97,12 @@ pub enum TemplateError {
         message: String,
     },
     /// A file operation failed.
-    #[error("{}: {message}", path.display())]
+    #[error("{}: {source}", path.display())]
     Io {
         /// The path.
         path: PathBuf,
-        /// The OS message.
-        message: String,
+        /// What the system said.
+        source: IoCause,
     },
     /// `rev init` would overwrite a file.
     #[error("{} already exists; rev init never overwrites a file", path.display())]
@@ -137,7 +160,7 @@ pub fn revision_template(template_dir: &Path) -> Result<(PathBuf, String), Templ
         )),
         Err(e) => Err(TemplateError::Io {
             path,
-            message: e.to_string(),
+            source: e.into(),
         }),
     }
 }
@@ -239,7 +262,7 @@ pub fn file_name(file_template: &str, id: &str, message: &str, date: DateTime<Ut
 pub fn init(dir: &Path) -> Result<Vec<PathBuf>, TemplateError> {
     let io = |path: &Path, e: std::io::Error| TemplateError::Io {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source: e.into(),
     };
     let config = dir.join(crate::config::DEFAULT_FILE);
     let template = dir.join("templates").join(REVISION_TEMPLATE_NAME);
@@ -248,10 +271,10 @@ pub fn init(dir: &Path) -> Result<Vec<PathBuf>, TemplateError> {
             return Err(TemplateError::Exists { path: path.clone() });
         }
     }
-    let versions = dir.join("versions");
+    let versions = dir.join(crate::defaults::SCRIPT_LOCATION);
     std::fs::create_dir_all(&versions).map_err(|e| io(&versions, e))?;
     std::fs::create_dir_all(dir.join("templates")).map_err(|e| io(dir, e))?;
-    std::fs::write(&config, INIT_CONFIG).map_err(|e| io(&config, e))?;
+    std::fs::write(&config, init_config()).map_err(|e| io(&config, e))?;
     std::fs::write(&template, BUILTIN_REVISION_TEMPLATE).map_err(|e| io(&template, e))?;
     Ok(vec![config, versions, template])
 }
@@ -343,5 +366,68 @@ mod tests {
         let c = crate::config::Config::load(&dir.path().join("config.yaml")).unwrap();
         assert!(c.unknown_keys.is_empty());
         assert_eq!(init(dir.path()).unwrap_err().kind(), "exists");
+    }
+
+    /// The file `rev init` writes sets every key to what an empty config.yaml
+    /// gives, and to what an application's `Settings::default()` uses.
+    #[test]
+    fn init_config_states_the_defaults() {
+        use crate::backend::ConnectOptions;
+        use crate::config::Config;
+        use std::time::Duration;
+
+        let base = Path::new("proj");
+        let mut parsed =
+            Config::parse(&init_config(), &base.join("config.yaml"), base, &|_| None).unwrap();
+        assert_eq!(parsed.unknown_keys, Vec::<String>::new());
+        assert_eq!(
+            parsed.database_url.as_deref(),
+            Some(crate::defaults::INIT_DATABASE_URL)
+        );
+        // The two things a file has and the defaults do not.
+        parsed.path = None;
+        parsed.database_url = None;
+        assert_eq!(parsed, Config::defaults(base));
+
+        let from_file = crate::Settings::from_config(&parsed);
+        let default = crate::Settings::default();
+        assert_eq!(from_file.version_table, default.version_table);
+        assert_eq!(
+            from_file.transaction_per_migration,
+            default.transaction_per_migration
+        );
+        assert_eq!(from_file.lock_timeout, default.lock_timeout);
+        assert_eq!(from_file.connect, default.connect);
+        assert_eq!(from_file.connect, ConnectOptions::default());
+        assert_eq!(from_file.lock, default.lock);
+        assert_eq!(from_file.lock_lease, default.lock_lease);
+        assert_eq!(default.lock_lease, Duration::from_secs(60));
+    }
+
+    /// Rendering the init config from the constants did not change the file
+    /// a new project gets (its settings, then the commented `databases:`).
+    #[test]
+    fn init_config_text_is_unchanged() {
+        assert_eq!(
+            init_config(),
+            "# rev configuration. Relative paths are relative to this file's folder.\n\
+             # The URL may use ${VAR} to read from the environment; DATABASE_URL and\n\
+             # --database-url take precedence over this line. Never put a password here:\n\
+             # use ${VAR}, or let rev ask for it at a terminal.\n\
+             database_url: sqlite://app.db?mode=rwc\n\
+             script_location: versions\n\
+             version_table: schema_migrations\n\
+             file_template: \"{rev}_{slug}\"\n\
+             transaction_per_migration: true\n\
+             lock_timeout_seconds: 60\n\
+             connect_timeout_seconds: 30\n\
+             connect_retries: 3\n\
+             # Named databases (one schema, many databases: tenants, shards, regions) for\n\
+             # `rev upgrade head --all` or `--db NAME`; each URL may use ${VAR} too.\n\
+             # Without --all/--db rev uses database_url above.\n\
+             # databases:\n\
+             #   tenant_a: postgres://app:${TENANT_A_PASSWORD}@db1:5432/tenant_a\n\
+             #   tenant_b: sqlite://tenants/b.db?mode=rwc\n"
+        );
     }
 }

@@ -621,3 +621,56 @@ fn edit_opens_the_revision_file_in_the_editor() {
     assert!(out.stderr.contains("exited with"), "{}", out.stderr);
     assert_eq!(opened().lines().count(), 3, "the file list changed");
 }
+
+#[test]
+fn a_fleet_at_a_terminal_counts_databases_on_a_live_line_and_clears_it() {
+    let p = Project::sqlite_file();
+    p.chain(2);
+    p.write_config(
+        "script_location: versions\ndatabases:\n  a: sqlite://a.db?mode=rwc\n  b: sqlite://b.db?mode=rwc\n  c: sqlite://c.db?mode=rwc\n",
+    );
+    let (code, out) = p.tty(&["upgrade", "head", "--all", "-j", "2"], &[]);
+    assert_eq!(code, 0, "{out}");
+    // The live line counted the databases of the total...
+    assert!(out.contains("of 3"), "{out}");
+    assert!(out.contains("done,"), "{out}");
+    // ...each database got its result line, and the summary came last.
+    for name in ["a", "b", "c"] {
+        assert!(p.dir().join(format!("{name}.db")).exists());
+    }
+    let plain = String::from_utf8(strip_ansi(out.as_bytes())).unwrap();
+    assert_eq!(
+        plain.matches("<base> -> r2  (2 applied)").count(),
+        3,
+        "{plain}"
+    );
+    assert!(
+        plain.contains("3 databases: 3 ok (3 changed, 0 already there)"),
+        "{plain}"
+    );
+    let cleared = out.rfind("\r\x1b[2K").expect("the live line is erased");
+    let after = &out[cleared..];
+    assert!(
+        !after.contains("running of"),
+        "left on the terminal: {after:?}"
+    );
+}
+
+/// The text without CSI escape sequences.
+fn strip_ansi(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == 0x1b && bytes.get(i + 1) == Some(&b'[') {
+            i += 2;
+            while i < bytes.len() && !(0x40..=0x7e).contains(&bytes[i]) {
+                i += 1;
+            }
+            i += 1;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}

@@ -269,7 +269,7 @@ impl Connection {
 }
 
 /// The statement recording `step` on SQLite, as the script's thread runs it.
-fn sqlite_record(dialect: &Dialect, step: &ExecStep) -> sqlite_script::Record {
+pub(super) fn sqlite_record(dialect: &Dialect, step: &ExecStep) -> sqlite_script::Record {
     match step.direction {
         Direction::Upgrade => {
             let dialect = dialect.clone();

@@ -28,8 +28,8 @@ pub struct ConnectOptions {
 impl Default for ConnectOptions {
     fn default() -> Self {
         ConnectOptions {
-            connect_timeout: Duration::from_secs(30),
-            retries: 3,
+            connect_timeout: Duration::from_secs(crate::defaults::CONNECT_TIMEOUT_SECONDS),
+            retries: crate::defaults::CONNECT_RETRIES,
         }
     }
 }
@@ -217,7 +217,7 @@ async fn check_cert_files(url: &DatabaseUrl) -> Result<(), BackendError> {
                 url: url.to_string(),
                 param,
                 path,
-                message: e.to_string(),
+                source: e.into(),
             });
         }
     }

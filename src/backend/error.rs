@@ -33,7 +33,7 @@ pub enum BackendError {
     },
     /// A certificate or key file named in the URL (`sslrootcert`, `ssl-ca`,
     /// ...) cannot be read; found before any connection attempt.
-    #[error("cannot read `{}`, the `{param}` of {url}: {message}; give the path of a PEM file (a relative one is taken from the folder of config.yaml, or from the current directory for --database-url and DATABASE_URL)", path.display())]
+    #[error("cannot read `{}`, the `{param}` of {url}: {source}; give the path of a PEM file (a relative one is taken from the folder of config.yaml, or from the current directory for --database-url and DATABASE_URL)", path.display())]
     CertFile {
         /// The URL, password masked.
         url: String,
@@ -42,7 +42,7 @@ pub enum BackendError {
         /// The file, resolved.
         path: std::path::PathBuf,
         /// What the operating system said.
-        message: String,
+        source: crate::IoCause,
     },
     /// The run was interrupted (SIGINT/SIGTERM) before it changed anything.
     #[error("interrupted while {during}; nothing was changed")]

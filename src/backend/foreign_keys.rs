@@ -81,7 +81,7 @@ impl Connection {
     /// SQLite: whether any table declares a foreign key, after `ran` (the
     /// SQL of a step that just ran, if any). Looks at the schema only when
     /// that could have changed the answer (see `fk_declared`).
-    async fn sqlite_foreign_keys_declared(
+    pub(super) async fn sqlite_foreign_keys_declared(
         &mut self,
         ran: Option<&str>,
     ) -> Result<bool, BackendError> {

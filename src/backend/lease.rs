@@ -32,7 +32,7 @@ impl LockMode {
 }
 
 /// How long a lease lasts unless renewed, by default.
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(crate::defaults::LOCK_LEASE_SECONDS);
 
 /// The lock table of the tracking table `table`: `<table>_lock`.
 pub fn lock_table_name(table: &TableName) -> Result<TableName, BackendError> {

@@ -43,6 +43,7 @@ mod postgres;
 mod script;
 pub mod split;
 mod sqlite;
+mod sqlite_batch;
 mod sqlite_script;
 mod statement;
 mod tracking;
@@ -54,6 +55,7 @@ pub(crate) use dialect::trusted_sql;
 pub use dialect::{Dialect, TableName};
 pub use error::{BackendError, ConnectFailure, ForeignKeyViolation, TlsFailure};
 pub use lease::{lock_table_name, LockMode, DEFAULT_LEASE};
+pub use sqlite_batch::{BatchEvent, BatchObserver, BatchOptions, BatchOutcome, BatchStop};
 pub use statement::{ObserveStatement, StatementObserver};
 pub use tracking::AppliedRow;
 

@@ -24,6 +24,8 @@
 
 use std::ffi::{c_char, CStr, CString};
 use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -75,20 +77,13 @@ async fn run_inner(
     observer: Option<StatementObserver>,
     record: Option<Record>,
 ) -> Result<Result<Ran, String>, ScriptFailure> {
-    let script = CString::new(sql).map_err(|e| ScriptFailure {
-        statement_index: None,
-        statement: first_statement(&sql[..e.nul_position()]),
-        message: format!(
-            "the SQL contains a NUL character (byte {}), which SQLite reads as its end; remove it",
-            e.nul_position()
-        ),
-    })?;
+    let script = script_text(sql)?;
     let mut handle = conn.lock_handle().await.map_err(|e| ScriptFailure {
         statement_index: None,
         statement: first_statement(sql),
         message: describe(&e),
     })?;
-    let db = Db(handle.as_raw_handle());
+    let db = Db::of(&mut handle);
     let (tx, rx) = tokio::sync::oneshot::channel();
     let thread = std::thread::Builder::new()
         .name("rev-sqlite-script".into())
@@ -107,11 +102,7 @@ async fn run_inner(
             statement: first_statement(sql),
             message: format!("could not start a thread to run the SQL: {e}"),
         })?;
-    let running = Running {
-        db,
-        thread: Some(thread),
-        _handle: handle,
-    };
+    let running = Running::new(db, thread, handle, Arc::new(AtomicBool::new(false)));
     let outcome = rx.await;
     running.join();
     match outcome {
@@ -127,9 +118,27 @@ async fn run_inner(
     }
 }
 
+/// `sql` as SQLite reads it: NUL-terminated, so it is parsed in place.
+pub(super) fn script_text(sql: &str) -> Result<CString, ScriptFailure> {
+    CString::new(sql).map_err(|e| ScriptFailure {
+        statement_index: None,
+        statement: first_statement(&sql[..e.nul_position()]),
+        message: format!(
+            "the SQL contains a NUL character (byte {}), which SQLite reads as its end; remove it",
+            e.nul_position()
+        ),
+    })
+}
+
 /// The connection's C handle, moved to the script's thread.
 #[derive(Clone, Copy)]
-struct Db(NonNull<ffi::sqlite3>);
+pub(super) struct Db(NonNull<ffi::sqlite3>);
+
+impl Db {
+    pub(super) fn of(handle: &mut LockedSqliteHandle<'_>) -> Db {
+        Db(handle.as_raw_handle())
+    }
+}
 
 // SAFETY: SQLite connections may move between threads (sqlx's connections
 // live on a worker thread already); only one thread may use one at a time,
@@ -139,17 +148,33 @@ struct Db(NonNull<ffi::sqlite3>);
 unsafe impl Send for Db {}
 
 /// The script's thread and the lock that keeps sqlx off the connection
-/// while it runs. Dropping it early interrupts the SQL and waits for the
-/// thread before the lock is released (fields drop after `drop` has run).
-struct Running<'c> {
+/// while it runs. Dropping it early sets `stop` (a thread running several
+/// scripts starts no other), interrupts the SQL and waits for the thread
+/// before the lock is released (fields drop after `drop` has run).
+pub(super) struct Running<'c> {
     db: Db,
     thread: Option<JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
     _handle: LockedSqliteHandle<'c>,
 }
 
-impl Running<'_> {
+impl<'c> Running<'c> {
+    pub(super) fn new(
+        db: Db,
+        thread: JoinHandle<()>,
+        handle: LockedSqliteHandle<'c>,
+        stop: Arc<AtomicBool>,
+    ) -> Running<'c> {
+        Running {
+            db,
+            thread: Some(thread),
+            stop,
+            _handle: handle,
+        }
+    }
+
     /// Wait for a thread that has sent its outcome (so is about to end).
-    fn join(mut self) {
+    pub(super) fn join(mut self) {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -159,6 +184,7 @@ impl Running<'_> {
 impl Drop for Running<'_> {
     fn drop(&mut self) {
         if let Some(thread) = self.thread.take() {
+            self.stop.store(true, Ordering::SeqCst);
             // An interrupt between two statements is a no-op (SQLite only
             // stops statements that are running), so repeat it until the
             // thread has stopped at one.
@@ -175,7 +201,7 @@ impl Drop for Running<'_> {
 
 /// Where the script failed, in byte offsets of the script.
 #[derive(Debug)]
-struct Failed {
+pub(super) struct Failed {
     /// 1-based index of the failing statement.
     index: usize,
     /// Where the failing statement starts (comments before it included).
@@ -187,7 +213,7 @@ struct Failed {
 }
 
 impl Failed {
-    fn into_failure(self, sql: &str) -> ScriptFailure {
+    pub(super) fn into_failure(self, sql: &str) -> ScriptFailure {
         // SQLite stops at the error when a statement does not parse: our
         // splitter finds where that statement ends.
         let rest = sql.get(self.from..self.to.unwrap_or(sql.len()));
@@ -212,7 +238,11 @@ fn first_statement(sql: &str) -> String {
 /// # Safety
 ///
 /// `db` must be an open connection that no other thread uses meanwhile.
-unsafe fn run_record(db: Db, record: Option<Record>, elapsed: Duration) -> Result<Ran, String> {
+pub(super) unsafe fn run_record(
+    db: Db,
+    record: Option<Record>,
+    elapsed: Duration,
+) -> Result<Ran, String> {
     let Some(record) = record else {
         return Ok(Ran {
             elapsed,
@@ -237,7 +267,7 @@ unsafe fn run_record(db: Db, record: Option<Record>, elapsed: Duration) -> Resul
 /// # Safety
 ///
 /// `db` must be an open connection that no other thread uses meanwhile.
-unsafe fn execute(
+pub(super) unsafe fn execute(
     db: Db,
     script: &CStr,
     observer: Option<&ObserveStatement>,
@@ -292,6 +322,16 @@ unsafe fn execute(
         from = next;
     }
     Ok(())
+}
+
+/// Run rev's own statement (`BEGIN`, `COMMIT`); SQLite's message if it fails.
+///
+/// # Safety
+///
+/// `db` must be an open connection that no other thread uses meanwhile.
+pub(super) unsafe fn exec_own(db: Db, sql: &CStr) -> Result<(), String> {
+    // SAFETY: the caller's guarantee.
+    unsafe { execute(db, sql, None) }.map_err(|f| f.message)
 }
 
 /// The connection's last error, rendered like sqlx's `SqliteError` through

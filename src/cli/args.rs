@@ -101,7 +101,7 @@ pub enum Command {
     Current(CurrentArgs),
     /// Show applied, pending and drifted revisions
     #[command(after_help = examples::STATUS)]
-    Status,
+    Status(StatusArgs),
     /// Re-record the checksum of changed revisions that are already applied
     #[command(after_help = examples::ACCEPT)]
     Accept(AcceptArgs),
@@ -226,6 +226,49 @@ pub struct MigrateArgs {
     /// Print the plan and change nothing
     #[arg(long, conflicts_with = "sql")]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+    #[command(flatten)]
+    pub run: FleetRunArgs,
+}
+
+/// `--db NAME` / `--all`: run on named databases of config.yaml instead of
+/// the one database URL.
+#[derive(Debug, Args, Default)]
+pub struct FleetArgs {
+    /// Run on the database NAME of `databases:` in config.yaml (repeat for more)
+    #[arg(long = "db", value_name = "NAME", group = "fleet")]
+    pub db: Vec<String>,
+    /// Run on every database of `databases:` in config.yaml
+    #[arg(long, group = "fleet")]
+    pub all: bool,
+    /// With --all/--db: how many databases at once [default: the number of cores, at most 8]
+    #[arg(short = 'j', long, value_name = "N", requires = "fleet", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+}
+
+impl FleetArgs {
+    /// Whether a fleet was asked for.
+    pub fn selected(&self) -> bool {
+        self.all || !self.db.is_empty()
+    }
+}
+
+/// How a fleet that changes databases goes on after a failure.
+#[derive(Debug, Args, Default)]
+pub struct FleetRunArgs {
+    /// With --all/--db: after the first failure start no other database (running ones finish)
+    #[arg(long, requires = "fleet")]
+    pub fail_fast: bool,
+    /// With --all/--db: run the first N databases first, and stop there if any of them fails
+    #[arg(long, value_name = "N", requires = "fleet")]
+    pub canary: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -239,6 +282,10 @@ pub struct StampArgs {
     /// Print the plan and change nothing
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+    #[command(flatten)]
+    pub run: FleetRunArgs,
 }
 
 #[derive(Debug, Args)]
@@ -246,6 +293,8 @@ pub struct CurrentArgs {
     /// Exit 1 unless the database is at every head (takes no lock)
     #[arg(long)]
     pub check_heads: bool,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -392,6 +441,44 @@ mod tests {
         let cli = Cli::try_parse_from(["rev", "downgrade", "-1"]).unwrap();
         assert!(matches!(cli.command, Command::Downgrade(_)));
         assert!(Cli::try_parse_from(["rev", "upgrade", "a@@b"]).is_err());
+    }
+
+    #[test]
+    fn fleet_flags_need_a_selection_and_take_one_kind_of_it() {
+        match parses("upgrade head --db a --db b -j 3 --fail-fast --canary 1").command {
+            Command::Upgrade(a) => {
+                assert_eq!(a.fleet.db, ["a", "b"]);
+                assert_eq!(
+                    (a.fleet.jobs, a.run.fail_fast, a.run.canary),
+                    (Some(3), true, Some(1))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        match parses("status --all").command {
+            Command::Status(a) => assert!(a.fleet.all && a.fleet.selected()),
+            other => panic!("{other:?}"),
+        }
+        for line in [
+            "upgrade head -j 2",
+            "stamp head --fail-fast",
+            "downgrade base --canary 1",
+            "upgrade head --all --db a",
+            "current --all -j 0",
+        ] {
+            let argv: Vec<&str> = std::iter::once("rev")
+                .chain(line.split_whitespace())
+                .collect();
+            assert!(
+                Cli::try_parse_from(&argv).is_err(),
+                "`rev {line}` was accepted"
+            );
+        }
+        // `check --db` stays check's own switch.
+        match parses("check --db").command {
+            Command::Check(a) => assert!(a.db),
+            other => panic!("{other:?}"),
+        }
     }
 
     fn parses(line: &str) -> Cli {

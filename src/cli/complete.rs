@@ -62,7 +62,9 @@ fn load_graph(config: Option<&Path>) -> Option<Graph> {
     let config = match config {
         Some(path) => Config::load(path).ok()?,
         None if Path::new(DEFAULT_FILE).exists() => Config::load(Path::new(DEFAULT_FILE)).ok()?,
-        None if Path::new("versions").is_dir() => Config::defaults(Path::new(".")),
+        None if Path::new(rev::defaults::SCRIPT_LOCATION).is_dir() => {
+            Config::defaults(Path::new("."))
+        }
         None => return None,
     };
     Graph::load(&config.script_location).ok()

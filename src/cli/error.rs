@@ -6,6 +6,7 @@ use std::io::Write;
 use owo_colors::OwoColorize;
 use rev::backend::BackendError;
 use rev::config::ConfigError;
+use rev::fleet::SelectError;
 use rev::graph::Graph;
 use rev::graph::LoadError;
 use rev::history::HistoryError;
@@ -49,13 +50,16 @@ impl CliError {
         self
     }
 
+    /// The error object of DESIGN.md: `{"kind", "message", "hints"}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"kind": self.kind, "message": self.message, "hints": self.hints})
+    }
+
     /// Prints the error on stderr, as text or JSON.
     pub fn print(&self, json: bool) {
         let mut err = anstream::stderr().lock();
         if json {
-            let v = serde_json::json!({
-                "error": {"kind": self.kind, "message": self.message, "hints": self.hints}
-            });
+            let v = serde_json::json!({ "error": self.to_json() });
             let _ = writeln!(err, "{v}");
             return;
         }
@@ -76,13 +80,34 @@ impl From<LoadError> for CliError {
 impl From<ConfigError> for CliError {
     fn from(e: ConfigError) -> Self {
         let hint = match &e {
-            ConfigError::MissingVariable { var, .. } => format!("set it: `export {var}=...`"),
+            ConfigError::MissingVariable { var, .. }
+            | ConfigError::DatabaseVariable { var, .. } => {
+                format!("set it: `export {var}=...`")
+            }
             ConfigError::Read { .. } => {
                 "create one with `rev init`, or point at it with `rev -c PATH`".to_string()
             }
             _ => "see README.md for the settings config.yaml takes".to_string(),
         };
         CliError::usage(e.kind(), e.to_string()).hint(hint)
+    }
+}
+
+impl From<SelectError> for CliError {
+    fn from(e: SelectError) -> Self {
+        let err = CliError::usage(e.kind(), e.to_string());
+        match &e {
+            SelectError::NoDatabases { .. } => err.hint(
+                "name them in config.yaml: `databases:` then one `NAME: URL` line each; without --all/--db rev uses database_url",
+            ),
+            SelectError::Variable(ConfigError::DatabaseVariable { var, .. }) => {
+                err.hint(format!("set it: `export {var}=...`"))
+            }
+            SelectError::Unknown { known, .. } => {
+                err.hint(format!("the databases are: {}", known.join(", ")))
+            }
+            _ => err.hint("URLs look like `sqlite://app.db?mode=rwc`, `postgres://user@host:5432/db` or `mysql://user@host:3306/db`"),
+        }
     }
 }
 
@@ -652,6 +677,9 @@ mod tests {
         ("connect", "the server cannot be reached or refuses the login: the connection's error, or a password it asks for that cannot be read"),
         ("editor_failed", "`rev edit`'s editor could not start, or exited with an error"),
         ("rebase_ambiguous", "the revisions to move are not one line: where the line starts, or where it goes on"),
+        ("usage", "a command line rev does not accept: clap's parse, or flags that do not go together (`--sql` with `--all`)"),
+        ("internal", "a bug in rev: an arm that cannot run, or a fleet task that panicked"),
+        ("interrupted", "a signal stopped the run: before anything changed, or a fleet database after its running revision"),
         ("script_directory", "a folder of revisions that does not exist (the CLI looks first) or cannot be read (loading)"),
     ];
 

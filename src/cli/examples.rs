@@ -28,8 +28,8 @@ Examples:
 pub const UPGRADE: &str = "\
 Examples:
   rev upgrade head               apply every pending revision (one head)
-  rev upgrade +1 --dry-run       show the next revision, change nothing
-  rev upgrade heads --sql > upgrade.sql   write the script for psql/mysql/sqlite3";
+  rev upgrade heads --sql > upgrade.sql   write the script for psql/mysql/sqlite3
+  rev upgrade head --all --canary 2   every database of `databases:`, two first";
 
 pub const DOWNGRADE: &str = "\
 `-N` counts applied revisions: `rev downgrade -1` reverts the revision applied last (by the
@@ -53,12 +53,13 @@ pub const CURRENT: &str = "\
 Examples:
   rev current                    the revisions the database is at
   rev current --check-heads      exit 1 unless it is at every head (for CI)
-  rev current -f json";
+  rev current --all --check-heads   exit 1 unless every named database is at every head";
 
 pub const STATUS: &str = "\
 Examples:
   rev status                     applied, pending, drifted revisions
-  rev status -f json             the same for scripts";
+  rev status -f json             the same for scripts
+  rev status --all               a table of the named databases, the ones behind first";
 
 pub const ACCEPT: &str = "\
 Examples:

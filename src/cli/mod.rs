@@ -107,7 +107,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
         }
         Command::Stamp(args) => commands::db::stamp(&ctx, &args),
         Command::Current(args) => commands::db::current(&ctx, &args),
-        Command::Status => commands::db::status(&ctx),
+        Command::Status(args) => commands::db::status(&ctx, &args),
         Command::Accept(args) => commands::db::accept(&ctx, &args),
     }
 }

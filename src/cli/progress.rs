@@ -104,6 +104,35 @@ impl RunDisplay {
         display
     }
 
+    /// A fleet's live line (at a terminal, unless `-q` or `-f json`):
+    /// databases done, failed and running of the total.
+    pub fn fleet(printer: &Printer, total: usize) -> RunDisplay {
+        let display = RunDisplay::default();
+        if printer.quiet || printer.json() || ProgressDrawTarget::stderr().is_hidden() {
+            return display;
+        }
+        let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+        let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.enable_steady_tick(Duration::from_millis(250));
+        if let Ok(mut slot) = display.bar.lock() {
+            *slot = Some(bar);
+        }
+        display.fleet_counts(0, 0, 0, total);
+        display
+    }
+
+    /// Redraws a fleet's live line.
+    pub fn fleet_counts(&self, done: usize, failed: usize, running: usize, total: usize) {
+        self.with_bar(|bar| {
+            bar.set_position((done + failed) as u64);
+            bar.set_message(format!(
+                "databases: {done} done, {failed} failed, {running} running of {total}"
+            ));
+        });
+    }
+
     fn start(&self, total: usize) {
         let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
         let style = ProgressStyle::with_template(

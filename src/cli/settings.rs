@@ -32,7 +32,7 @@ impl Context {
                 let default = PathBuf::from(DEFAULT_FILE);
                 if default.exists() {
                     Config::load(&default)?
-                } else if Path::new("versions").is_dir() {
+                } else if Path::new(rev::defaults::SCRIPT_LOCATION).is_dir() {
                     Config::defaults(Path::new("."))
                 } else {
                     return Err(CliError::usage(

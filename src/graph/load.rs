@@ -35,7 +35,7 @@ fn sql_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
         LoadError(vec![GraphError::Dir {
             path: dir.to_path_buf(),
-            message: e.to_string(),
+            source: e.into(),
         }])
     })?;
     let mut paths = Vec::new();
@@ -43,7 +43,7 @@ fn sql_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
         let entry = entry.map_err(|e| {
             LoadError(vec![GraphError::Dir {
                 path: dir.to_path_buf(),
-                message: e.to_string(),
+                source: e.into(),
             }])
         })?;
         let path = entry.path();

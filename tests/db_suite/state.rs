@@ -13,6 +13,7 @@ on_every_backend!(
     failed_run_prints_partial_report_as_json,
     rebased_history_is_recognised_and_settled,
     inserted_revision_failing_part_way_has_working_hints,
+    revision_dropping_the_tracking_table_is_not_recorded,
 );
 
 /// The command in the first hint that starts with `prefix` (inside
@@ -521,4 +522,58 @@ async fn inserted_revision_failing_part_way_has_working_hints(p: Project) {
     assert_eq!(parents_of(&rows, "x"), ids(&["z"]));
     assert_eq!(p.applied().await, ids(&["a1", "a2", "a3", "x", "z"]));
     p.ok(&["current", "--check-heads"]);
+}
+
+/// A revision that drops rev's own table (a careless `DROP TABLE` of every
+/// table, a restore script) cannot be recorded: where DDL is transactional
+/// the whole revision rolls back with the error, in either transaction mode,
+/// and what ran before it stays applied and recorded.
+async fn revision_dropping_the_tracking_table_is_not_recorded(p: Project) {
+    if p.kind() == BackendKind::MySql {
+        // DROP TABLE commits at once there: nothing can take it back, and
+        // the in-progress row it would clear is gone with the table.
+        return;
+    }
+    base_history(&p);
+    p.write(&Rev {
+        id: "c1",
+        down: &["b1"],
+        header: &[],
+        up: "INSERT INTO users (id, email) VALUES (3, 'carol@example.org');\n\
+             DROP TABLE schema_migrations;\n\
+             CREATE TABLE audit (id INTEGER PRIMARY KEY);",
+        down_sql: "DROP TABLE audit;",
+    });
+    for one_transaction in [false, true] {
+        let mode = if one_transaction { "false" } else { "true" };
+        p.set_config(&format!("transaction_per_migration: {mode}\n"));
+        p.ok(&["upgrade", "b1"]);
+        let run = p.exits(1, &["-f", "json", "upgrade", "heads"]);
+        let error = run.json_error();
+        assert_eq!(error["kind"], "database", "{error}");
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            message.contains("recording an applied revision"),
+            "{message}"
+        );
+        assert_eq!(stdout_report(&run)["failed"]["revision"], "c1");
+        // Nothing of c1 is left: its row, its table, its data.
+        assert!(!p.tables().await.contains(&"audit".to_owned()));
+        assert_eq!(p.query_i64("SELECT COUNT(*) FROM users").await, 2);
+        assert_eq!(p.applied().await, ids(&["a1", "b1"]));
+
+        p.ok(&["downgrade", "base"]);
+        assert_eq!(p.applied().await, Vec::<String>::new());
+        p.exits(1, &["upgrade", "heads"]);
+        let tables = p.tables().await;
+        if one_transaction {
+            // One transaction for the run: a1 and b1 went with c1.
+            assert_eq!(p.applied().await, Vec::<String>::new());
+            assert!(!tables.contains(&"users".to_owned()), "{tables:?}");
+        } else {
+            assert_eq!(p.applied().await, ids(&["a1", "b1"]));
+            assert!(tables.contains(&"invoices".to_owned()), "{tables:?}");
+            p.ok(&["downgrade", "base"]);
+        }
+    }
 }

@@ -18,7 +18,7 @@ fn error_kinds_are_stable() {
             url: s(),
             param: s(),
             path: std::path::PathBuf::new(),
-            message: s(),
+            source: std::io::Error::other("x").into(),
         },
         BackendError::Interrupted { during: "x" },
         BackendError::LockTimeout {

@@ -27,26 +27,40 @@ use rev::url::{BackendKind, DatabaseUrl};
 use rev::{Migrator, Settings};
 use std::io::IsTerminal;
 
-use super::super::args::{AcceptArgs, CurrentArgs, MigrateArgs, StampArgs};
+use rev::fleet::Action;
+
+use super::super::args::{
+    AcceptArgs, CurrentArgs, FleetRunArgs, MigrateArgs, StampArgs, StatusArgs,
+};
 use super::super::error::{CliError, EXIT_FAILED, EXIT_INTERRUPTED};
 use super::super::progress::RunDisplay;
 use super::super::prompt;
 use super::super::settings::Context;
+use super::fleet;
 
 /// Runs a future on a small runtime: rev does one thing at a time on one
 /// connection, so one thread is enough and starts fastest.
-fn block_on<F: Future>(future: F) -> Result<F::Output, CliError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            CliError::new(
-                "runtime",
-                format!("cannot start the async runtime: {e}"),
-                EXIT_FAILED,
-            )
-        })?;
-    Ok(runtime.block_on(future))
+pub(super) fn block_on<F: Future>(future: F) -> Result<F::Output, CliError> {
+    Ok(runtime(tokio::runtime::Builder::new_current_thread())?.block_on(future))
+}
+
+/// [`block_on`] on a pool of threads, for a fleet: its databases' runs
+/// overlap their waits and their CPU work (parsing, planning, SQLite).
+pub(super) fn block_on_threads<F: Future>(jobs: usize, future: F) -> Result<F::Output, CliError> {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.worker_threads(jobs.clamp(1, cores));
+    Ok(runtime(builder)?.block_on(future))
+}
+
+fn runtime(mut builder: tokio::runtime::Builder) -> Result<tokio::runtime::Runtime, CliError> {
+    builder.enable_all().build().map_err(|e| {
+        CliError::new(
+            "runtime",
+            format!("cannot start the async runtime: {e}"),
+            EXIT_FAILED,
+        )
+    })
 }
 
 fn migrator(ctx: &Context) -> Result<Migrator, CliError> {
@@ -85,7 +99,7 @@ pub fn current_heads(ctx: &Context) -> Result<(Graph, Vec<RevIndex>), CliError> 
     Ok((graph.clone(), current))
 }
 
-fn table_name(ctx: &Context, settings: &Settings) -> Result<TableName, CliError> {
+pub(super) fn table_name(ctx: &Context, settings: &Settings) -> Result<TableName, CliError> {
     // A bad table name is a mistake in config.yaml: say so, before asking
     // for anything or connecting.
     TableName::new(&settings.version_table).map_err(|e| {
@@ -153,7 +167,7 @@ fn rev_err<'a>(ctx: &'a Context, m: &'a Migrator) -> impl Fn(rev::Error) -> CliE
 /// The signals that stop a run, registered before the run starts so that no
 /// signal in between falls back to the default action (killing rev while it
 /// holds the lock in the middle of a revision).
-struct Signals {
+pub(super) struct Signals {
     #[cfg(unix)]
     int: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -162,7 +176,7 @@ struct Signals {
 
 impl Signals {
     /// Must run inside the runtime.
-    fn register() -> Option<Signals> {
+    pub(super) fn register() -> Option<Signals> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
@@ -199,11 +213,12 @@ impl Signals {
 /// statement, cutting a revision short would leave it half applied, and
 /// SQLite has no cancel sqlx exposes, so there the revision still finishes.
 /// Either way nothing is left half recorded and the lock is released; further
-/// signals change nothing.
-async fn watch_signals(
+/// signals change nothing. A fleet's databases may be of several kinds
+/// (`kind` is `None`): each behaves as its kind does.
+pub(super) async fn watch_signals(
     mut signals: Signals,
     cancel: CancelToken,
-    kind: BackendKind,
+    kind: Option<BackendKind>,
     quiet: bool,
     display: RunDisplay,
 ) {
@@ -220,9 +235,10 @@ async fn watch_signals(
             cancel.abort_running();
             if !quiet && count == 2 {
                 display.suspend(|| match kind {
-                    BackendKind::Postgres => say!("rev: cancelling the running revision; its transaction rolls back"),
-                    BackendKind::MySql => say!("rev: still stopping; a MySQL/MariaDB revision cannot be rolled back (its DDL commits as it goes), so it runs to its end"),
-                    BackendKind::Sqlite => say!("rev: still stopping; waiting for the running SQLite revision to finish"),
+                    Some(BackendKind::Postgres) => say!("rev: cancelling the running revision; its transaction rolls back"),
+                    Some(BackendKind::MySql) => say!("rev: still stopping; a MySQL/MariaDB revision cannot be rolled back (its DDL commits as it goes), so it runs to its end"),
+                    Some(BackendKind::Sqlite) => say!("rev: still stopping; waiting for the running SQLite revision to finish"),
+                    None => say!("rev: cancelling the running PostgreSQL revisions (their transactions roll back); MySQL/MariaDB and SQLite revisions run to their end"),
                 });
             }
         }
@@ -454,6 +470,21 @@ fn check_range(args: &MigrateArgs) -> Result<(), CliError> {
 }
 
 pub fn migrate(ctx: &Context, args: &MigrateArgs, direction: Direction) -> Result<u8, CliError> {
+    if args.fleet.selected() {
+        if args.sql || args.dry_run {
+            return Err(CliError::usage(
+                "usage",
+                "--sql and --dry-run are for one database; with --all or --db, rev runs on each",
+            )
+            .hint("for one database of `databases:`, pass its URL with --database-url"));
+        }
+        let action = match direction {
+            Direction::Upgrade => Action::Upgrade(args.target.target.clone()),
+            Direction::Downgrade => Action::Downgrade(args.target.target.clone()),
+        };
+        check_range(args)?;
+        return fleet::run(ctx, &action, &args.fleet, &args.run, false);
+    }
     let mut m = migrator(ctx)?;
     let display = RunDisplay::install(&ctx.printer, &mut m);
     let m = m;
@@ -492,7 +523,7 @@ pub fn migrate(ctx: &Context, args: &MigrateArgs, direction: Direction) -> Resul
     }
     let cancel = m.cancel_token();
     let quiet = ctx.printer.quiet;
-    let kind = m.url().kind();
+    let kind = Some(m.url().kind());
     let signal_display = display.clone();
     let result = block_on(async {
         let watcher = Signals::register().map(|signals| {
@@ -536,6 +567,19 @@ pub fn migrate(ctx: &Context, args: &MigrateArgs, direction: Direction) -> Resul
 }
 
 pub fn stamp(ctx: &Context, args: &StampArgs) -> Result<u8, CliError> {
+    if args.fleet.selected() {
+        if args.dry_run {
+            return Err(CliError::usage(
+                "usage",
+                "--dry-run is for one database; with --all or --db, rev stamps each",
+            ));
+        }
+        let action = Action::Stamp {
+            targets: args.targets.clone(),
+            purge: args.purge,
+        };
+        return fleet::run(ctx, &action, &args.fleet, &args.run, false);
+    }
     let m = migrator(ctx)?;
     let err = rev_err(ctx, &m);
     if args.dry_run && ctx.printer.json() {
@@ -580,6 +624,15 @@ pub fn stamp(ctx: &Context, args: &StampArgs) -> Result<u8, CliError> {
 }
 
 pub fn current(ctx: &Context, args: &CurrentArgs) -> Result<u8, CliError> {
+    if args.fleet.selected() {
+        return fleet::run(
+            ctx,
+            &Action::Status,
+            &args.fleet,
+            &FleetRunArgs::default(),
+            args.check_heads,
+        );
+    }
     let m = migrator(ctx)?;
     let err = rev_err(ctx, &m);
     // One read for the applied heads and the rows in progress.
@@ -651,7 +704,10 @@ pub fn current(ctx: &Context, args: &CurrentArgs) -> Result<u8, CliError> {
     Ok(0)
 }
 
-pub fn status(ctx: &Context) -> Result<u8, CliError> {
+pub fn status(ctx: &Context, args: &StatusArgs) -> Result<u8, CliError> {
+    if args.fleet.selected() {
+        return fleet::status(ctx, &args.fleet);
+    }
     let m = migrator(ctx)?;
     let err = rev_err(ctx, &m);
     let s = block_on(m.status())?.map_err(&err)?;

@@ -2,6 +2,7 @@
 //! inspectors. Database commands live in `db.rs`.
 
 pub mod db;
+mod fleet;
 pub mod squash;
 pub mod team;
 
@@ -105,24 +106,26 @@ fn check_new_id(graph: &Graph, id: &str) -> Result<(), CliError> {
 
 fn check_new_labels(graph: &Graph, labels: &[String]) -> Result<(), CliError> {
     for label in labels {
-        if label.is_empty()
-            || !label
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            return Err(CliError::usage(
-                "invalid_label",
-                format!("`{label}` is not a valid branch label: use letters, digits, `_` and `-`"),
-            ));
-        }
-        if revision::RESERVED_LABELS.contains(&label.as_str()) {
-            return Err(CliError::usage(
-                "invalid_label",
-                format!(
-                    "`{label}` is a reserved word in targets ({}) and cannot be a branch label",
-                    revision::RESERVED_LABELS.join(", ")
-                ),
-            ));
+        // The parser's rule; the message speaks of the option, not a header.
+        match revision::check_label(label) {
+            Ok(()) => {}
+            Err(revision::ParseErrorKind::ReservedLabel { .. }) => {
+                return Err(CliError::usage(
+                    "invalid_label",
+                    format!(
+                        "`{label}` is a reserved word in targets ({}) and cannot be a branch label",
+                        revision::RESERVED_LABELS.join(", ")
+                    ),
+                ))
+            }
+            Err(_) => {
+                return Err(CliError::usage(
+                    "invalid_label",
+                    format!(
+                        "`{label}` is not a valid branch label: use letters, digits, `_` and `-`"
+                    ),
+                ))
+            }
         }
         if let Some(owner) = graph.label_owner(label) {
             return Err(CliError::usage(
