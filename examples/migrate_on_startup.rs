@@ -36,8 +36,11 @@ async fn main() -> ExitCode {
             // failed and where.
             eprintln!("migration failed ({}): {e}", e.kind());
             if let Some(report) = rev::migrator::failed_report(&e) {
-                for (id, direction, _) in &report.applied {
-                    eprintln!("  committed before the failure: {direction} {id}");
+                for step in &report.applied {
+                    eprintln!(
+                        "  committed before the failure: {} {}",
+                        step.direction, step.revision
+                    );
                 }
                 if !report.not_run.is_empty() {
                     eprintln!("  not run: {}", report.not_run.join(", "));
@@ -60,11 +63,16 @@ async fn migrate(config: &std::path::Path) -> Result<(), rev::Error> {
         println!("nothing to do: the database is up to date");
     }
     let graph = migrator.graph();
-    for (id, direction, took) in &report.applied {
+    for step in &report.applied {
         let message = graph
-            .index_of(id)
+            .index_of(&step.revision)
             .map_or("", |i| graph.rev(i).message.as_str());
-        println!("{direction} {id} {message} ({} ms)", took.as_millis());
+        println!(
+            "{} {} {message} ({} ms)",
+            step.direction,
+            step.revision,
+            step.elapsed.as_millis()
+        );
     }
 
     let status = migrator.status().await?;

@@ -5,8 +5,10 @@ use crate::backend::BackendError;
 use crate::config::ConfigError;
 use crate::executor::ExecError;
 use crate::graph::LoadError;
+use crate::history::HistoryError;
 use crate::plan::PlanError;
 use crate::rebase::Rebase;
+use crate::revision::quoted;
 use crate::squash::SquashError;
 use crate::target::{ParseTargetError, TargetError};
 use crate::url::UrlError;
@@ -33,6 +35,9 @@ pub enum Error {
     /// No plan can be made for the target.
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// A `history` range selects nothing it could list.
+    #[error(transparent)]
+    History(#[from] HistoryError),
     /// A database inside a squashed run cannot go on with these files
     /// (boxed: the largest variant).
     #[error(transparent)]
@@ -70,25 +75,12 @@ pub enum Error {
         /// The drifted ids.
         revisions: Vec<String>,
     },
-    /// Several heads and no branch label to tell them apart.
-    #[error("{} heads carry no branch label: {}", heads.len(), quoted(heads))]
-    UnlabelledHeads {
-        /// The heads.
-        heads: Vec<String>,
-    },
     /// A revision named for `accept` is not applied.
     #[error("revision `{revision}` is not applied, so there is no checksum to accept")]
     NotApplied {
         /// The id.
         revision: String,
     },
-}
-
-fn quoted(ids: &[String]) -> String {
-    ids.iter()
-        .map(|i| format!("`{i}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 impl From<Box<SquashError>> for Error {
@@ -120,13 +112,13 @@ impl Error {
             Error::Migration(e) => e.kind(),
             Error::Plan(e) => e.kind(),
             Error::Squash(e) => e.kind(),
+            Error::History(e) => e.kind(),
             Error::NoDatabaseUrl => "no_database_url",
             Error::UnknownApplied { .. } => "unknown_applied_revision",
             Error::AppliedWithoutParent { .. } => "applied_without_parent",
             Error::RebasedHistory(_) => "rebased_history",
             Error::Drift { .. } => "drift",
-            Error::NotApplied { .. } => "not_applied",
-            Error::UnlabelledHeads { .. } => "multiple_heads",
+            Error::NotApplied { .. } => "accept_not_applied",
         }
     }
 }

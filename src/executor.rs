@@ -113,18 +113,45 @@ impl Default for ExecOptions {
     }
 }
 
+/// One revision run one way, named by its id (a plan step, or the step
+/// of a run that failed). JSON: `{"revision": "...", "direction": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RunStep {
+    /// The revision id.
+    pub revision: String,
+    /// Upgrade or downgrade.
+    pub direction: Direction,
+}
+
+/// A committed step of a run. JSON: `{"revision", "direction",
+/// "execution_time_ms"}`, the time as whole milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AppliedStep {
+    /// The revision id.
+    pub revision: String,
+    /// Upgrade or downgrade.
+    pub direction: Direction,
+    /// The time its SQL took.
+    #[serde(rename = "execution_time_ms", serialize_with = "whole_millis")]
+    pub elapsed: Duration,
+}
+
+fn whole_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// What a run did. On failure it comes inside [`ExecError`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
     /// Committed steps, in order, with the time their SQL took.
-    pub applied: Vec<(String, Direction, Duration)>,
+    pub applied: Vec<AppliedStep>,
     /// Revisions of the plan that are not committed, in plan order: those
     /// rolled back in whole-plan mode, the failed one, and those never started.
     pub not_run: Vec<String>,
     /// The step whose SQL or tracking row failed (it is also in `not_run`).
     /// `None` when nothing failed, or when the failure was not one step's:
     /// a commit of the run's transaction, a refusal before anything ran.
-    pub failed: Option<(String, Direction)>,
+    pub failed: Option<RunStep>,
     /// The run stopped early because the [`CancelToken`] was set.
     pub interrupted: bool,
     /// The revision that was running when [`CancelToken::abort_running`]
@@ -271,7 +298,7 @@ impl LockedSession {
             self.conn.canceller().await
         };
         // Steps run inside the open whole-plan transaction, not yet committed.
-        let mut pending: Vec<(String, Direction, Duration)> = Vec::new();
+        let mut pending: Vec<AppliedStep> = Vec::new();
 
         let mut i = 0;
         while let Some(step) = steps.get(i) {
@@ -301,7 +328,11 @@ impl LockedSession {
                 };
                 let outcome = self.conn.apply_batch(run, batch_opts).await;
                 for (step, took) in run.iter().zip(&outcome.done) {
-                    let done = (step.revision.clone(), step.direction, *took);
+                    let done = AppliedStep {
+                        revision: step.revision.clone(),
+                        direction: step.direction,
+                        elapsed: *took,
+                    };
                     if whole_plan {
                         pending.push(done);
                     } else {
@@ -311,7 +342,10 @@ impl LockedSession {
                 i += outcome.done.len();
                 if let Some(BatchStop::Failed(error)) = outcome.stopped {
                     self.conn.rollback_if_open().await;
-                    report.failed = Some((steps[i].revision.clone(), steps[i].direction));
+                    report.failed = Some(RunStep {
+                        revision: steps[i].revision.clone(),
+                        direction: steps[i].direction,
+                    });
                     return Err(fail(report, pending, &steps[i..], error));
                 }
                 // Done, or cancelled: the top of the loop stops the run.
@@ -381,7 +415,11 @@ impl LockedSession {
                             took,
                         });
                     }
-                    let done = (step.revision.clone(), step.direction, took);
+                    let done = AppliedStep {
+                        revision: step.revision.clone(),
+                        direction: step.direction,
+                        elapsed: took,
+                    };
                     if self.conn.in_transaction() {
                         pending.push(done);
                     } else {
@@ -398,7 +436,10 @@ impl LockedSession {
                         mark_not_run(&mut report, std::mem::take(&mut pending), &steps[i..]);
                         return Ok(report);
                     }
-                    report.failed = Some((step.revision.clone(), step.direction));
+                    report.failed = Some(RunStep {
+                        revision: step.revision.clone(),
+                        direction: step.direction,
+                    });
                     return Err(fail(report, pending, &steps[i..], error));
                 }
             }
@@ -409,18 +450,6 @@ impl LockedSession {
         }
         report.applied.append(&mut pending);
         Ok(report)
-    }
-
-    /// Record `version` as applied without running SQL (`rev stamp`).
-    pub async fn stamp_applied(
-        &mut self,
-        version: &str,
-        checksum: &str,
-        down_revisions: &[String],
-    ) -> Result<(), BackendError> {
-        self.conn
-            .stamp_applied(version, checksum, down_revisions)
-            .await
     }
 
     /// Re-read the rows and rewrite the recorded parents of those `after`
@@ -438,19 +467,10 @@ impl LockedSession {
         };
         let rows = self.conn.read_applied().await?;
         for (version, parents) in after(learned, &rows) {
-            self.set_parents(&version, &parents).await?;
+            self.conn.set_parents(&version, &parents).await?;
         }
         self.refresh().await?;
         Ok(())
-    }
-
-    /// Record new parents for an applied revision (a rebased history settled).
-    pub async fn set_parents(
-        &mut self,
-        version: &str,
-        down_revisions: &[String],
-    ) -> Result<(), BackendError> {
-        self.conn.set_parents(version, down_revisions).await
     }
 
     /// In one transaction, record `version` as applied (unless `insert` is
@@ -486,24 +506,27 @@ impl LockedSession {
         result
     }
 
-    /// Remove `version`'s record without running SQL; `Ok(false)` if absent.
-    pub async fn stamp_removed(&mut self, version: &str) -> Result<bool, BackendError> {
-        self.conn.stamp_removed(version).await
-    }
-
-    /// Accept a changed revision file by storing its new checksum.
-    pub async fn set_checksum(
-        &mut self,
-        version: &str,
-        checksum: &str,
-    ) -> Result<(), BackendError> {
-        self.conn.set_checksum(version, checksum).await
-    }
-
     /// Roll back anything open, release the lock (checking the database's
     /// answer) and close the connection.
     pub async fn release(self) -> Result<(), BackendError> {
         self.conn.close().await
+    }
+}
+
+/// The tracking-table writes (`stamp_applied`, `stamp_removed`,
+/// `set_checksum`, `set_parents`) are the connection's own, made while the
+/// session holds the lock: one definition of each, not a copy here.
+impl std::ops::Deref for LockedSession {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for LockedSession {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
     }
 }
 
@@ -572,14 +595,10 @@ fn batch_observer(progress: Progress, steps: &[ExecStep]) -> BatchObserver {
 /// empty): pending steps were rolled back, so they join the not-run list.
 /// Steps rolled back with the run's open transaction (`pending`) and those
 /// never started (`rest`) are all reported as not run, in plan order.
-fn mark_not_run(
-    report: &mut Report,
-    pending: Vec<(String, Direction, Duration)>,
-    rest: &[ExecStep],
-) {
+fn mark_not_run(report: &mut Report, pending: Vec<AppliedStep>, rest: &[ExecStep]) {
     report
         .not_run
-        .extend(pending.into_iter().map(|(rev, _, _)| rev));
+        .extend(pending.into_iter().map(|step| step.revision));
     report
         .not_run
         .extend(rest.iter().map(|s| s.revision.clone()));
@@ -587,7 +606,7 @@ fn mark_not_run(
 
 fn fail(
     mut report: Report,
-    pending: Vec<(String, Direction, Duration)>,
+    pending: Vec<AppliedStep>,
     rest: &[ExecStep],
     error: BackendError,
 ) -> ExecError {

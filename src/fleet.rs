@@ -347,7 +347,7 @@ async fn act(m: &Migrator, action: &Action, out: &mut Outcome) -> Result<(), Err
         Err(e) => migrator::failed_report(e),
     };
     if let Some(report) = report {
-        out.applied = report.applied.iter().map(|(id, _, _)| id.clone()).collect();
+        out.applied = report.applied.iter().map(|s| s.revision.clone()).collect();
         if report.interrupted {
             out.failure = Some(Failure::Interrupted);
         }

@@ -551,6 +551,15 @@ impl Graph {
         &self.dependencies[i]
     }
 
+    /// What `i` needs applied before it: its parents, then its
+    /// dependencies.
+    pub fn needs(&self, i: RevIndex) -> impl Iterator<Item = RevIndex> + '_ {
+        self.parents[i]
+            .iter()
+            .chain(self.dependencies[i].iter())
+            .copied()
+    }
+
     /// Revisions naming `i` in `depends_on`.
     pub fn dependents(&self, i: RevIndex) -> &[RevIndex] {
         &self.dependents[i]
@@ -674,12 +683,7 @@ impl Graph {
     /// `from` and all their ancestors through `down_revision` and
     /// `depends_on`: what must be applied for `from` to be applied.
     pub fn ancestors_with_deps(&self, from: impl IntoIterator<Item = RevIndex>) -> Vec<bool> {
-        self.closure(from, |i| {
-            self.parents[i]
-                .iter()
-                .chain(self.dependencies[i].iter())
-                .copied()
-        })
+        self.closure(from, |i| self.needs(i))
     }
 
     /// `from` and all their ancestors through `down_revision` only.
@@ -919,8 +923,12 @@ pub(crate) mod testing {
     }
 
     pub fn try_graph(spec: &str) -> Result<Graph, LoadError> {
-        let revisions = spec
-            .split_whitespace()
+        Graph::build(revisions(spec))
+    }
+
+    /// The revisions of [`graph`]'s `spec`, to change before building.
+    pub fn revisions(spec: &str) -> Vec<Revision> {
+        spec.split_whitespace()
             .map(|entry| {
                 let mut parts = entry.split(':');
                 let id = parts.next().unwrap_or_default().to_string();
@@ -951,8 +959,7 @@ pub(crate) mod testing {
                     replaces: Vec::new(),
                 }
             })
-            .collect();
-        Graph::build(revisions)
+            .collect()
     }
 
     pub fn ids(g: &Graph, revs: &[RevIndex]) -> Vec<String> {

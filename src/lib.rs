@@ -9,7 +9,9 @@
 //! - [`url`], [`backend`] and [`executor`] talk to SQLite, PostgreSQL and
 //!   MySQL/MariaDB: one connection, a lock, the tracking table, one
 //!   transaction per step where the database allows it.
-//! - [`Migrator`] ties these together for applications and for the CLI.
+//! - [`Migrator`] ties these together for applications and for the CLI;
+//!   [`check`] finds what `rev check` reports in files that load, and
+//!   [`history`] selects what `rev history` lists.
 //! - [`fleet`] runs a [`Migrator`] on each of many named databases at once.
 //! - [`config`] reads config.yaml; [`template`] renders new revision files;
 //!   [`render`] draws the graph (dot, mermaid, SVG, the terminal graph).
@@ -20,12 +22,14 @@
 
 pub mod backend;
 pub mod cancel;
+pub mod check;
 pub mod config;
 pub mod defaults;
 mod error;
 pub mod executor;
 pub mod fleet;
 pub mod graph;
+pub mod history;
 mod io_cause;
 pub mod migrator;
 pub mod plan;

@@ -26,13 +26,16 @@ use crate::backend::{
     AppliedRow, ConnectOptions, Connection, DatabaseCheck, Dialect, ExecStep, LockMode, TableName,
     DEFAULT_LEASE,
 };
+use crate::check::{self, CheckOptions, Problem};
 use crate::config::Config;
 use crate::defaults;
 use crate::error::Error;
 use crate::executor::{
-    self, CancelToken, ExecError, ExecOptions, LockedSession, Progress, Report, StepEvent,
+    self, AppliedStep, CancelToken, ExecError, ExecOptions, LockedSession, Progress, Report,
+    StepEvent,
 };
 use crate::graph::{Graph, RevIndex};
+use crate::history;
 use crate::plan::{self, Plan};
 use crate::rebase::{self, Gap, Rebase};
 use crate::squash;
@@ -87,8 +90,9 @@ impl Settings {
     }
 }
 
-/// The state of a database against the revision files.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The state of a database against the revision files; its JSON is
+/// `rev status -f json`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Status {
     /// Applied heads, in topological order.
     pub current: Vec<String>,
@@ -131,13 +135,82 @@ impl SquashStatus {
     }
 }
 
-/// What a stamp changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What a stamp changed; its JSON is `rev stamp -f json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct StampReport {
     /// Revisions now recorded that were not.
     pub added: Vec<String>,
     /// Revisions no longer recorded.
     pub removed: Vec<String>,
+}
+
+/// The JSON report of an `upgrade` or `downgrade` run, failed or not:
+/// what was applied, what failed (`null` for a run that did not fail) and
+/// what was not run. Each revision is in one list: the failed one is not
+/// also under `not_run`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RunOutcome<'a> {
+    /// The committed steps, in order.
+    pub applied: &'a [AppliedStep],
+    /// The failure, if the run failed.
+    pub failed: Option<RunFailure<'a>>,
+    /// The revisions of the plan not committed, the failed one left out.
+    pub not_run: Vec<&'a str>,
+    /// See [`Report::interrupted`].
+    pub interrupted: bool,
+    /// See [`Report::cancelled`].
+    pub cancelled: Option<&'a str>,
+    /// See [`Report::out_of_order`].
+    pub out_of_order: &'a [String],
+}
+
+/// Where and why a run failed, in a [`RunOutcome`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RunFailure<'a> {
+    /// The failed step's revision; `null` when the failure was not one
+    /// step's (see [`Report::failed`]).
+    pub revision: Option<&'a str>,
+    /// The failed step's direction, likewise.
+    pub direction: Option<Direction>,
+    /// The error.
+    pub error: ErrorSummary,
+}
+
+/// An error as scripts read it: its stable kind and its message.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ErrorSummary {
+    /// [`Error::kind`].
+    pub kind: &'static str,
+    /// The error's message.
+    pub message: String,
+}
+
+impl<'a> RunOutcome<'a> {
+    /// The outcome of a run that gave `report`, failed with `failure`.
+    pub fn new(report: &'a Report, failure: Option<&Error>) -> RunOutcome<'a> {
+        let failed_step = report.failed.as_ref();
+        let failed_rev = failed_step.map(|s| s.revision.as_str());
+        RunOutcome {
+            applied: &report.applied,
+            failed: failure.map(|e| RunFailure {
+                revision: failed_rev,
+                direction: failed_step.map(|s| s.direction),
+                error: ErrorSummary {
+                    kind: e.kind(),
+                    message: e.to_string(),
+                },
+            }),
+            not_run: report
+                .not_run
+                .iter()
+                .map(String::as_str)
+                .filter(|r| Some(*r) != failed_rev)
+                .collect(),
+            interrupted: report.interrupted,
+            cancelled: report.cancelled.as_deref(),
+            out_of_order: &report.out_of_order,
+        }
+    }
 }
 
 /// A poisoned lock still holds the data a panicking closure left; a run's
@@ -591,8 +664,8 @@ impl Migrator {
             report.out_of_order = report
                 .applied
                 .iter()
-                .filter(|(id, _, _)| inserted.contains(id))
-                .map(|(id, _, _)| id.clone())
+                .filter(|step| inserted.contains(&step.revision))
+                .map(|step| step.revision.clone())
                 .collect();
             report.applied_last.clone_from(&applied_last);
         };
@@ -648,25 +721,37 @@ impl Migrator {
     ) -> Result<StampReport, Error> {
         let rows = self.read_rows().await?;
         let desired = self.stamp_from(&rows, targets, purge)?;
+        let (remove, add) = self.stamp_changes(&rows, &desired);
+        Ok(StampReport {
+            added: self.ids(&add),
+            removed: remove.into_iter().map(str::to_owned).collect(),
+        })
+    }
+
+    /// What a stamp from `rows` to `desired` changes: the rows to remove,
+    /// children before parents (so the table never holds a revision
+    /// without its parent, even between statements), then the revisions to
+    /// record, in `desired`'s order. A row in progress is rewritten.
+    fn stamp_changes<'r>(
+        &self,
+        rows: &'r [AppliedRow],
+        desired: &[RevIndex],
+    ) -> (Vec<&'r str>, Vec<RevIndex>) {
         let mut wanted = vec![false; self.graph.len()];
-        for &i in &desired {
+        for &i in desired {
             wanted[i] = true;
         }
-        let mut report = StampReport::default();
         let mut clean = vec![false; self.graph.len()];
+        let mut remove = Vec::new();
         for row in rows.iter().rev() {
             match self.graph.index_of(&row.version) {
                 Some(i) if wanted[i] && !row.in_progress => clean[i] = true,
                 Some(i) if wanted[i] => {}
-                _ => report.removed.push(row.version.clone()),
+                _ => remove.push(row.version.as_str()),
             }
         }
-        report.added = desired
-            .iter()
-            .filter(|&&i| !clean[i])
-            .map(|&i| self.graph.rev(i).id.clone())
-            .collect();
-        Ok(report)
+        let add = desired.iter().copied().filter(|&i| !clean[i]).collect();
+        (remove, add)
     }
 
     /// The set a stamp records. A gap in the rows it starts from is no
@@ -722,33 +807,19 @@ impl Migrator {
         purge: bool,
     ) -> Result<StampReport, Error> {
         let desired = self.stamp_from_view(rows, targets, purge)?;
-        let mut wanted = vec![false; self.graph.len()];
-        for &i in &desired {
-            wanted[i] = true;
-        }
+        let (remove, add) = self.stamp_changes(rows, &desired);
         let mut report = StampReport::default();
-        let mut clean = vec![false; self.graph.len()];
-        // Remove first: children before parents, so the table never holds a
-        // revision without its parent even between statements.
-        for row in rows.iter().rev() {
-            match self.graph.index_of(&row.version) {
-                Some(i) if wanted[i] && !row.in_progress => clean[i] = true,
-                Some(i) if wanted[i] => {}
-                _ => {
-                    if session.stamp_removed(&row.version).await? {
-                        report.removed.push(row.version.clone());
-                    }
-                }
+        for version in remove {
+            if session.stamp_removed(version).await? {
+                report.removed.push(version.to_owned());
             }
         }
-        for &i in &desired {
-            if !clean[i] {
-                let r = self.graph.rev(i);
-                session
-                    .stamp_applied(&r.id, &r.checksum, &r.down_revisions)
-                    .await?;
-                report.added.push(r.id.clone());
-            }
+        for i in add {
+            let r = self.graph.rev(i);
+            session
+                .stamp_applied(&r.id, &r.checksum, &r.down_revisions)
+                .await?;
+            report.added.push(r.id.clone());
         }
         if !report.added.is_empty() {
             // The rows above a revision recorded now take the parents their
@@ -1093,43 +1164,37 @@ impl Migrator {
             .collect())
     }
 
-    /// Every revision, newest first (reverse topological order).
-    pub fn history(&self) -> Vec<&crate::revision::Revision> {
-        self.graph
-            .topo_order()
-            .iter()
-            .rev()
-            .map(|&i| self.graph.rev(i))
-            .collect()
+    /// The revisions `rev history` lists, newest first: every one, or
+    /// those of `range` (see [`history::select`]). Reads the database's
+    /// current heads, without a lock, only when the range names
+    /// [`history::CURRENT`].
+    pub async fn history(
+        &self,
+        range: Option<&history::Range>,
+    ) -> Result<Vec<&crate::revision::Revision>, Error> {
+        let current = match range {
+            Some(range) if range.reads_current() => {
+                let status = self.status().await?;
+                status
+                    .current
+                    .iter()
+                    .filter_map(|id| self.graph.index_of(id))
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        Ok(history::select(&self.graph, range, &current)?
+            .into_iter()
+            .map(|i| self.graph.rev(i))
+            .collect())
     }
 
-    /// The problems `rev check` reports on a graph that loaded: several
-    /// heads without a branch label, then revisions whose upgrade section is
-    /// empty (untouched scaffolds, which `upgrade` refuses). (A graph that
-    /// does not load never makes a `Migrator`: that error comes from
+    /// The problems `rev check` reports on a graph that loaded, unknown
+    /// header keys included (see [`crate::check::problems`]). (A graph
+    /// that does not load never makes a `Migrator`: that error comes from
     /// [`Migrator::from_config`].)
-    pub fn check(&self) -> Result<(), Error> {
-        let heads = self.graph.unlabelled_heads();
-        if heads.len() > 1 {
-            return Err(Error::UnlabelledHeads {
-                heads: self.ids(&heads),
-            });
-        }
-        // The whole history as one upgrade plan: the same error, and order,
-        // as an `upgrade heads` on an empty database would give.
-        let all = Plan {
-            steps: self
-                .graph
-                .topo_order()
-                .iter()
-                .map(|&revision| plan::PlanStep {
-                    revision,
-                    direction: Direction::Upgrade,
-                })
-                .collect(),
-        };
-        plan::refuse_empty_upgrades(&self.graph, &all)?;
-        Ok(())
+    pub fn check(&self) -> Vec<Problem> {
+        check::problems(&self.graph, CheckOptions::default())
     }
 
     /// Checks the data and catalog of the database (`rev check --db`); see
@@ -1202,5 +1267,60 @@ pub fn failed_report(e: &Error) -> Option<&Report> {
     match e {
         Error::Migration(e) => Some(&e.report),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::executor::RunStep;
+
+    fn step(revision: &str, ms: u64) -> AppliedStep {
+        AppliedStep {
+            revision: revision.into(),
+            direction: Direction::Upgrade,
+            elapsed: Duration::from_millis(ms),
+        }
+    }
+
+    /// The JSON scripts read after `rev upgrade -f json`: the failed
+    /// revision under `failed` only, times in whole milliseconds.
+    #[test]
+    fn a_failed_run_reports_each_revision_once() {
+        let report = Report {
+            applied: vec![step("a", 12)],
+            not_run: vec!["b".into(), "c".into()],
+            failed: Some(RunStep {
+                revision: "b".into(),
+                direction: Direction::Upgrade,
+            }),
+            ..Report::default()
+        };
+        let error = Error::NoDatabaseUrl;
+        let json = serde_json::to_value(RunOutcome::new(&report, Some(&error))).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "applied": [{"revision": "a", "direction": "upgrade", "execution_time_ms": 12}],
+                "failed": {
+                    "revision": "b", "direction": "upgrade",
+                    "error": {"kind": "no_database_url", "message": error.to_string()},
+                },
+                "not_run": ["c"],
+                "interrupted": false,
+                "cancelled": null,
+                "out_of_order": [],
+            })
+        );
+        // An interrupted run: `failed` is null and nothing is left out.
+        let report = Report {
+            failed: None,
+            interrupted: true,
+            ..report
+        };
+        let json = serde_json::to_value(RunOutcome::new(&report, None)).unwrap();
+        assert_eq!(json["failed"], serde_json::Value::Null);
+        assert_eq!(json["not_run"], serde_json::json!(["b", "c"]));
+        assert_eq!(json["interrupted"], true);
     }
 }

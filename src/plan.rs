@@ -256,16 +256,9 @@ fn applied_last(
     for (k, &i) in applied.iter().enumerate() {
         rank[i] = k;
     }
-    let needs = |i: RevIndex| {
-        graph
-            .parents(i)
-            .iter()
-            .chain(graph.dependencies(i))
-            .copied()
-    };
     let mut needed_by = vec![0usize; graph.len()];
     for &i in applied {
-        for p in needs(i) {
+        for p in graph.needs(i) {
             if rank[p] != NOT_APPLIED {
                 needed_by[p] += 1;
             }
@@ -288,7 +281,7 @@ fn applied_last(
             .into());
         };
         chosen.push(i);
-        for p in needs(i) {
+        for p in graph.needs(i) {
             if rank[p] != NOT_APPLIED {
                 needed_by[p] -= 1;
                 if needed_by[p] == 0 {
@@ -554,6 +547,103 @@ pub fn stamp(
         .copied()
         .filter(|&i| keep[i] || (is_applied[i] && !removed[i]))
         .collect())
+}
+
+/// How `rev stamp` settles a revision an earlier run left in progress,
+/// keeping the record of every other applied revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recovery {
+    /// Nothing applied stands on the revision: `rev stamp REVISION` records
+    /// it as done, and `rev stamp` of `undo` removes its record alone.
+    Stamp {
+        /// The targets that drop the revision's record and keep the others
+        /// (see [`unstamp_targets`]).
+        undo: Vec<String>,
+    },
+    /// Applied revisions descend from (or depend on) it: it was inserted
+    /// below them (a rebased history). `rev stamp` of `keep` records it as
+    /// done and drops no row; no stamp removes its record alone.
+    Inserted {
+        /// The applied revisions above it, in the order given.
+        above: Vec<String>,
+        /// The recorded revisions, it included, below no other recorded one.
+        keep: Vec<String>,
+    },
+}
+
+/// How to settle `revision`, left in progress while `others` are applied;
+/// `None` if an id is not in the graph.
+pub fn recovery(graph: &Graph, revision: &str, others: &[String]) -> Option<Recovery> {
+    let above = applied_above(graph, revision, others)?;
+    if above.is_empty() {
+        return Some(Recovery::Stamp {
+            undo: unstamp_targets(graph, revision, others)?,
+        });
+    }
+    let mut recorded = others.to_vec();
+    recorded.push(revision.to_owned());
+    Some(Recovery::Inserted {
+        above,
+        keep: recorded_tops(graph, &recorded)?,
+    })
+}
+
+/// Recorded revisions that descend from (or depend on) `revision`, or
+/// `None` if an id is not in the graph.
+fn applied_above(graph: &Graph, revision: &str, others: &[String]) -> Option<Vec<String>> {
+    let x = graph.index_of(revision)?;
+    let above = graph.dependents_closure([x]);
+    let mut out = Vec::new();
+    for id in others {
+        if above[graph.index_of(id)?] {
+            out.push(id.clone());
+        }
+    }
+    Some(out)
+}
+
+/// The recorded revisions below no other recorded one: stamping them keeps
+/// every record and adds none that is not already an ancestor.
+fn recorded_tops(graph: &Graph, recorded: &[String]) -> Option<Vec<String>> {
+    let mut marked = vec![false; graph.len()];
+    for id in recorded {
+        marked[graph.index_of(id)?] = true;
+    }
+    Some(
+        crate::rebase::maximal(graph, &marked)
+            .into_iter()
+            .map(|i| graph.rev(i).id.clone())
+            .collect(),
+    )
+}
+
+/// The `rev stamp` targets that remove the record of `revision` (left in
+/// progress) and keep every other record. A stamp drops what lies above a
+/// stamped revision, so naming the revision's parents removes it (a base has
+/// none: `REV-1` lands before it); naming the heads of the other applied
+/// revisions keeps them. `REV-1` alone would not do: it also drops every
+/// other branch above the parent. `None` if an id is not in the graph.
+pub fn unstamp_targets(graph: &Graph, revision: &str, others: &[String]) -> Option<Vec<String>> {
+    let x = graph.index_of(revision)?;
+    let others = others
+        .iter()
+        .map(|id| graph.index_of(id))
+        .collect::<Option<Vec<_>>>()?;
+    let parents = graph.parents(x);
+    let mut targets: Vec<String> = if !parents.is_empty() {
+        parents.iter().map(|&p| graph.rev(p).id.clone()).collect()
+    } else if others.is_empty() {
+        return Some(vec!["base".to_owned()]);
+    } else {
+        vec![format!("{revision}-1")]
+    };
+    for h in graph.current_heads(&others) {
+        let id = &graph.rev(h).id;
+        if !targets.contains(id) {
+            targets.push(id.clone());
+        }
+    }
+    Some(targets)
 }
 
 /// `revert` plus every applied revision that needs one of them.
@@ -1193,5 +1283,89 @@ mod tests {
         assert_eq!(up(&g, &[], "heads").unwrap(), NONE);
         assert_eq!(down(&g, &[], "base").unwrap(), NONE);
         assert_eq!(up(&g, &[], "+1").unwrap_err().kind(), "overshoot");
+    }
+
+    fn owned(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// The recorded set after the stamp a recovery hint prints.
+    fn after_stamp(g: &Graph, applied: &[&str], targets: &[String]) -> Vec<String> {
+        let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
+        let mut out = stamped(g, applied, &targets, false);
+        out.sort();
+        out
+    }
+
+    /// ```text
+    /// a ── x          (x in progress)
+    /// └── b ── m      (m merges b and c)
+    /// c ──────┘       (c: a second base)
+    /// ```
+    #[test]
+    fn recovery_stamp_removes_only_the_revision_in_progress() {
+        let g = graph("a:- x:a b:a c:- m:b,c");
+        // x in progress beside another applied branch: its parent alone
+        // (`x-1`) would drop b, c and m too.
+        let targets = unstamp_targets(&g, "x", &owned(&["a", "b", "c", "m"])).unwrap();
+        assert_eq!(targets, ["a", "m"]);
+        assert_eq!(
+            after_stamp(&g, &["a", "b", "c", "m", "x"], &targets),
+            ["a", "b", "c", "m"]
+        );
+        // A merge in progress: both parents.
+        let targets = unstamp_targets(&g, "m", &owned(&["a", "b", "c"])).unwrap();
+        assert_eq!(targets, ["b", "c"]);
+        assert_eq!(
+            after_stamp(&g, &["a", "b", "c", "m"], &targets),
+            ["a", "b", "c"]
+        );
+        // A base in progress beside another root.
+        let targets = unstamp_targets(&g, "c", &owned(&["a", "b"])).unwrap();
+        assert_eq!(targets, ["c-1", "b"]);
+        assert_eq!(after_stamp(&g, &["a", "b", "c"], &targets), ["a", "b"]);
+        // The only record.
+        assert_eq!(unstamp_targets(&g, "a", &[]).unwrap(), ["base"]);
+        assert!(unstamp_targets(&g, "nope", &[]).is_none());
+        assert!(unstamp_targets(&g, "a", &owned(&["nope"])).is_none());
+        assert_eq!(
+            recovery(&g, "x", &owned(&["a", "b", "c", "m"])),
+            Some(Recovery::Stamp {
+                undo: owned(&["a", "m"])
+            })
+        );
+    }
+
+    /// `a1 ── x ── a2 ── a3`: x was inserted below a2 and a3, then stopped
+    /// part-way. No stamp removes its record alone; stamping the recorded
+    /// tops records it as done and drops no row.
+    #[test]
+    fn recovery_of_an_inserted_revision_keeps_every_row() {
+        let g = graph("a1:- x:a1 a2:x a3:a2");
+        let recovery_x = recovery(&g, "x", &owned(&["a1", "a2", "a3"])).unwrap();
+        assert_eq!(
+            recovery_x,
+            Recovery::Inserted {
+                above: owned(&["a2", "a3"]),
+                keep: owned(&["a3"]),
+            }
+        );
+        assert_eq!(
+            after_stamp(&g, &["a1", "a2", "a3", "x"], &owned(&["a3"])),
+            ["a1", "a2", "a3", "x"]
+        );
+        // Nothing applied above it: the plain stamp, to its parent.
+        assert_eq!(
+            recovery(&g, "a3", &owned(&["a1", "x", "a2"])),
+            Some(Recovery::Stamp {
+                undo: owned(&["a2"])
+            })
+        );
+        assert_eq!(
+            after_stamp(&g, &["a1", "x", "a2", "a3"], &owned(&["a2"])),
+            ["a1", "a2", "x"]
+        );
+        assert!(recovery(&g, "x", &owned(&["nope"])).is_none());
+        assert!(recovery(&g, "nope", &[]).is_none());
     }
 }

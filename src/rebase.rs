@@ -23,6 +23,7 @@ use std::fmt;
 
 use crate::backend::AppliedRow;
 use crate::graph::{Graph, RevIndex};
+use crate::revision::quoted;
 
 /// A history rebased under an applied database: revisions that are not
 /// applied now lie below applied ones.
@@ -149,13 +150,6 @@ fn parents_text(parents: &[String]) -> String {
     }
 }
 
-fn quoted(ids: &[String]) -> String {
-    ids.iter()
-        .map(|i| format!("`{i}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// A recorded revision whose parent or dependency is not recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Gap {
@@ -179,19 +173,13 @@ pub(crate) fn find_gap(graph: &Graph, rows: &[AppliedRow], recorded: &[RevIndex]
     for &i in recorded {
         is_recorded[i] = true;
     }
-    let needs = |i: RevIndex| {
-        graph
-            .parents(i)
-            .iter()
-            .chain(graph.dependencies(i))
-            .copied()
-    };
     // Rows lacking a parent or dependency, with the first one missing.
     let lacking: Vec<(&AppliedRow, RevIndex, RevIndex)> = rows
         .iter()
         .zip(recorded)
         .filter_map(|(row, &i)| {
-            needs(i)
+            graph
+                .needs(i)
                 .find(|&p| !is_recorded[p])
                 .map(|missing| (row, i, missing))
         })
@@ -259,14 +247,11 @@ pub(crate) fn find_gap(graph: &Graph, rows: &[AppliedRow], recorded: &[RevIndex]
 /// on, in topological order. `rev stamp` of them keeps every marked
 /// revision recorded and adds their missing ancestors.
 pub fn maximal(graph: &Graph, marked: &[bool]) -> Vec<RevIndex> {
-    let strictly_below =
-        graph.ancestors_with_deps((0..graph.len()).filter(|&i| marked[i]).flat_map(|i| {
-            graph
-                .parents(i)
-                .iter()
-                .chain(graph.dependencies(i))
-                .copied()
-        }));
+    let strictly_below = graph.ancestors_with_deps(
+        (0..graph.len())
+            .filter(|&i| marked[i])
+            .flat_map(|i| graph.needs(i)),
+    );
     graph
         .topo_order()
         .iter()

@@ -231,6 +231,14 @@ pub enum ParseErrorKind {
 /// current:`), so a branch label with one of these names could never be named.
 pub const RESERVED_LABELS: &[&str] = &["head", "heads", "base", "current"];
 
+/// Revision ids for a message: `` `a`, `b` ``.
+pub(crate) fn quoted(ids: &[String]) -> String {
+    ids.iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The known header key an unknown one is probably a misspelling of.
 pub fn similar_key(unknown: &str) -> Option<&'static str> {
     KNOWN_KEYS

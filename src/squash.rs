@@ -36,7 +36,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use crate::backend::AppliedRow;
-use crate::revision::Revision;
+use crate::revision::{quoted, Revision};
 
 /// One squashed revision and the run it replaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,13 +87,6 @@ impl SquashError {
             SquashError::Incomplete { .. } => "squash_incomplete",
         }
     }
-}
-
-fn quoted(ids: &[String]) -> String {
-    ids.iter()
-        .map(|i| format!("`{i}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// A squashed revision that breaks a rule of the module doc; the graph
@@ -595,14 +588,35 @@ mod tests {
         replaces: &[&str],
         deleted: &[&str],
     ) -> Result<Graph, LoadError> {
+        build_squashes(spec, &[(squash, replaces)], deleted)
+    }
+
+    /// `spec` with each squash replacing its run, and the files of
+    /// `deleted` gone.
+    fn build_squashes(
+        spec: &str,
+        squashes: &[(&str, &[&str])],
+        deleted: &[&str],
+    ) -> Result<Graph, LoadError> {
         let mut revs = try_graph(spec).expect("spec builds").revisions().to_vec();
         revs.retain(|r| !deleted.contains(&r.id.as_str()));
         for r in &mut revs {
-            if r.id == squash {
+            if let Some((_, replaces)) = squashes.iter().find(|(id, _)| *id == r.id) {
                 r.replaces = replaces.iter().map(|s| s.to_string()).collect();
             }
         }
         Graph::build(revs)
+    }
+
+    /// `s` squashes `b c d`, and the files of `c` and `d` are gone.
+    fn run_with_files_deleted() -> Graph {
+        build_without(
+            "a:- b:a c:b d:c s:a e:d",
+            "s",
+            &["b", "c", "d"],
+            &["c", "d"],
+        )
+        .unwrap()
     }
 
     fn squash_error(spec: &str, replaces: &[&str]) -> String {
@@ -644,13 +658,7 @@ mod tests {
 
     #[test]
     fn deleted_originals_resolve_to_the_squash() {
-        let g = build_without(
-            "a:- b:a c:b d:c s:a e:d",
-            "s",
-            &["b", "c", "d"],
-            &["c", "d"],
-        )
-        .unwrap();
+        let g = run_with_files_deleted();
         assert_eq!(ids(&g, g.topo_order()), ["a", "s", "e"]);
         assert_eq!(g.squashes()[0].missing, ["c", "d"]);
     }
@@ -678,32 +686,16 @@ mod tests {
 
     #[test]
     fn a_revision_is_replaced_once_and_a_squash_is_not_replaced() {
-        let mut revs = try_graph("a:- b:a c:b s:a t:a")
-            .unwrap()
-            .revisions()
-            .to_vec();
-        for r in &mut revs {
-            match r.id.as_str() {
-                "s" => r.replaces = vec!["b".into(), "c".into()],
-                "t" => r.replaces = vec!["b".into(), "c".into()],
-                _ => {}
-            }
-        }
-        let e = Graph::build(revs).unwrap_err().to_string();
+        let both: [(&str, &[&str]); 2] = [("s", &["b", "c"]), ("t", &["b", "c"])];
+        let e = build_squashes("a:- b:a c:b s:a t:a", &both, &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("also replaced by"), "{e}");
 
-        let mut revs = try_graph("a:- b:a c:b s:a d:s t:a")
-            .unwrap()
-            .revisions()
-            .to_vec();
-        for r in &mut revs {
-            match r.id.as_str() {
-                "s" => r.replaces = vec!["b".into(), "c".into()],
-                "t" => r.replaces = vec!["s".into(), "d".into()],
-                _ => {}
-            }
-        }
-        let e = Graph::build(revs).unwrap_err().to_string();
+        let nested: [(&str, &[&str]); 2] = [("s", &["b", "c"]), ("t", &["s", "d"])];
+        let e = build_squashes("a:- b:a c:b s:a d:s t:a", &nested, &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("itself a squashed revision"), "{e}");
     }
 
@@ -769,13 +761,7 @@ mod tests {
 
     #[test]
     fn part_of_a_run_without_its_files_is_an_error_that_says_what_to_do() {
-        let g = build_without(
-            "a:- b:a c:b d:c s:a e:d",
-            "s",
-            &["b", "c", "d"],
-            &["c", "d"],
-        )
-        .unwrap();
+        let g = run_with_files_deleted();
         let rows = vec![row("a", false), row("b", false)];
         let e = originals_for(g.squashes(), &rows, |_| {
             (PathBuf::from("versions/s.sql"), PathBuf::from("versions"))

@@ -161,8 +161,12 @@ fn multiple_heads_are_listed_with_message_and_file() {
         "{}",
         out.stdout
     );
+    let v = p.fail(&["check", "-f", "json"]).json();
+    assert_eq!(v["problems"][0]["kind"], "unlabelled_heads", "{v}");
     let out = p.usage(&["new", "-m", "x"]);
     assert!(out.stderr.contains("--head"), "{}", out.stderr);
+    let err = p.usage(&["new", "-m", "x", "-f", "json"]).error_json();
+    assert_eq!(err["error"]["kind"], "new_without_head");
 }
 
 #[test]

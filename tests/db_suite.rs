@@ -694,12 +694,37 @@ async fn library_api_upgrades_downgrades_and_reports(p: Project) {
         .upgrade(&"billing@head".parse().unwrap())
         .await
         .expect("upgrade");
-    let done: Vec<&str> = report.applied.iter().map(|(r, _, _)| r.as_str()).collect();
+    let done: Vec<&str> = report.applied.iter().map(|s| s.revision.as_str()).collect();
     assert_eq!(done.len(), 4);
     // a2 came in as b2's dependency: with a3 pending, only b2 names it, so
     // it is not a current head (as Alembic's version table drops it).
     assert_eq!(m.current().await.expect("current"), ids(&["b2"]));
     assert_eq!(p.applied().await, ids(&["a1", "a2", "b1", "b2"]));
+
+    // `history` lists every revision, or a range read against the
+    // database's current heads.
+    let listed = |revs: Vec<&rev::revision::Revision>| {
+        let mut ids: Vec<String> = revs.iter().map(|r| r.id.clone()).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(m.history(None).await.expect("history").len(), 5);
+    let below = rev::history::Range::parse(":current").unwrap();
+    assert_eq!(
+        listed(m.history(Some(&below)).await.expect("history :current")),
+        // Down the parents: a2, which b2 depends on, is on another line.
+        ids(&["a1", "b1", "b2"])
+    );
+    let above = rev::history::Range::parse("current:").unwrap();
+    assert_eq!(
+        listed(m.history(Some(&above)).await.expect("history current:")),
+        ids(&["b2"])
+    );
+    let reversed = rev::history::Range::parse("b2:a1").unwrap();
+    assert_eq!(
+        m.history(Some(&reversed)).await.unwrap_err().kind(),
+        "invalid_range"
+    );
 
     // `head` is ambiguous with two heads: a typed error naming both.
     let err = m.upgrade(&"head".parse().unwrap()).await.unwrap_err();
@@ -723,9 +748,12 @@ async fn library_api_upgrades_downgrades_and_reports(p: Project) {
     assert!(report
         .applied
         .iter()
-        .all(|(_, d, _)| *d == rev::step::Direction::Downgrade));
+        .all(|s| s.direction == rev::step::Direction::Downgrade));
     assert!(m.current().await.expect("current").is_empty());
     assert_eq!(p.tables().await, ids(&["schema_migrations"]));
+    // Nothing applied: no checksum to accept, and a kind of its own.
+    let err = m.accept(&["a1".parse().unwrap()]).await.unwrap_err();
+    assert_eq!(err.kind(), "accept_not_applied");
 
     // A failure is typed and carries what ran before it.
     p.write(&Rev {
@@ -844,7 +872,8 @@ async fn untouched_scaffold_is_refused_before_anything(p: Project) {
     }
     // The library refuses it the same way.
     let m = p.migrator();
-    assert_eq!(m.check().unwrap_err().kind(), "empty_upgrade");
+    let problems: Vec<_> = m.check().iter().map(|p| p.kind()).collect();
+    assert_eq!(problems, ["empty_upgrade"]);
     let e = m.upgrade(&"head".parse().unwrap()).await.unwrap_err();
     assert_eq!(e.kind(), "empty_upgrade");
     // Not even the tracking table (or, on SQLite, the file) was created.

@@ -9,7 +9,8 @@ use rev::config::ConfigError;
 use rev::fleet::SelectError;
 use rev::graph::Graph;
 use rev::graph::LoadError;
-use rev::plan::PlanError;
+use rev::history::HistoryError;
+use rev::plan::{PlanError, Recovery};
 use rev::target::TargetError;
 use rev::template::TemplateError;
 use rev::Error as RevError;
@@ -259,6 +260,7 @@ impl CliError {
                 .hint("pass `--database-url URL`")
                 .hint("or set the environment variable `DATABASE_URL`")
                 .hint("or set `database_url:` in config.yaml (use `${VAR}` for the password)"),
+            RevError::History(h) => history_error(h, graph, printer),
             RevError::Plan(PlanError::Target(t)) => {
                 target_hints(CliError::usage(kind, message), &t, graph, printer)
             }
@@ -289,7 +291,7 @@ impl CliError {
             RevError::Migration(m) => {
                 let mut err = CliError::new(kind, message, EXIT_FAILED);
                 let report = &m.report;
-                let done: Vec<String> = report.applied.iter().map(|(r, d, _)| format!("{d} {r}")).collect();
+                let done: Vec<String> = report.applied.iter().map(|s| format!("{} {}", s.direction, s.revision)).collect();
                 // A refusal before the first step has no "before".
                 if !matches!(m.error, BackendError::InProgress { .. }) {
                     err.message.push_str(&format!(
@@ -298,7 +300,7 @@ impl CliError {
                     ));
                 }
                 // The failed revision is named above; list the others once.
-                let failed = report.failed.as_ref().map(|(r, _)| r);
+                let failed = report.failed.as_ref().map(|s| &s.revision);
                 let not_run: Vec<&str> = report
                     .not_run
                     .iter()
@@ -354,29 +356,26 @@ fn backend_hints(err: CliError, e: &BackendError, graph: Option<&Graph>) -> CliE
             others,
             table,
         } => {
-            let below = graph.and_then(|g| applied_above(g, revision, others));
-            if let (Some(g), Some(above)) = (graph, below.filter(|a| !a.is_empty())) {
-                // A revision inserted below applied ones (a rebased history)
-                // stopped part-way: a stamp cannot drop its record without
-                // dropping theirs, and `rev stamp REV` would drop theirs.
-                let mut all = others.clone();
-                all.push(revision.clone());
-                let keep = recorded_tops(g, &all).unwrap_or_default();
-                return err
-                    .hint(format!(
-                        "if every change of `{revision}` is in the schema: `rev stamp {}` records it as done and keeps every other record",
-                        keep.join(" ")
-                    ))
-                    .hint(format!(
-                        "if none is: delete its row, `DELETE FROM {table} WHERE version = '{revision}'` (a stamp cannot: {} applied above it would lose {} records), then fix the file and run `rev upgrade {revision}` again",
-                        above.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", "),
-                        if above.len() == 1 { "its" } else { "their" }
-                    ));
-            }
-            let undo = match graph.and_then(|g| unstamp_targets(g, revision, others)) {
-                Some(targets) => format!(
+            let undo = match graph.and_then(|g| rev::plan::recovery(g, revision, others)) {
+                Some(Recovery::Inserted { above, keep }) => {
+                    // A revision inserted below applied ones (a rebased
+                    // history) stopped part-way: a stamp cannot drop its
+                    // record without dropping theirs, and `rev stamp REV`
+                    // would drop theirs.
+                    return err
+                        .hint(format!(
+                            "if every change of `{revision}` is in the schema: `rev stamp {}` records it as done and keeps every other record",
+                            keep.join(" ")
+                        ))
+                        .hint(format!(
+                            "if none is: delete its row, `DELETE FROM {table} WHERE version = '{revision}'` (a stamp cannot: {} applied above it would lose {} records), then fix the file and run `rev upgrade {revision}` again",
+                            above.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", "),
+                            if above.len() == 1 { "its" } else { "their" }
+                        ));
+                }
+                Some(Recovery::Stamp { undo }) => format!(
                     "if none is: `rev stamp {}` removes its record and keeps every other one (then fix the file and run `rev upgrade` again)",
-                    targets.join(" ")
+                    undo.join(" ")
                 ),
                 None => format!(
                     "if none is: remove the record of `{revision}` with `rev stamp`, naming the revisions that stay applied"
@@ -469,62 +468,24 @@ fn rebase_hints(err: CliError, rebase: &rev::rebase::Rebase) -> CliError {
     .hint("`rev upgrade heads` refuses until then: it would run the inserted revisions without saying so")
 }
 
-/// Recorded revisions that descend from (or depend on) `revision`, or
-/// `None` if an id is not in the graph.
-fn applied_above(graph: &Graph, revision: &str, others: &[String]) -> Option<Vec<String>> {
-    let x = graph.index_of(revision)?;
-    let above = graph.dependents_closure([x]);
-    let mut out = Vec::new();
-    for id in others {
-        if above[graph.index_of(id)?] {
-            out.push(id.clone());
+/// A `rev history` range error, with the hints its data gives; a side
+/// that does not resolve is a target error, listed from the graph.
+pub fn history_error(
+    e: HistoryError,
+    graph: Option<&Graph>,
+    printer: Option<&Printer>,
+) -> CliError {
+    let err = CliError::usage(e.kind(), e.to_string());
+    match e {
+        HistoryError::Target(t) => target_hints(err, &t, graph, printer),
+        HistoryError::CountsFromCurrent { .. } => {
+            err.hint("count from a revision instead, e.g. `REV-1`, or use `current:`")
         }
+        HistoryError::Reversed { lower, upper, .. } => err.hint(format!(
+            "write the older revision first: `-r {upper}:{lower}` if that is what you meant"
+        )),
+        _ => err,
     }
-    Some(out)
-}
-
-/// The recorded revisions below no other recorded one: stamping them keeps
-/// every record and adds none that is not already an ancestor.
-fn recorded_tops(graph: &Graph, recorded: &[String]) -> Option<Vec<String>> {
-    let mut marked = vec![false; graph.len()];
-    for id in recorded {
-        marked[graph.index_of(id)?] = true;
-    }
-    Some(
-        rev::rebase::maximal(graph, &marked)
-            .into_iter()
-            .map(|i| graph.rev(i).id.clone())
-            .collect(),
-    )
-}
-
-/// The `rev stamp` targets that remove the record of `revision` (left in
-/// progress) and keep every other record. A stamp drops what lies above a
-/// stamped revision, so naming the revision's parents removes it (a base has
-/// none: `REV-1` lands before it); naming the heads of the other applied
-/// revisions keeps them. `REV-1` alone would not do: it also drops every
-/// other branch above the parent. `None` if an id is not in the graph.
-fn unstamp_targets(graph: &Graph, revision: &str, others: &[String]) -> Option<Vec<String>> {
-    let x = graph.index_of(revision)?;
-    let others = others
-        .iter()
-        .map(|id| graph.index_of(id))
-        .collect::<Option<Vec<_>>>()?;
-    let parents = graph.parents(x);
-    let mut targets: Vec<String> = if !parents.is_empty() {
-        parents.iter().map(|&p| graph.rev(p).id.clone()).collect()
-    } else if others.is_empty() {
-        return Some(vec!["base".to_owned()]);
-    } else {
-        vec![format!("{revision}-1")]
-    };
-    for h in graph.current_heads(&others) {
-        let id = &graph.rev(h).id;
-        if !targets.contains(id) {
-            targets.push(id.clone());
-        }
-    }
-    Some(targets)
 }
 
 impl From<TargetError> for CliError {
@@ -543,70 +504,9 @@ mod tests {
     use super::*;
     use rev::synth::revision;
 
-    /// ```text
-    /// a ── x          (x in progress)
-    /// └── b ── m      (m merges b and c)
-    /// c ──────┘       (c: a second base)
-    /// ```
-    fn graph() -> Graph {
-        Graph::build(vec![
-            revision("a", &[], &[], &[]),
-            revision("x", &["a"], &[], &[]),
-            revision("b", &["a"], &[], &[]),
-            revision("c", &[], &[], &[]),
-            revision("m", &["b", "c"], &[], &[]),
-        ])
-        .unwrap()
-    }
-
-    /// Runs the stamp the hint prints and returns the recorded set.
-    fn stamp_result(g: &Graph, applied: &[&str], targets: &[String]) -> Vec<String> {
-        let applied: Vec<_> = applied.iter().map(|id| g.index_of(id).unwrap()).collect();
-        let targets: Vec<rev::target::Target> =
-            targets.iter().map(|t| t.parse().unwrap()).collect();
-        let mut ids: Vec<String> = rev::plan::stamp(g, &applied, &targets, false)
-            .unwrap()
-            .into_iter()
-            .map(|i| g.rev(i).id.clone())
-            .collect();
-        ids.sort();
-        ids
-    }
-
-    #[test]
-    fn recovery_stamp_removes_only_the_revision_in_progress() {
-        let g = graph();
-        let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        // x in progress beside another applied branch: its parent alone
-        // (`x-1`) would drop b, c and m too.
-        let others = owned(&["a", "b", "c", "m"]);
-        let targets = unstamp_targets(&g, "x", &others).unwrap();
-        assert_eq!(targets, owned(&["a", "m"]));
-        assert_eq!(
-            stamp_result(&g, &["a", "b", "c", "m", "x"], &targets),
-            owned(&["a", "b", "c", "m"])
-        );
-        // A merge in progress: both parents.
-        let targets = unstamp_targets(&g, "m", &owned(&["a", "b", "c"])).unwrap();
-        assert_eq!(targets, owned(&["b", "c"]));
-        assert_eq!(
-            stamp_result(&g, &["a", "b", "c", "m"], &targets),
-            owned(&["a", "b", "c"])
-        );
-        // A base in progress beside another root.
-        let targets = unstamp_targets(&g, "c", &owned(&["a", "b"])).unwrap();
-        assert_eq!(targets, owned(&["c-1", "b"]));
-        assert_eq!(
-            stamp_result(&g, &["a", "b", "c"], &targets),
-            owned(&["a", "b"])
-        );
-        // The only record.
-        assert_eq!(unstamp_targets(&g, "a", &[]).unwrap(), owned(&["base"]));
-        assert!(unstamp_targets(&g, "nope", &[]).is_none());
-    }
-
     /// `a1 ── x ── a2 ── a3`: x was inserted below a2 and a3, then stopped
-    /// part-way. No stamp removes its record alone; the hints say so.
+    /// part-way. No stamp removes its record alone; the hints say so (the
+    /// stamps themselves are tested with `rev::plan::recovery`).
     #[test]
     fn inserted_revision_in_progress_gets_hints_that_keep_every_row() {
         let g = Graph::build(vec![
@@ -628,17 +528,11 @@ mod tests {
             "{:?}",
             err.hints
         );
-        // `rev stamp a3` records x as done and drops no row.
-        let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            stamp_result(&g, &["a1", "a2", "a3", "x"], &owned(&["a3"])),
-            owned(&["a1", "a2", "a3", "x"])
-        );
         // Where nothing is applied above it, the plain hints stay.
         let e = BackendError::InProgress {
             revision: "a3".into(),
             table: "schema_migrations".into(),
-            others: owned(&["a1", "x", "a2"]),
+            others: vec!["a1".into(), "x".into(), "a2".into()],
         };
         let err = backend_hints(CliError::new("in_progress", "", EXIT_FAILED), &e, Some(&g));
         assert!(err.hints[0].contains("`rev stamp a3`"), "{:?}", err.hints);
@@ -651,13 +545,15 @@ mod tests {
         rest.find('"').map(|end| &rest[..end])
     }
 
-    /// Every JSON error kind the code can produce, read from its source:
-    /// the string literals of each `fn kind(&self) -> &'static str`, the
-    /// literal kinds given to `CliError::usage`/`CliError::new`, and the
-    /// kinds of `rev check`'s problems. Test modules are left out.
-    fn kinds_in_source() -> std::collections::BTreeMap<String, String> {
-        let mut kinds = std::collections::BTreeMap::new();
-        let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
+    /// Every JSON error kind the code can produce, read from its source,
+    /// with each place that produces it (`file:line`): the string literals
+    /// of each `fn kind(&self) -> &'static str` (one arm, `A | B => "x"`,
+    /// is one place), and the literal kinds given to
+    /// `CliError::usage`/`CliError::new`. Test modules are left out.
+    fn kinds_in_source() -> std::collections::BTreeMap<String, Vec<String>> {
+        let mut kinds: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut dirs = vec![root.join("src")];
         while let Some(dir) = dirs.pop() {
             for entry in std::fs::read_dir(&dir).unwrap() {
                 let path = entry.unwrap().path();
@@ -670,10 +566,17 @@ mod tests {
                 }
                 let text = std::fs::read_to_string(&path).unwrap();
                 let code = text.split("#[cfg(test)]").next().unwrap_or_default();
-                let mut add = |kind: &str| {
+                let shown = path
+                    .strip_prefix(root)
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string();
+                let mut add = |kind: &str, at: usize| {
+                    let line = code[..at].lines().count();
                     kinds
                         .entry(kind.to_string())
-                        .or_insert_with(|| path.display().to_string());
+                        .or_default()
+                        .push(format!("{shown}:{line}"));
                 };
                 for (at, _) in code.match_indices("fn kind(&self) -> &'static str {") {
                     let body = &code[at..];
@@ -692,21 +595,18 @@ mod tests {
                             _ => {}
                         }
                     }
+                    let mut offset = at;
                     for (n, part) in body[..end].split('"').enumerate() {
                         if n % 2 == 1 {
-                            add(part);
+                            add(part, offset);
                         }
+                        offset += part.len() + 1;
                     }
                 }
-                for call in [
-                    "CliError::usage(",
-                    "CliError::new(",
-                    "problems.push((",
-                    "refuse(",
-                ] {
+                for call in ["CliError::usage(", "CliError::new(", "refuse("] {
                     for (at, _) in code.match_indices(call) {
                         if let Some(kind) = leading_literal(&code[at + call.len()..]) {
-                            add(kind);
+                            add(kind, at);
                         }
                     }
                 }
@@ -739,7 +639,8 @@ mod tests {
             code.len() > 40,
             "the source scan found too little: {code:?}"
         );
-        for (kind, file) in &code {
+        for (kind, places) in &code {
+            let file = &places[0];
             assert!(
                 kind.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
                 "`{kind}` ({file}) is not a snake_case kind"
@@ -755,6 +656,53 @@ mod tests {
             assert!(
                 code.contains_key(kind),
                 "the README lists `{kind}`, which the code never produces"
+            );
+        }
+    }
+
+    /// Kinds produced in more than one place, each for one error: the
+    /// README's one line must say what every place means. A new place for
+    /// an existing kind is either the same error (add it here, with why) or
+    /// a different one (give it a kind of its own).
+    const ONE_ERROR_MANY_PLACES: &[(&str, &str)] = &[
+        ("ambiguous_revision", "a target naming several revisions where one is needed: the prefix match in the library, the one-revision check in the CLI"),
+        ("bad_squash_range", "each end of `rev squash OLD:NEW` and the run between them"),
+        ("duplicate_revision", "an id defined twice: by two files (loading), or by `--rev-id` (the CLI)"),
+        ("duplicate_label", "a label used twice: by two files (loading), or by `--branch-label` (the CLI)"),
+        ("invalid_label", "`--branch-label` that is not a label: its syntax, or a reserved word"),
+        ("invalid_range", "a range `A:B` malformed, reversed or used online: `rev history`'s ranges (library) and `upgrade --sql`'s (CLI)"),
+        ("invalid_target", "a target's text that does not parse, alone or inside a range"),
+        ("label_is_revision_id", "a label equal to an id: in the files (loading), or given to `--branch-label` (the CLI)"),
+        ("empty_upgrade", "an empty upgrade section: refused by a plan, or found by `rev check`"),
+        ("connect", "the server cannot be reached or refuses the login: the connection's error, or a password it asks for that cannot be read"),
+        ("editor_failed", "`rev edit`'s editor could not start, or exited with an error"),
+        ("rebase_ambiguous", "the revisions to move are not one line: where the line starts, or where it goes on"),
+        ("usage", "a command line rev does not accept: clap's parse, or flags that do not go together (`--sql` with `--all`)"),
+        ("internal", "a bug in rev: an arm that cannot run, or a fleet task that panicked"),
+        ("interrupted", "a signal stopped the run: before anything changed, or a fleet database after its running revision"),
+        ("script_directory", "a folder of revisions that does not exist (the CLI looks first) or cannot be read (loading)"),
+    ];
+
+    #[test]
+    fn each_error_kind_names_one_error() {
+        let code = kinds_in_source();
+        let unexplained: Vec<String> = code
+            .iter()
+            .filter(|(kind, places)| {
+                places.len() > 1 && !ONE_ERROR_MANY_PLACES.iter().any(|(k, _)| k == kind)
+            })
+            .map(|(kind, places)| format!("`{kind}` ({})", places.join(", ")))
+            .collect();
+        assert!(
+            unexplained.is_empty(),
+            "kinds produced in several places: {}\ngive each different error a kind of its own, or list the kind in ONE_ERROR_MANY_PLACES if every place means the same error",
+            unexplained.join("; ")
+        );
+        for (kind, _) in ONE_ERROR_MANY_PLACES {
+            assert!(
+                code.get(*kind).is_some_and(|p| p.len() > 1),
+                "`{kind}` is in ONE_ERROR_MANY_PLACES but produced in one place or none: {:?}",
+                code.get(*kind)
             );
         }
     }

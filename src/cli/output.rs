@@ -76,6 +76,17 @@ impl Printer {
         self.data(&text);
     }
 
+    /// Prints a JSON value with the keys of every object sorted, as the
+    /// reports of runs, stamps and status have always printed them (they
+    /// were `json!` objects): a field moved in a struct does not move in
+    /// the output.
+    pub fn print_json_sorted<T: Serialize + ?Sized>(&self, value: &T) {
+        match serde_json::to_value(value) {
+            Ok(v) => self.print_json(&v),
+            Err(e) => self.data(&format!("{{\"error\": \"{e}\"}}")),
+        }
+    }
+
     /// A line of data on stdout (printed even with --quiet).
     pub fn data(&self, line: &str) {
         let mut out = anstream::stdout().lock();

@@ -169,7 +169,7 @@ async fn apply_and_read_back_rows_then_downgrade(db: TestDb) {
     let applied: Vec<_> = report
         .applied
         .iter()
-        .map(|(r, d, _)| (r.as_str(), *d))
+        .map(|s| (s.revision.as_str(), s.direction))
         .collect();
     assert_eq!(
         applied,
@@ -193,8 +193,8 @@ async fn apply_and_read_back_rows_then_downgrade(db: TestDb) {
     let took = report
         .applied
         .iter()
-        .find(|a| a.0 == "r2")
-        .map(|a| a.2)
+        .find(|a| a.revision == "r2")
+        .map(|a| a.elapsed)
         .expect("r2 in the report");
     assert_eq!(
         r2.execution_time_ms,
@@ -216,7 +216,7 @@ async fn apply_and_read_back_rows_then_downgrade(db: TestDb) {
     )
     .await
     .expect("downgrade");
-    assert_eq!(report.applied[0].1, Direction::Downgrade);
+    assert_eq!(report.applied[0].direction, Direction::Downgrade);
     assert!(!db.has_table("note").await);
     let mut conn = db.connect().await;
     let rows = conn.read_applied().await.expect("read");
@@ -275,7 +275,7 @@ async fn failing_sql_is_reported_and_not_recorded(db: TestDb) {
         err.report
             .applied
             .iter()
-            .map(|(r, _, _)| r.as_str())
+            .map(|s| s.revision.as_str())
             .collect::<Vec<_>>(),
         vec!["ok1"]
     );
@@ -484,7 +484,7 @@ async fn cancel_during_a_step_stops_after_it(db: TestDb) {
     .expect("interrupted run");
     assert!(report.interrupted);
     assert_eq!(report.applied.len(), 1, "{report:?}");
-    assert_eq!(report.applied[0].0, "s1");
+    assert_eq!(report.applied[0].revision, "s1");
     assert_eq!(report.not_run, vec!["s2"]);
     assert!(!db.has_table("s2_t").await);
 }

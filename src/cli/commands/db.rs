@@ -17,8 +17,9 @@ use owo_colors::OwoColorize;
 use rev::backend::{
     BackendError, ConnectFailure, ConnectOptions, Connection, DatabaseCheck, TableName,
 };
-use rev::executor::{CancelToken, Report};
+use rev::executor::{CancelToken, Report, RunStep};
 use rev::graph::{Graph, RevIndex};
+use rev::migrator::RunOutcome;
 use rev::render::Mark;
 use rev::step::Direction;
 use rev::target::Target;
@@ -272,11 +273,14 @@ fn print_steps(
 ) {
     let graph = m.graph();
     if ctx.printer.json() {
-        let v: Vec<_> = steps
+        let v: Vec<RunStep> = steps
             .iter()
-            .map(|(i, d)| serde_json::json!({"revision": graph.rev(*i).id, "direction": d}))
+            .map(|&(i, direction)| RunStep {
+                revision: graph.rev(i).id.clone(),
+                direction,
+            })
             .collect();
-        ctx.printer.print_json(&v);
+        ctx.printer.print_json_sorted(&v);
         return;
     }
     if steps.is_empty() {
@@ -376,43 +380,14 @@ fn explain_run(ctx: &Context, m: &Migrator, target: &Target, report: &Report) {
     let reverted = report
         .applied
         .iter()
-        .filter(|(_, d, _)| *d == Direction::Downgrade)
-        .filter_map(|(id, _, _)| graph.index_of(id));
+        .filter(|s| s.direction == Direction::Downgrade)
+        .filter_map(|s| graph.index_of(&s.revision));
     if let Some(beyond) = rev::plan::beyond_branch(graph, target, reverted) {
         ctx.printer.status(&format!(
             "rev: {}",
             beyond_branch_text(graph, target, &beyond, true)
         ));
     }
-}
-
-/// The JSON report of a run: what was applied, what failed (`null` for a
-/// run that did not fail) and what was not run. Each revision is in one
-/// list: the failed one is not also under `not_run`.
-fn report_json(report: &Report, failure: Option<&rev::Error>) -> serde_json::Value {
-    let applied: Vec<_> = report
-        .applied
-        .iter()
-        .map(|(r, d, t)| serde_json::json!({"revision": r, "direction": d, "execution_time_ms": t.as_millis() as u64}))
-        .collect();
-    let failed_rev = report.failed.as_ref().map(|(r, _)| r.as_str());
-    let not_run: Vec<&String> = report
-        .not_run
-        .iter()
-        .filter(|r| Some(r.as_str()) != failed_rev)
-        .collect();
-    let failed = failure.map(|e| {
-        serde_json::json!({
-            "revision": report.failed.as_ref().map(|(r, _)| r),
-            "direction": report.failed.as_ref().map(|(_, d)| d),
-            "error": {"kind": e.kind(), "message": e.to_string()},
-        })
-    });
-    serde_json::json!({
-        "applied": applied, "failed": failed, "not_run": not_run,
-        "interrupted": report.interrupted, "cancelled": report.cancelled,
-        "out_of_order": report.out_of_order,
-    })
 }
 
 /// Says, after a run, which revisions ran out of order (a rebased history
@@ -436,7 +411,8 @@ fn warn_out_of_order(ctx: &Context, report: &Report) {
 fn print_report(ctx: &Context, report: &Report) {
     warn_out_of_order(ctx, report);
     if ctx.printer.json() {
-        ctx.printer.print_json(&report_json(report, None));
+        ctx.printer
+            .print_json_sorted(&RunOutcome::new(report, None));
         return;
     }
     if report.applied.is_empty() && !report.interrupted {
@@ -446,7 +422,7 @@ fn print_report(ctx: &Context, report: &Report) {
     // Each applied step was printed as it finished (see show_progress).
     if report.interrupted {
         // Printed even with --quiet: the run did not do what was asked.
-        let applied: Vec<&str> = report.applied.iter().map(|(r, _, _)| r.as_str()).collect();
+        let applied: Vec<&str> = report.applied.iter().map(|s| s.revision.as_str()).collect();
         say!(
             "rev: interrupted; the lock is released. done: {}; not run: {}",
             if applied.is_empty() {
@@ -579,7 +555,8 @@ pub fn migrate(ctx: &Context, args: &MigrateArgs, direction: Direction) -> Resul
                 // The error goes to stderr; the script reading stdout still
                 // learns what was applied before it, and what was not.
                 if ctx.printer.json() {
-                    ctx.printer.print_json(&report_json(report, Some(&e)));
+                    ctx.printer
+                        .print_json_sorted(&RunOutcome::new(report, Some(&e)));
                 } else {
                     warn_out_of_order(ctx, report);
                 }
@@ -608,8 +585,7 @@ pub fn stamp(ctx: &Context, args: &StampArgs) -> Result<u8, CliError> {
     if args.dry_run && ctx.printer.json() {
         // The shape of a real stamp's report, so a script reads both alike.
         let preview = block_on(m.stamp_preview(&args.targets, args.purge))?.map_err(&err)?;
-        ctx.printer
-            .print_json(&serde_json::json!({"added": preview.added, "removed": preview.removed}));
+        ctx.printer.print_json_sorted(&preview);
         return Ok(0);
     }
     if args.dry_run {
@@ -631,8 +607,7 @@ pub fn stamp(ctx: &Context, args: &StampArgs) -> Result<u8, CliError> {
     }
     let report = block_on(m.stamp(&args.targets, args.purge))?.map_err(&err)?;
     if ctx.printer.json() {
-        ctx.printer
-            .print_json(&serde_json::json!({"added": report.added, "removed": report.removed}));
+        ctx.printer.print_json_sorted(&report);
     } else {
         for id in &report.removed {
             ctx.printer.status(&format!("unstamped {id}"));
@@ -737,11 +712,7 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<u8, CliError> {
     let err = rev_err(ctx, &m);
     let s = block_on(m.status())?.map_err(&err)?;
     if ctx.printer.json() {
-        ctx.printer.print_json(&serde_json::json!({
-            "current": s.current, "applied": s.applied, "pending": s.pending,
-            "drifted": s.drifted, "in_progress": s.in_progress,
-            "squashes": s.squashes,
-        }));
+        ctx.printer.print_json_sorted(&s);
         return Ok(0);
     }
     let graph = m.graph();

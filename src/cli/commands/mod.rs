@@ -11,18 +11,20 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 use rev::graph::{Graph, RevIndex};
+use rev::history;
 use rev::render;
 use rev::revision;
 use rev::target::Target;
 use rev::template::{self, NewRevision};
 
 use rev::backend::DatabaseCheck;
+use rev::check::{CheckOptions, Problem};
 use rev::url::{BackendKind, DatabaseUrl};
 
 use super::args::{
     CheckArgs, Format, GlobalArgs, HistoryArgs, InitArgs, MergeArgs, NewArgs, ShowArgs,
 };
-use super::error::{target_error, CliError, EXIT_FAILED};
+use super::error::{history_error, target_error, CliError, EXIT_FAILED};
 use super::output::Printer;
 use super::settings::Context;
 
@@ -171,18 +173,7 @@ fn write_revision(ctx: &Context, new: &NewRevision, dir: &Path) -> Result<u8, Cl
         new.create_date,
     );
     let path = dir.join(name);
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path);
-    let io = |e: std::io::Error| {
-        CliError::usage(
-            "io",
-            format!("cannot write {}: {e}", ctx.printer.display_path(&path)),
-        )
-    };
-    let mut file = file.map_err(io)?;
-    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io)?;
+    create_revision_file(ctx, &path, &text)?;
     let shown = ctx.printer.display_path(&path);
     if ctx.printer.json() {
         ctx.printer.print_json(&serde_json::json!({
@@ -201,6 +192,23 @@ fn write_revision(ctx: &Context, new: &NewRevision, dir: &Path) -> Result<u8, Cl
         ));
     }
     Ok(0)
+}
+
+/// Writes a new revision file; one that exists already is never
+/// overwritten (two ids would then share a file name).
+pub(crate) fn create_revision_file(ctx: &Context, path: &Path, text: &str) -> Result<(), CliError> {
+    let io = |e: std::io::Error| {
+        CliError::usage(
+            "write_revision",
+            format!("cannot write {}: {e}", ctx.printer.display_path(path)),
+        )
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(io)?;
+    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io)
 }
 
 /// `rev new` and `rev merge` build on heads only, unless told otherwise.
@@ -239,7 +247,7 @@ pub fn new(ctx: &Context, args: &NewArgs) -> Result<u8, CliError> {
                 [one] => vec![graph.rev(*one).id.clone()],
                 many => {
                     return Err(CliError::usage(
-                        "multiple_heads",
+                        "new_without_head",
                         format!(
                             "the graph has {} heads; which one should the new revision follow?{}",
                             many.len(),
@@ -489,10 +497,6 @@ pub fn branches(ctx: &Context) -> Result<u8, CliError> {
     Ok(0)
 }
 
-/// `current` in a `history` range: the database's current heads (Alembic's
-/// `-r current:`). It is not a target elsewhere, and not a valid label.
-const CURRENT: &str = "current";
-
 pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<u8, CliError> {
     if args.graph && ctx.printer.json() {
         return Err(CliError::usage(
@@ -501,92 +505,34 @@ pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<u8, CliError> {
         )
         .hint("`rev history -f json` lists the revisions with their parents; `rev graph -f dot` gives a picture source"));
     }
-    let split = match &args.range {
-        None => None,
-        Some(range) => Some(range.split_once(':').ok_or_else(|| {
-            CliError::usage(
-                "invalid_range",
-                format!("`{range}` is not a range: write `A:B`, `A:` or `:B`"),
-            )
-        })?),
-    };
+    let range = args
+        .range
+        .as_deref()
+        .map(history::Range::parse)
+        .transpose()
+        .map_err(|e| history_error(e, None, None))?;
     // Only `current` and --indicate-current read the database; otherwise
     // history works without one, as before.
-    let needs_db =
-        args.indicate_current || split.is_some_and(|(l, u)| l == CURRENT || u == CURRENT);
+    let needs_db = args.indicate_current || range.as_ref().is_some_and(|r| r.reads_current());
     let (graph, current) = if needs_db {
         let (graph, current) = db::current_heads(ctx)?;
         (graph, Some(current))
     } else {
         (ctx.graph()?, None)
     };
-    let mut keep = vec![true; graph.len()];
-    if let (Some(range), Some((lower, upper))) = (&args.range, split) {
-        // `None`: the side is `base`, which bounds nothing.
-        let side = |s: &str| -> Result<Option<Vec<RevIndex>>, CliError> {
-            if s == CURRENT {
-                return Ok(current.clone());
-            }
-            let target = s.parse::<Target>().map_err(|e| {
-                CliError::usage("invalid_target", format!("in range `{range}`: {e}"))
-            })?;
-            // `history` reads no database for this, so "the current state" is unknown.
-            if target.relative_to_current().is_some() {
-                return Err(CliError::usage(
-                    "invalid_range",
-                    format!("`{s}` counts from the database's current state, which `rev history` does not read"),
-                )
-                .hint("count from a revision instead, e.g. `REV-1`, or use `current:`"));
-            }
-            if matches!(target, Target::Base) {
-                return Ok(None);
-            }
-            target
-                .resolve(&graph, &[])
-                .map(Some)
-                .map_err(|e| target_error(e, &graph, &ctx.printer))
-        };
-        let bounded_above = !upper.is_empty();
-        if bounded_above {
-            // `base` above keeps nothing but the empty state.
-            keep = graph.ancestors(side(upper)?.unwrap_or_default());
-        }
-        if !lower.is_empty() {
-            if let Some(lower_revs) = side(lower)? {
-                // A reversed range (`-r c:b`) would print nothing and exit 0,
-                // which reads as "no history"; Alembic refuses it too.
-                if let Some(&outside) = lower_revs.iter().find(|&&i| bounded_above && !keep[i]) {
-                    return Err(CliError::usage(
-                        "invalid_range",
-                        format!(
-                            "in range `{range}`: `{}` is not an ancestor of `{upper}`",
-                            graph.rev(outside).id
-                        ),
-                    )
-                    .hint(format!(
-                        "write the older revision first: `-r {upper}:{lower}` if that is what you meant"
-                    )));
-                }
-                // The database at base: `current:` is everything.
-                if !(lower == CURRENT && lower_revs.is_empty()) {
-                    let below = graph.descendants(lower_revs);
-                    for (k, b) in keep.iter_mut().zip(below) {
-                        *k &= b;
-                    }
-                }
-            }
-        }
-    }
-    let revs: Vec<RevIndex> = graph
-        .topo_order()
-        .iter()
-        .rev()
-        .copied()
-        .filter(|&i| keep[i])
-        .collect();
+    let revs = history::select(
+        &graph,
+        range.as_ref(),
+        current.as_deref().unwrap_or_default(),
+    )
+    .map_err(|e| history_error(e, Some(&graph), Some(&ctx.printer)))?;
     if args.graph {
         let marks = db::applied_marks(ctx, &graph);
-        let rows = render::newest_first(&graph, |i| keep[i]);
+        let mut kept = vec![false; graph.len()];
+        for &i in &revs {
+            kept[i] = true;
+        }
+        let rows = render::newest_first(&graph, |i| kept[i]);
         let layout = render::Layout::new(&graph, &rows);
         for line in render::terminal(&graph, &layout, marks.as_deref()) {
             ctx.printer.data(&line);
@@ -732,48 +678,11 @@ pub fn check(ctx: &Context, args: &CheckArgs) -> Result<u8, CliError> {
         Err(e) => return Err(e),
         Ok(graph) => {
             let heads = graph.heads();
-            let unlabelled = graph.unlabelled_heads();
-            if unlabelled.len() > 1 {
-                problems.push((
-                    "multiple_heads".into(),
-                    format!(
-                        "{} heads carry no branch label:{}\n  merge them with `rev merge heads -m \"merge\"`, or label their branches",
-                        unlabelled.len(),
-                        heads_list(ctx, &graph, &unlabelled)
-                    ),
-                ));
-            }
-            for &i in graph.topo_order() {
-                let r = graph.rev(i);
-                // Other commands warn and go on; `check` is where a
-                // misspelled `transactinal:` (silently transactional) fails.
-                for (line, key) in &r.unknown_keys {
-                    if args.allow_unknown_keys {
-                        break;
-                    }
-                    let guess = revision::similar_key(key)
-                        .map(|k| format!("did you mean `{k}`? "))
-                        .unwrap_or_default();
-                    problems.push((
-                        "unknown_key".into(),
-                        format!(
-                            "{}:{line}: unknown header key `{key}` in revision `{}`\n  {guess}(pass --allow-unknown-keys if it is there on purpose)",
-                            ctx.printer.display_path(&r.path),
-                            r.id
-                        ),
-                    ));
-                }
-                if r.has_empty_upgrade() {
-                    problems.push((
-                        "empty_upgrade".into(),
-                        format!(
-                            "{}:{}: revision `{}` has an empty `-- +upgrade` section (an untouched scaffold), which `rev upgrade` refuses\n  write its SQL there, or a comment line such as `-- intentionally empty` if it is empty on purpose",
-                            ctx.printer.display_path(&r.path),
-                            r.upgrade_line,
-                            r.id
-                        ),
-                    ));
-                }
+            let options = CheckOptions {
+                allow_unknown_keys: args.allow_unknown_keys,
+            };
+            for problem in rev::check::problems(&graph, options) {
+                problems.push((problem.kind().into(), problem_text(ctx, &graph, &problem)));
             }
             summary = format!(
                 "{} revisions, {} head{}, {} branch label{}",
@@ -864,6 +773,43 @@ pub fn check(ctx: &Context, args: &CheckArgs) -> Result<u8, CliError> {
         print_database_check(ctx, url, check);
     }
     Ok(if ok { 0 } else { EXIT_FAILED })
+}
+
+/// A `rev check` problem as a person reads it, with the fix.
+fn problem_text(ctx: &Context, graph: &Graph, problem: &Problem) -> String {
+    match problem {
+        Problem::UnlabelledHeads { heads } => format!(
+            "{} heads carry no branch label:{}\n  merge them with `rev merge heads -m \"merge\"`, or label their branches",
+            heads.len(),
+            heads_list(ctx, graph, heads)
+        ),
+        Problem::UnknownKey {
+            revision,
+            line,
+            key,
+            similar,
+        } => {
+            let r = graph.rev(*revision);
+            let guess = similar
+                .map(|k| format!("did you mean `{k}`? "))
+                .unwrap_or_default();
+            format!(
+                "{}:{line}: unknown header key `{key}` in revision `{}`\n  {guess}(pass --allow-unknown-keys if it is there on purpose)",
+                ctx.printer.display_path(&r.path),
+                r.id
+            )
+        }
+        Problem::EmptyUpgrade { revision } => {
+            let r = graph.rev(*revision);
+            format!(
+                "{}:{}: revision `{}` has an empty `-- +upgrade` section (an untouched scaffold), which `rev upgrade` refuses\n  write its SQL there, or a comment line such as `-- intentionally empty` if it is empty on purpose",
+                ctx.printer.display_path(&r.path),
+                r.upgrade_line,
+                r.id
+            )
+        }
+        _ => format!("{problem:?}"),
+    }
 }
 
 fn print_database_check(ctx: &Context, url: &DatabaseUrl, check: &DatabaseCheck) {

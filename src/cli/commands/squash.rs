@@ -74,18 +74,7 @@ pub fn squash(ctx: &Context, args: &SquashArgs) -> Result<u8, CliError> {
             1,
         )
     })?;
-    let io = |e: std::io::Error| {
-        CliError::usage(
-            "io",
-            format!("cannot write {}: {e}", ctx.printer.display_path(&path)),
-        )
-    };
-    let mut out = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(io)?;
-    std::io::Write::write_all(&mut out, text.as_bytes()).map_err(io)?;
+    super::create_revision_file(ctx, &path, &text)?;
     let shown = ctx.printer.display_path(&path);
     if ctx.printer.json() {
         ctx.printer.print_json(&serde_json::json!({
