@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kit::{step_id, unavailable, Project, Run, Spawned, TestDb};
+use kit::{applied_by_all, step_id, unavailable, Project, Run, Spawned, TestDb};
 use rev::url::BackendKind;
 
 // ---------------------------------------------------------------------------
@@ -205,15 +205,9 @@ async fn concurrent_upgrades_apply_once(p: &Project, url: &str) {
     let children: Vec<Spawned> = (0..PROCESSES)
         .map(|_| Spawned::start(p.rev_via("config.yaml", url, &["-f", "json", "upgrade", "head"])))
         .collect();
-    let mut applied_total = 0;
-    for child in children {
-        let out = child.finish();
-        assert_eq!(out.code, 0, "{}", out.text());
-        let report = out.json();
-        applied_total += report["applied"].as_array().map_or(0, Vec::len);
-    }
     assert_eq!(
-        applied_total, n,
+        applied_by_all(children),
+        n,
         "revisions applied more than once, or not at all"
     );
     assert_eq!(

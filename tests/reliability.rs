@@ -24,7 +24,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use kit::{step_id, unavailable, Project, Run, Spawned, TestDb};
+use kit::{applied_by_all, step_id, unavailable, Project, Run, Spawned, TestDb};
 use rev::url::BackendKind;
 
 on_every_backend!(
@@ -402,16 +402,8 @@ async fn concurrent_upgrades(db: TestDb) {
     let children: Vec<Spawned> = (0..PROCESSES)
         .map(|_| p.spawn(&["-f", "json", "upgrade", "head"]))
         .collect();
-    let mut applied_total = 0;
-    for child in children {
-        let out = child.finish();
-        assert_eq!(out.code, 0, "{}", out.text());
-        let report = out.json();
-        assert_eq!(report["interrupted"], false);
-        applied_total += report["applied"].as_array().map_or(0, Vec::len);
-    }
     assert_eq!(
-        applied_total,
+        applied_by_all(children),
         p.revision_count(),
         "revisions applied more than once, or not at all"
     );

@@ -207,6 +207,15 @@ async fn assert_applied_between(p: &Project, before: &str, after: &str) {
 // ---------------------------------------------------------------------------
 // Point 3: data-only revisions on MariaDB run in one transaction.
 
+/// A MariaDB project (with `settings` in its config) whose a1 makes table
+/// `t` with two rows; `None` where MariaDB is not there (see the kit).
+async fn mysql_with_t(settings: &str) -> Option<Project> {
+    let db = TestDb::mysql().await?;
+    let p = Project::with_settings(db, settings);
+    table_t(&p);
+    Some(p)
+}
+
 fn table_t(p: &Project) {
     p.write(&Rev {
         id: "a1",
@@ -225,11 +234,9 @@ async fn rows_of_t(p: &Project) -> Vec<String> {
 
 #[tokio::test]
 async fn mysql_failed_data_only_revision_leaves_nothing_and_reruns_after_a_fix() {
-    let Some(db) = TestDb::mysql().await else {
+    let Some(p) = mysql_with_t("").await else {
         return;
     };
-    let p = Project::new(db);
-    table_t(&p);
     p.ok(&["upgrade", "head"]);
     p.write(&Rev {
         id: "a2",
@@ -278,11 +285,9 @@ async fn mysql_failed_data_only_revision_leaves_nothing_and_reruns_after_a_fix()
 
 #[tokio::test]
 async fn mysql_revision_with_ddl_keeps_the_in_progress_record() {
-    let Some(db) = TestDb::mysql().await else {
+    let Some(p) = mysql_with_t("").await else {
         return;
     };
-    let p = Project::new(db);
-    table_t(&p);
     p.ok(&["upgrade", "head"]);
     // A column added, then a failing statement: the ALTER has committed
     // and cannot be undone, so the revision is left marked in progress.
@@ -304,11 +309,9 @@ async fn mysql_revision_with_ddl_keeps_the_in_progress_record() {
 
 #[tokio::test]
 async fn mysql_whole_plan_mode_shares_a_transaction_between_data_only_revisions() {
-    let Some(db) = TestDb::mysql().await else {
+    let Some(p) = mysql_with_t("transaction_per_migration: false").await else {
         return;
     };
-    let p = Project::with_settings(db, "transaction_per_migration: false");
-    table_t(&p);
     p.write(&Rev {
         id: "a2",
         down: &["a1"],
@@ -344,11 +347,9 @@ async fn mysql_whole_plan_mode_shares_a_transaction_between_data_only_revisions(
 
 #[tokio::test]
 async fn mysql_sql_script_wraps_data_only_revisions_in_a_transaction() {
-    let Some(db) = TestDb::mysql().await else {
+    let Some(p) = mysql_with_t("").await else {
         return;
     };
-    let p = Project::new(db);
-    table_t(&p);
     p.write(&Rev {
         id: "a2",
         down: &["a1"],

@@ -249,8 +249,8 @@ async fn moving_an_applied_revision_is_refused(p: Project) {
     assert_eq!(p.db().query_i64("SELECT COUNT(*) FROM invoice").await, 1);
 }
 
-#[tokio::test]
-async fn edited_and_moved_revisions_are_flagged() {
+/// [`repo_with_base`] and a committed b2 on a1 that makes table `note`.
+async fn repo_with_b2() -> Project {
     let p = Project::sqlite().await;
     repo_with_base(&p);
     p.write(&Rev {
@@ -261,6 +261,12 @@ async fn edited_and_moved_revisions_are_flagged() {
         down_sql: "DROP TABLE note;",
     });
     commit(&p, "b2");
+    p
+}
+
+#[tokio::test]
+async fn edited_and_moved_revisions_are_flagged() {
+    let p = repo_with_b2().await;
     p.ok(&["check", "--against", "main"]);
 
     // Line endings and trailing spaces are no edit (the checksum normalises).
@@ -302,16 +308,7 @@ async fn edited_and_moved_revisions_are_flagged() {
 
 #[tokio::test]
 async fn a_deleted_revision_is_flagged() {
-    let p = Project::sqlite().await;
-    repo_with_base(&p);
-    p.write(&Rev {
-        id: "b2",
-        down: &["a1"],
-        header: &[],
-        up: "CREATE TABLE note (id INTEGER PRIMARY KEY);",
-        down_sql: "DROP TABLE note;",
-    });
-    commit(&p, "b2");
+    let p = repo_with_b2().await;
     p.remove("b2");
     let v = check_json(&p, &["--against", "main"], 1);
     assert_eq!(kinds(&v), ids(&["deleted_since_ref"]));

@@ -70,4 +70,4 @@ pub mod run;
 
 pub use db::{report_skip, unavailable, TestDb};
 pub use project::{ids, step_id, str_array, Header, Project, Rev};
-pub use run::{Run, Spawned};
+pub use run::{applied_by_all, Run, Spawned};

@@ -191,6 +191,21 @@ impl Spawned {
     }
 }
 
+/// Waits for concurrent `rev -f json upgrade` runs: each must succeed and
+/// not be interrupted. How many revisions they applied in all (each
+/// revision exactly once makes it the history's length).
+pub fn applied_by_all(children: Vec<Spawned>) -> usize {
+    let mut applied_total = 0;
+    for child in children {
+        let out = child.finish();
+        assert_eq!(out.code, 0, "{}", out.text());
+        let report = out.json();
+        assert_eq!(report["interrupted"], false, "{report}");
+        applied_total += report["applied"].as_array().map_or(0, Vec::len);
+    }
+    applied_total
+}
+
 /// A test that fails part-way leaves no rev running behind it.
 impl Drop for Spawned {
     fn drop(&mut self) {
