@@ -23,15 +23,7 @@ PG=${PG:-50}
 REVS=${REVS:-20}
 REPEAT=${REPEAT:-3}
 JOBS=${JOBS:-1 2 4}
-PG_ADMIN=${REV_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
-
-if [ -z "${REV:-}" ]; then
-  cargo build --release --quiet --bin rev
-  REV=$PWD/target/release/rev
-fi
-REV=$(realpath "$REV")
-
-work=$(mktemp -d)
+. scripts/bench-db.sh
 pg_base=${PG_ADMIN%/*}
 drop_all() {
   for i in $(seq 1 "$PG"); do
@@ -51,10 +43,7 @@ write_chain "$work/versions" "$REVS" 'INSERT INTO t$i (id, name) VALUES (1, '"'f
   for i in $(seq 1 "$PG"); do echo "  p$i: $pg_base/rev_fleet_bench_$i"; done
 } >"$work/config.yaml"
 
-now_ms() { date +%s%3N; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-
-fresh() {
+fresh_fleet() { # every database of the fleet empty again
   rm -f "$work"/tenants/*
   drop_all
   for i in $(seq 1 "$PG"); do
@@ -68,7 +57,7 @@ base_ms=
 for j in $JOBS; do
   times=()
   for _ in $(seq 1 "$REPEAT"); do
-    fresh
+    fresh_fleet
     start=$(now_ms)
     "$REV" -c "$work/config.yaml" upgrade head --all -j "$j" -f json >"$work/report.json"
     end=$(now_ms)
