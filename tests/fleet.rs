@@ -15,6 +15,31 @@ const SECRET: &str = "fleetSecret42";
 /// A project of three revisions (a table, a row in it, a second table)
 /// over the databases `dbs`; `broken` makes the third one fail everywhere.
 fn project(dbs: &[(&str, String)], broken: bool) -> Project {
+    let third = if broken {
+        "CREATE TABLE tags (id INTEGER NOT NULL,);"
+    } else {
+        "CREATE TABLE tags (id INTEGER NOT NULL);"
+    };
+    project_with(dbs, ROW_OF_R01, third)
+}
+
+/// What r01 inserts in [`project`].
+const ROW_OF_R01: &str = "INSERT INTO items (id) VALUES (7);";
+
+/// r01 of [`slow_project`]: rows enough to take a good part of a second on
+/// every backend, so a fleet is still running when Ctrl+C comes.
+const SLOW_ROWS: i64 = 1_000_000;
+
+/// [`project`] whose r01 inserts [`SLOW_ROWS`] rows.
+fn slow_project(dbs: &[(&str, String)]) -> Project {
+    let slow = format!(
+        "INSERT INTO items (id) WITH RECURSIVE n(i) AS \
+         (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {SLOW_ROWS}) SELECT i FROM n;"
+    );
+    project_with(dbs, &slow, "CREATE TABLE tags (id INTEGER NOT NULL);")
+}
+
+fn project_with(dbs: &[(&str, String)], second: &str, third: &str) -> Project {
     let mut config = String::from(
         "script_location: versions\nconnect_timeout_seconds: 5\nconnect_retries: 0\ndatabases:\n",
     );
@@ -22,11 +47,6 @@ fn project(dbs: &[(&str, String)], broken: bool) -> Project {
         config.push_str(&format!("  {name}: '{url}'\n"));
     }
     let p = Project::with_config(&config);
-    let third = if broken {
-        "CREATE TABLE tags (id INTEGER NOT NULL,);"
-    } else {
-        "CREATE TABLE tags (id INTEGER NOT NULL);"
-    };
     let steps = [
         (
             "r00",
@@ -34,12 +54,7 @@ fn project(dbs: &[(&str, String)], broken: bool) -> Project {
             "CREATE TABLE items (id INTEGER NOT NULL);",
             "DROP TABLE items;",
         ),
-        (
-            "r01",
-            &["r00"][..],
-            "INSERT INTO items (id) VALUES (7);",
-            "DELETE FROM items;",
-        ),
+        ("r01", &["r00"][..], second, "DELETE FROM items;"),
         ("r02", &["r01"][..], third, "DROP TABLE tags;"),
     ];
     for (id, down, up, down_sql) in steps {
@@ -418,4 +433,73 @@ fn all_without_databases_is_a_usage_error() {
     let err: Value = serde_json::from_str(&out.stderr).unwrap();
     assert_eq!(err["error"]["kind"], "no_databases");
     assert!(!p.dir().join("a.db").exists());
+}
+
+/// Ctrl+C in the middle of a fleet: the run ends with 130, no database is
+/// left with a revision half-applied or recorded without its SQL, and the
+/// databases it had not reached are untouched.
+#[tokio::test]
+async fn ctrl_c_stops_a_fleet_with_every_database_whole() {
+    let Some(dbs) = databases(8, 1, 0).await else {
+        return;
+    };
+    let p = slow_project(&urls(&dbs));
+    let mut run = p.spawn(&["upgrade", "head", "--all", "-j", "2"]);
+    // Ctrl+C once one of the two databases started first is at head: the
+    // others are running or waiting then. (The result lines go to stdout,
+    // which is only read at the end; the databases themselves tell.)
+    let started = std::time::Instant::now();
+    'first: loop {
+        for (_, db) in &dbs[..2] {
+            if state(db).await == (3, true) {
+                break 'first;
+            }
+        }
+        assert!(
+            run.running(),
+            "the fleet ended before a database was seen at head"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "no database at head after two minutes"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    run.signal("-INT");
+    let out = run.finish();
+    assert_eq!(out.code, 130, "{}", out.text());
+
+    let (mut whole, mut short) = (0, 0);
+    for (name, db) in &dbs {
+        let (recorded, has_tags) = state(db).await;
+        match recorded {
+            // Never reached: no tracking table (SQLite: not even a file).
+            -1 | 0 => assert!(!db.has_table("items").await, "{name}: items without r00"),
+            1 => assert_eq!(
+                db.query_i64("SELECT COUNT(*) FROM items").await,
+                0,
+                "{name}: r01's rows without r01 recorded"
+            ),
+            2 | 3 => assert_eq!(
+                db.query_i64("SELECT COUNT(*) FROM items").await,
+                SLOW_ROWS,
+                "{name}: r01 recorded without all its rows"
+            ),
+            n => panic!("{name}: {n} revisions recorded"),
+        }
+        assert_eq!(has_tags, recorded == 3, "{name}: tags and r02 disagree");
+        if recorded == 3 {
+            whole += 1;
+        } else {
+            short += 1;
+        }
+    }
+    assert!(whole >= 1, "the database reported ok is not at head");
+    assert!(short >= 1, "Ctrl+C stopped nothing:\n{}", out.text());
+    assert!(
+        out.stderr.contains("not started") || out.stderr.contains("stopped by Ctrl+C"),
+        "the summary does not say what was left: {}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
 }

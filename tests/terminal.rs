@@ -116,9 +116,14 @@ impl Project {
         let so_far = || String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
         during(&so_far, &mut writer);
         let status = child.wait().unwrap();
+        // Read to the end before the writer goes: dropping it types "\n" and
+        // EOF into the terminal, and the terminal's echo of that "\n" came
+        // back as a stray "\r\n" in the output when the reader was slow.
+        // The reader ends on its own: the child's exit closed the last
+        // handle on the terminal's other end.
+        reading.join().unwrap();
         drop(writer);
         drop(pty.master);
-        reading.join().unwrap();
         let text = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
         (status.exit_code(), text)
     }
