@@ -8,6 +8,7 @@ mod kit;
 
 use kit::{Project, Rev, TestDb};
 use serde_json::Value;
+use std::time::{Duration, Instant};
 
 /// A password that must never be printed.
 const SECRET: &str = "fleetSecret42";
@@ -15,16 +16,8 @@ const SECRET: &str = "fleetSecret42";
 /// A project of three revisions (a table, a row in it, a second table)
 /// over the databases `dbs`; `broken` makes the third one fail everywhere.
 fn project(dbs: &[(&str, String)], broken: bool) -> Project {
-    let third = if broken {
-        "CREATE TABLE tags (id INTEGER NOT NULL,);"
-    } else {
-        "CREATE TABLE tags (id INTEGER NOT NULL);"
-    };
-    project_with(dbs, ROW_OF_R01, third)
+    project_with(dbs, "INSERT INTO items (id) VALUES (7);", broken)
 }
-
-/// What r01 inserts in [`project`].
-const ROW_OF_R01: &str = "INSERT INTO items (id) VALUES (7);";
 
 /// r01 of [`slow_project`]: rows enough to take a good part of a second on
 /// every backend, so a fleet is still running when Ctrl+C comes.
@@ -36,10 +29,11 @@ fn slow_project(dbs: &[(&str, String)]) -> Project {
         "INSERT INTO items (id) WITH RECURSIVE n(i) AS \
          (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {SLOW_ROWS}) SELECT i FROM n;"
     );
-    project_with(dbs, &slow, "CREATE TABLE tags (id INTEGER NOT NULL);")
+    project_with(dbs, &slow, false)
 }
 
-fn project_with(dbs: &[(&str, String)], second: &str, third: &str) -> Project {
+/// The three revisions of [`project`], with `second` as r01's SQL.
+fn project_with(dbs: &[(&str, String)], second: &str, broken: bool) -> Project {
     let mut config = String::from(
         "script_location: versions\nconnect_timeout_seconds: 5\nconnect_retries: 0\ndatabases:\n",
     );
@@ -47,6 +41,11 @@ fn project_with(dbs: &[(&str, String)], second: &str, third: &str) -> Project {
         config.push_str(&format!("  {name}: '{url}'\n"));
     }
     let p = Project::with_config(&config);
+    let third = if broken {
+        "CREATE TABLE tags (id INTEGER NOT NULL,);"
+    } else {
+        "CREATE TABLE tags (id INTEGER NOT NULL);"
+    };
     let steps = [
         (
             "r00",
@@ -448,7 +447,7 @@ async fn ctrl_c_stops_a_fleet_with_every_database_whole() {
     // Ctrl+C once one of the two databases started first is at head: the
     // others are running or waiting then. (The result lines go to stdout,
     // which is only read at the end; the databases themselves tell.)
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     'first: loop {
         for (_, db) in &dbs[..2] {
             if state(db).await == (3, true) {
@@ -460,10 +459,10 @@ async fn ctrl_c_stops_a_fleet_with_every_database_whole() {
             "the fleet ended before a database was seen at head"
         );
         assert!(
-            started.elapsed() < std::time::Duration::from_secs(120),
+            started.elapsed() < Duration::from_secs(120),
             "no database at head after two minutes"
         );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     run.signal("-INT");
     let out = run.finish();
@@ -494,7 +493,7 @@ async fn ctrl_c_stops_a_fleet_with_every_database_whole() {
             short += 1;
         }
     }
-    assert!(whole >= 1, "the database reported ok is not at head");
+    assert!(whole >= 1, "no database at head after the run");
     assert!(short >= 1, "Ctrl+C stopped nothing:\n{}", out.text());
     assert!(
         out.stderr.contains("not started") || out.stderr.contains("stopped by Ctrl+C"),
